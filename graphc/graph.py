@@ -1,0 +1,251 @@
+"""`Graph`: the container ops are added to (TF1's graph), and the default-graph stack.
+
+Invariants:
+- Nodes are only ever appended, after their inputs, so `graph.nodes` (creation
+  order) is a topological order, and op names are unique within a graph.
+- A graph made by `Graph.from_outputs` (what passes take and return) is
+  frozen: its node list is the DFS order from its outputs; adding to it raises.
+- Name scopes and control-dependency contexts belong to the graph, as in TF1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import networkx as nx
+
+from graphc.errors import GraphcError
+from graphc.ir import Node, Operation, VerifyError, topological_order
+from graphc.types import shape_str
+
+_VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$")
+
+
+class Graph:
+    """A TF1-style graph: ops are added to the innermost default graph."""
+
+    def __init__(self) -> None:
+        self._nodes: list[Node] = []
+        self._names: dict[str, int] = {}
+        self._scopes: list[str] = []
+        self._control: list[tuple[Node, ...]] = []
+        self._operations: dict[int, Operation] = {}
+        self.collections: dict[str, list[Any]] = {}
+        self.initializers: dict[Node, Node] = {}  # variable -> its initializer (assign) node
+        self.seed: int | None = None
+        self.inputs: tuple[Node, ...] = ()
+        self.outputs: tuple[Node, ...] = ()
+        self.frozen = False
+
+    # ---- construction --------------------------------------------------------------
+    @classmethod
+    def from_outputs(cls, outputs: Iterable[Node], inputs: Iterable[Node] = ()) -> Graph:
+        """A frozen graph of what `outputs` need, cut at `inputs` (the form passes work on)."""
+        graph = cls()
+        graph.inputs, graph.outputs = tuple(inputs), tuple(outputs)
+        graph._nodes = topological_order(graph.outputs, stop=graph.inputs)
+        graph.frozen = True
+        return graph
+
+    def add(self, node: Node) -> Node:
+        if self.frozen:
+            raise GraphcError("cannot add ops to a frozen (optimized) graph")
+        self._nodes.append(node)
+        return node
+
+    def unique_name(self, base: str, scoped: bool = True) -> str:
+        """A fresh op name `scope/base`, `scope/base_1`, ... as TF1 makes them."""
+        if not _VALID_NAME.match(base):
+            raise ValueError(f"invalid op name {base!r}")
+        name = f"{self.scope_prefix()}{base}" if scoped else base
+        count = self._names.get(name)
+        if count is None:
+            self._names[name] = 1
+            return name
+        while f"{name}_{count}" in self._names:
+            count += 1
+        self._names[name] = count + 1
+        self._names[f"{name}_{count}"] = 1
+        return f"{name}_{count}"
+
+    def scope_prefix(self) -> str:
+        return "".join(s + "/" for s in self._scopes)
+
+    @contextlib.contextmanager
+    def name_scope(self, name: str | None) -> Iterator[str]:
+        """TF1's name scope: a reused scope name gets a suffix; a name ending in '/' re-enters."""
+        saved = self._scopes
+        if name is None or name == "":
+            self._scopes = []
+        elif name.endswith("/"):
+            self._scopes = [name[:-1]]
+        else:
+            self._scopes = [*saved, self.unique_name(name).rsplit("/", 1)[-1]]
+        try:
+            yield self.scope_prefix()
+        finally:
+            self._scopes = saved
+
+    @contextlib.contextmanager
+    def control_dependencies(self, ops: Iterable[Any] | None) -> Iterator[None]:
+        """Ops created inside run after `ops`; `None` clears the outer contexts."""
+        saved = self._control
+        if ops is None:
+            self._control = []
+        else:
+            self._control = [*saved, tuple(as_op_node(o) for o in ops)]
+        try:
+            yield
+        finally:
+            self._control = saved
+
+    def current_control_inputs(self) -> tuple[Node, ...]:
+        seen: dict[int, Node] = {}
+        for group in self._control:
+            for node in group:
+                seen.setdefault(id(node), node)
+        return tuple(seen.values())
+
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator[Graph]:
+        """Makes this the default graph inside the `with` block."""
+        _DEFAULT_STACK.append(self)
+        try:
+            yield self
+        finally:
+            _DEFAULT_STACK.pop()
+
+    def add_to_collection(self, key: str, value: Any) -> None:
+        self.collections.setdefault(key, []).append(value)
+
+    def get_collection(self, key: str) -> list[Any]:
+        return list(self.collections.get(key, []))
+
+    # ---- inspection ------------------------------------------------------------------
+    @property
+    def nodes(self) -> list[Node]:
+        return list(self._nodes)
+
+    def operation(self, node: Node) -> Operation:
+        """The one `Operation` view of `node` (cached, so views compare by identity)."""
+        view = self._operations.get(id(node))
+        if view is None:
+            view = self._operations[id(node)] = Operation(node)
+        return view
+
+    def get_operations(self) -> list[Operation]:
+        """Every op, in a deterministic topological order."""
+        return [node.graph.operation(node) for node in self._nodes]
+
+    def get_operation_by_name(self, name: str) -> Operation:
+        for node in self._nodes:
+            if node.op_name == name:
+                return node.graph.operation(node)
+        raise KeyError(f"no op named {name!r} in this graph")
+
+    def get_tensor_by_name(self, name: str) -> Node:
+        op_name, _, index = name.partition(":")
+        node = self.get_operation_by_name(op_name).node
+        if index not in ("", "0") or node.type is None:
+            raise KeyError(f"no tensor named {name!r} in this graph")
+        return node
+
+    def as_text(self) -> str:
+        """One line per node, JAX style: `name: f32[?,3] = op[attrs] inputs ^control`."""
+        sources = [n for n in self._nodes if n.op.is_source or n in self.inputs]
+        head = ", ".join(f"{n.op_name}: {n.type}" for n in sources)
+        lines = [f"graph({head}) {{"]
+        lines += [f"  {_node_line(n)}" for n in self._nodes if n not in sources]
+        if self.outputs:
+            lines.append("  return " + " ".join(n.op_name for n in self.outputs))
+        lines.append("}")
+        return "\n".join(lines)
+
+    __str__ = as_text
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """The graph as a networkx MultiDiGraph keyed by op name (data edges and control edges)."""
+        g = nx.MultiDiGraph()
+        for n in self._nodes:
+            shape = None if n.type is None else n.type.shape
+            dtype = None if n.type is None else n.type.dtype.name
+            g.add_node(n.op_name, op=n.op.name, type=n.op.type_name, shape=shape, dtype=dtype)
+            for i, x in enumerate(n.inputs):
+                g.add_edge(x.op_name, n.op_name, index=i, control=False)
+            for c in n.control_inputs:
+                g.add_edge(c.op_name, n.op_name, control=True)
+        return g
+
+    def verify(self) -> None:
+        """Checks the IR invariants; raises VerifyError naming the first broken node."""
+        seen: set[int] = {id(n) for n in self.inputs}
+        names: set[str] = set()
+        for n in self._nodes:
+            for x in (*n.inputs, *n.control_inputs):
+                if id(x) not in seen:
+                    raise VerifyError(f"'{n.op_name}' uses '{x.op_name}' before it is defined")
+            if n.op_name in names:
+                raise VerifyError(f"two nodes are named '{n.op_name}'")
+            names.add(n.op_name)
+            seen.add(id(n))
+            _verify_type(n)
+
+    def __repr__(self) -> str:
+        return f"<graphc.Graph with {len(self._nodes)} ops>"
+
+
+def _verify_type(n: Node) -> None:
+    if any(x.type is None for x in n.inputs):
+        raise VerifyError(f"'{n.op_name}' takes an op without output as a data input")
+    try:
+        expected = n.op.infer(*(x.type for x in n.inputs), **n.attrs)
+    except Exception as exc:
+        raise VerifyError(f"'{n.op_name}' ({n.op.name}): {exc}") from exc
+    if expected != n.type:
+        raise VerifyError(f"'{n.op_name}' ({n.op.name}) has type {n.type}, inferred {expected}")
+
+
+def _node_line(n: Node) -> str:
+    attrs = ", ".join(f"{k}={v!r}" for k, v in sorted(n.attrs.items()))
+    op = f"{n.op.name}[{attrs}]" if attrs else n.op.name
+    args = " ".join(x.op_name for x in n.inputs)
+    ctrl = " ".join("^" + c.op_name for c in n.control_inputs)
+    rhs = " ".join(part for part in (op, args, ctrl) if part)
+    ty = "()" if n.type is None else f"{n.type.dtype.short}{shape_str(n.type.shape)}"
+    return f"{n.op_name}: {ty} = {rhs}"
+
+
+def as_op_node(value: Any) -> Node:
+    """The node behind an Operation, a tensor, or a Variable (for control dependencies)."""
+    if isinstance(value, Operation):
+        return value.node
+    if isinstance(value, Node):
+        return value
+    raise TypeError(f"expected an op or a tensor, got {type(value).__name__}")
+
+
+_DEFAULT_STACK: list[Graph] = []
+_GLOBAL_DEFAULT = [Graph()]
+
+
+def get_default_graph() -> Graph:
+    """The innermost `as_default()` graph, else the global default graph."""
+    return _DEFAULT_STACK[-1] if _DEFAULT_STACK else _GLOBAL_DEFAULT[0]
+
+
+def reset_default_graph() -> None:
+    """Replaces the global default graph with a new, empty one (TF1 semantics)."""
+    if _DEFAULT_STACK:
+        raise GraphcError("reset_default_graph() called inside a graph.as_default() block")
+    _GLOBAL_DEFAULT[0] = Graph()
+
+
+def name_scope(name: str | None) -> contextlib.AbstractContextManager[str]:
+    return get_default_graph().name_scope(name)
+
+
+def control_dependencies(ops: Iterable[Any] | None) -> contextlib.AbstractContextManager[None]:
+    return get_default_graph().control_dependencies(ops)

@@ -1,0 +1,276 @@
+"""`graphc.nn`: activations, softmax and cross-entropies, dropout, conv2d and pooling.
+
+Everything here is a composition of primitive ops (so gradients come from
+the primitives). Softmax, log-softmax and the cross-entropies subtract the
+row maximum first, so large logits give finite losses and gradients.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from graphc.errors import ShapeError
+from graphc.ir import Node
+from graphc.ops import convert, convert_operands
+from graphc.ops.conv import _extract_numpy, extract_patches, in_top_k_op
+from graphc.ops.elementwise import (
+    abs,
+    add,
+    divide,
+    exp,
+    expm1,
+    floor,
+    log,
+    log1p,
+    minimum,
+    multiply,
+    negative,
+    relu,
+    sigmoid,
+    square,
+    stop_gradient,
+    subtract,
+    tanh,
+    where,
+)
+from graphc.ops.index import one_hot
+from graphc.ops.linalg import einsum
+from graphc.ops.random import random_uniform
+from graphc.ops.reduce import reduce_max, reduce_sum
+from graphc.ops.shape import shape
+from graphc.ops.state import constant
+
+__all__ = [
+    "avg_pool",
+    "bias_add",
+    "conv2d",
+    "dropout",
+    "elu",
+    "in_top_k",
+    "l2_loss",
+    "leaky_relu",
+    "log_softmax",
+    "max_pool",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "sigmoid_cross_entropy_with_logits",
+    "softmax",
+    "softmax_cross_entropy_with_logits",
+    "softmax_cross_entropy_with_logits_v2",
+    "softplus",
+    "sparse_softmax_cross_entropy_with_logits",
+    "tanh",
+]
+
+
+def relu6(features: Any, name: str | None = None) -> Node:
+    """min(max(x, 0), 6)."""
+    return minimum(relu(features), 6, name=name)
+
+
+def leaky_relu(features: Any, alpha: float = 0.2, name: str | None = None) -> Node:
+    """x where x > 0, else alpha * x."""
+    x = convert(features)
+    return where(x > 0, x, x * alpha, name=name)
+
+
+def elu(features: Any, name: str | None = None) -> Node:
+    """x where x > 0, else exp(x) - 1 (exp of the clamped value, so no overflow)."""
+    x = convert(features)
+    return where(x > 0, x, expm1(minimum(x, 0)), name=name)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(features: Any, name: str | None = None) -> Node:
+    """scale * (x where x > 0, else alpha * (exp(x) - 1)) (Klambauer et al.)."""
+    x = convert(features)
+    negative = _SELU_ALPHA * expm1(minimum(x, 0))
+    return multiply(where(x > 0, x, negative), _SELU_SCALE, name=name)
+
+
+def softplus(features: Any, name: str | None = None) -> Node:
+    """log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)) so it never overflows."""
+    x = convert(features)
+    return add(relu(x), log1p(exp(-abs(x))), name=name)
+
+
+def bias_add(value: Any, bias: Any, name: str | None = None) -> Node:
+    """value + bias, with bias a vector matching value's last axis."""
+    value, bias = convert_operands(value, bias, op_name="BiasAdd")
+    if bias.type.rank != 1:
+        raise ShapeError(f"bias_add needs a 1-D bias, got shape {bias.shape}")
+    return add(value, bias, name=name or "BiasAdd")
+
+
+def log_softmax(logits: Any, axis: int = -1, name: str | None = None) -> Node:
+    """logits - logsumexp(logits), shifted by the (constant) max for stability."""
+    x = convert(logits)
+    shifted = x - stop_gradient(reduce_max(x, axis, keepdims=True))
+    return subtract(shifted, log(reduce_sum(exp(shifted), axis, keepdims=True)), name=name)
+
+
+def softmax(logits: Any, axis: int = -1, name: str | None = None) -> Node:
+    """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
+    x = convert(logits)
+    e = exp(x - stop_gradient(reduce_max(x, axis, keepdims=True)))
+    return divide(e, reduce_sum(e, axis, keepdims=True), name=name)
+
+
+def softmax_cross_entropy_with_logits(
+    labels: Any = None,
+    logits: Any = None,
+    axis: int = -1,
+    name: str | None = None,
+    dim: int | None = None,
+) -> Node:
+    """-sum(labels * log_softmax(logits)) along `axis`, one value per row."""
+    labels, logits = convert_operands(labels, logits, op_name="SoftmaxCrossEntropyWithLogits")
+    axis = axis if dim is None else dim
+    return negative(reduce_sum(labels * log_softmax(logits, axis), axis), name=name)
+
+
+softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
+
+
+def sparse_softmax_cross_entropy_with_logits(
+    labels: Any = None, logits: Any = None, name: str | None = None
+) -> Node:
+    """Cross-entropy of integer class `labels` against `logits` (last axis: classes)."""
+    logits, labels = convert(logits), convert(labels)
+    depth = logits.type.shape[-1] if logits.type.shape is not None else None
+    if depth is None:
+        raise ShapeError("sparse softmax cross-entropy needs a static number of classes")
+    picked = one_hot(labels, depth, dtype=logits.dtype) * log_softmax(logits)
+    return negative(reduce_sum(picked, -1), name=name)
+
+
+def sigmoid_cross_entropy_with_logits(
+    labels: Any = None, logits: Any = None, name: str | None = None
+) -> Node:
+    """Elementwise logistic loss, as max(x, 0) - x * z + log1p(exp(-|x|)) (never overflows)."""
+    labels, logits = convert_operands(labels, logits, op_name="SigmoidCrossEntropyWithLogits")
+    x, z = logits, labels
+    return add(relu(x) - x * z, log1p(exp(-abs(x))), name=name)
+
+
+def l2_loss(t: Any, name: str | None = None) -> Node:
+    """sum(t ** 2) / 2."""
+    return multiply(reduce_sum(square(t)), 0.5, name=name)
+
+
+def dropout(
+    x: Any,
+    keep_prob: Any = None,
+    noise_shape: Any = None,
+    seed: int | None = None,
+    name: str | None = None,
+    rate: Any = None,
+) -> Node:
+    """Zeroes elements with probability `rate` (= 1 - keep_prob), scaling the rest by 1/keep."""
+    x = convert(x)
+    if (keep_prob is None) == (rate is None):
+        raise ValueError("dropout needs exactly one of keep_prob and rate")
+    keep = convert(1 - rate if keep_prob is None else keep_prob, x.dtype)
+    noise = shape(x) if noise_shape is None else noise_shape
+    kept = floor(keep + random_uniform(noise, dtype=x.dtype, seed=seed))
+    return multiply(x / keep, kept, name=name)
+
+
+def _window(value: Any, name: str, default: int) -> tuple[int, int]:
+    v = [value] * 2 if isinstance(value, int) else list(value)
+    if len(v) == 4:
+        if v[0] != 1 or v[3] != 1:
+            raise ShapeError(f"{name} over the batch or channel axis is not supported: {v}")
+        v = v[1:3]
+    if len(v) != 2:
+        raise ShapeError(f"{name} must be an int, [h, w] or [1, h, w, 1], got {value}")
+    return int(v[0]), int(v[1])
+
+
+def conv2d(
+    input: Any,
+    filters: Any = None,
+    strides: Any = 1,
+    padding: str = "VALID",
+    data_format: str = "NHWC",
+    dilations: Any = None,
+    name: str | None = None,
+    filter: Any = None,
+    use_cudnn_on_gpu: bool = True,
+) -> Node:
+    """2-D convolution (cross-correlation, as TF): NHWC input, HWIO filters."""
+    if data_format != "NHWC" or (
+        dilations is not None and _window(dilations, "dilations", 1) != (1, 1)
+    ):
+        raise NotImplementedError("conv2d supports NHWC without dilation")
+    x, w = convert_operands(input, filters if filters is not None else filter, op_name="Conv2D")
+    if w.type.shape is None or len(w.type.shape) != 4 or None in w.type.shape:
+        raise ShapeError(f"conv2d filters must have a static HWIO shape, got {w.shape}")
+    kh, kw, cin, _ = w.type.shape
+    if x.type.shape is not None and x.type.shape[-1] not in (None, cin):
+        raise ShapeError(f"conv2d: input {x.shape} has {x.type.shape[-1]} channels, filters {cin}")
+    patches = extract_patches(
+        x,
+        ksize=(kh, kw),
+        strides=_window(strides, "strides", 1),
+        padding=padding.upper(),
+        pad_value=0.0,
+    )
+    return einsum("nhwijc,ijco->nhwo", patches, w, name=name or "Conv2D")
+
+
+def max_pool(
+    value: Any,
+    ksize: Any,
+    strides: Any,
+    padding: str,
+    data_format: str = "NHWC",
+    name: str | None = None,
+) -> Node:
+    """Maximum over each window (padding never wins: it is -inf)."""
+    patches = extract_patches(
+        convert(value),
+        ksize=_window(ksize, "ksize", 1),
+        strides=_window(strides, "strides", 1),
+        padding=padding.upper(),
+        pad_value=-math.inf,
+    )
+    return reduce_max(patches, axis=(3, 4), name=name or "MaxPool")
+
+
+def avg_pool(
+    value: Any,
+    ksize: Any,
+    strides: Any,
+    padding: str,
+    data_format: str = "NHWC",
+    name: str | None = None,
+) -> Node:
+    """Mean over each window, counting only real (unpadded) elements, as TF does."""
+    x = convert(value)
+    attrs = {
+        "ksize": _window(ksize, "ksize", 1),
+        "strides": _window(strides, "strides", 1),
+        "padding": padding.upper(),
+        "pad_value": 0.0,
+    }
+    h, w = x.type.shape[1:3] if x.type.shape is not None else (None, None)
+    if h is None or w is None:
+        raise ShapeError("avg_pool needs static spatial dims")
+    ones = np.ones((1, h, w, 1), x.dtype.np)
+    counts = _extract_numpy(ones, **attrs).sum(axis=(3, 4))
+    total = reduce_sum(extract_patches(x, **attrs), axis=(3, 4))
+    return divide(total, constant(counts, dtype=x.dtype), name=name or "AvgPool")
+
+
+def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) -> Node:
+    """True where the target class is among the k largest predictions (ties count as in)."""
+    return in_top_k_op(convert(predictions), convert(targets), k=int(k), name=name)

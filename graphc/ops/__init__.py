@@ -1,0 +1,226 @@
+"""Op definitions: `OpDef`, the fusion `Kind`, `defop()`, `REGISTRY` and node construction.
+
+One op = one definition. `defop` takes, in one place, an op's shape/dtype rule
+(`infer`), its NumPy semantics (`numpy`, the oracle), its derivative (either
+`partials` for elementwise ops, giving both reverse and forward mode, or
+`vjp` plus `jvp`, or `linear=True` plus `vjp`), its scalar code snippet
+(`expr`, elementwise ops) and its fusion `kind`. It rejects missing facets.
+
+Invariants: every node is built by `make_node`, which converts Python values
+to constants, infers the type (raising ShapeError/DTypeError that name the op
+and the user's file:line), applies the graph's control-dependency context,
+and gives the node a unique name.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from graphc.errors import DTypeError, GraphcError, GraphMismatchError, ShapeError
+from graphc.graph import get_default_graph
+from graphc.ir import Attrs, Node, Operation, user_site
+from graphc.types import DType, TensorType, as_dtype
+
+
+class Kind(enum.Enum):
+    """How an op may be fused (after TVM's OpPattern)."""
+
+    ELEMWISE = "elementwise"  # out[i] = f(in[i]) on equal (or broadcast) shapes
+    BROADCAST = "broadcast"  # out[i] = in[map(i)], reading a smaller input repeatedly
+    INJECTIVE = "injective"  # each output element reads one input element (reshape, slice)
+    REDUCTION = "reduction"  # reduces axes
+    OPAQUE = "opaque"  # anything else: matmul, conv patches, sources, state
+
+
+@dataclass(frozen=True, eq=False)
+class OpDef:
+    """Everything graphc knows about one op."""
+
+    name: str
+    type_name: str
+    kind: Kind
+    infer: Callable[..., TensorType | None]
+    numpy: Callable[..., Any]
+    vjp: Callable[[Node, Node], tuple[Node | None, ...]] | None = None
+    jvp: Callable[[tuple[Node | None, ...], Node], Node | None] | None = None
+    partials: Callable[[Node], tuple[Node | None, ...]] | None = None
+    expr: str | None = None
+    differentiable: bool = True
+    linear: tuple[int, ...] | bool = ()  # inputs it is linear in (True: all); jvp = the op
+    stateful: bool = False  # numpy takes (ctx, node, *arrays); never folded or merged
+    takes_ref: bool = False  # first input is a variable reference, not a read
+    is_source: bool = False
+
+    def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Node:
+        return make_node(self, inputs, attrs, name)
+
+    def __repr__(self) -> str:
+        return f"<OpDef {self.name}>"
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def defop(name: str, type_name: str, kind: Kind, infer: Callable, numpy: Callable, **facets: Any):
+    """Registers an op; raises if a facet it needs is missing."""
+    op = OpDef(name, type_name, kind, infer, numpy, **facets)
+    if name in REGISTRY:
+        raise ValueError(f"op {name!r} is defined twice")
+    if op.differentiable and op.partials is None and op.vjp is None:
+        raise ValueError(f"op {name!r} is differentiable but has neither partials nor vjp")
+    if op.differentiable and op.partials is None and op.jvp is None and not op.linear:
+        raise ValueError(f"op {name!r} has a vjp but no jvp (forward mode)")
+    if kind is Kind.ELEMWISE and op.expr is None:
+        raise ValueError(f"elementwise op {name!r} needs a scalar expr for codegen")
+    REGISTRY[name] = op
+    return op
+
+
+def graph_of(values: Sequence[Any]) -> Any:
+    """The one graph of the nodes among `values` (the default graph if none are nodes)."""
+    graph = None
+    for v in values:
+        if isinstance(v, Node | Operation):
+            g = v.graph
+            if graph is not None and g is not graph:
+                raise GraphMismatchError(
+                    f"'{v.name}' belongs to another graph than the other inputs of this op"
+                )
+            graph = g
+    return get_default_graph() if graph is None else graph
+
+
+def make_node(
+    op: OpDef,
+    inputs: Sequence[Any],
+    attrs: dict | None = None,
+    name: str | None = None,
+    node_cls: type[Node] = Node,
+    reserved_name: str | None = None,
+    **fields: Any,
+) -> Node:
+    """Creates, checks, names and adds a node to the graph of its inputs."""
+    graph = graph_of(inputs)
+    site = user_site()
+    nodes = tuple(_as_input(x, graph, op, site) for x in inputs)
+    attrs = Attrs(attrs or {})
+    label = name if name is not None else op.type_name
+    try:
+        ty = op.infer(*(x.type for x in nodes), **attrs)
+    except (ShapeError, DTypeError) as exc:
+        what = f"{op.type_name} '{graph.scope_prefix()}{label}'"
+        raise type(exc)(f"{what}: {exc} (at {site})") from None
+    except ValueError as exc:
+        what = f"{op.type_name} '{graph.scope_prefix()}{label}'"
+        raise ShapeError(f"{what}: {exc} (at {site})") from None
+    control = () if op.is_source else graph.current_control_inputs()
+    if control and not op.takes_ref and any(x.op.name == "variable" for x in nodes):
+        from graphc.ops.state import read_variable  # a read ordered after the context's ops
+
+        nodes = tuple(read_variable(x) if x.op.name == "variable" else x for x in nodes)
+    op_name = reserved_name or graph.unique_name(label)
+    node = node_cls(op, nodes, attrs, ty, op_name, graph, control, site, **fields)
+    return graph.add(node)
+
+
+def _as_input(x: Any, graph: Any, op: OpDef, site: str) -> Node:
+    if isinstance(x, Node):
+        if x.type is None:
+            raise GraphcError(f"{op.type_name}: op '{x.op_name}' has no output (at {site})")
+        return x
+    if isinstance(x, Operation):
+        raise GraphcError(f"{op.type_name}: '{x.name}' is an op, not a tensor (at {site})")
+    raise TypeError(f"{op.type_name}: internal error, unconverted input {x!r}")
+
+
+def constant_node(
+    value: Any, dtype: Any = None, graph: Any = None, name: str | None = None
+) -> Node:
+    """A Const node holding `value` (cast to `dtype` if given)."""
+    from graphc.ops.state import const
+
+    array = to_array(value, dtype)
+    with (graph or get_default_graph()).as_default():
+        return const(value=_const_value(array), name=name or "Const")
+
+
+def _const_value(array: np.ndarray) -> Any:
+    from graphc.ir import ConstValue
+
+    return ConstValue(array)
+
+
+def to_array(value: Any, dtype: Any = None) -> np.ndarray:
+    """A Python or NumPy value as an array with TF's default dtypes (float32, int32)."""
+    if dtype is not None:
+        return np.asarray(value, dtype=as_dtype(dtype).np)
+    array = np.asarray(value)
+    if array.dtype == np.float64 and not isinstance(value, np.ndarray | np.generic):
+        array = array.astype(np.float32)
+    elif array.dtype == np.int64 and not isinstance(value, np.ndarray | np.generic):
+        array = array.astype(np.int32)
+    as_dtype(array.dtype)  # raises TypeError for unsupported dtypes
+    return array
+
+
+def convert(value: Any, dtype: DType | None = None, what: str = "value") -> Node:
+    """TF1's convert_to_tensor: nodes pass through; Python/NumPy values become constants.
+
+    With `dtype`, a Python value takes it if that loses nothing, else DTypeError.
+    """
+    if isinstance(value, Node):
+        return value
+    if isinstance(value, Operation):
+        raise GraphcError(f"'{value.name}' is an op, not a tensor")
+    if isinstance(value, list | tuple) and any(isinstance(v, Node) for v in value):
+        from graphc.ops.shape import stack
+
+        return stack([convert(v, dtype) for v in value])
+    if dtype is None:
+        return constant_node(value)
+    array = np.asarray(value)
+    cast = array.astype(dtype.np)
+    with np.errstate(invalid="ignore"):
+        same = np.array_equal(cast.astype(array.dtype), array, equal_nan=True)
+    if not same and not (dtype.is_floating and array.dtype.kind in "fiub"):
+        raise DTypeError(f"{what} {value!r} cannot be converted to {dtype.name} without loss")
+    return constant_node(cast)
+
+
+def convert_operands(*values: Any, op_name: str) -> tuple[Node, ...]:
+    """Converts an op's operands: Python values take the dtype of the tensor operands."""
+    dtype = next((v.dtype for v in values if isinstance(v, Node) and v.type is not None), None)
+    try:
+        return tuple(convert(v, dtype, what=f"{op_name} operand") for v in values)
+    except DTypeError as exc:
+        raise DTypeError(f"{exc} (at {user_site()})") from None
+
+
+def same_dtype(*types: TensorType, op: str = "") -> DType:
+    """The common dtype of `types`; DTypeError if they differ (graphc never promotes)."""
+    dtypes = [t.dtype for t in types]
+    if any(d is not dtypes[0] for d in dtypes):
+        names = ", ".join(d.name for d in dtypes)
+        raise DTypeError(f"operands have different dtypes ({names}); use graphc.cast")
+    return dtypes[0]
+
+
+def unbroadcast(g: Node, like: Node) -> Node:
+    """Sums `g` over the axes broadcasting added, so it gets `like`'s shape (exactly)."""
+    from graphc.ops.reduce import reduce_sum, sum_to_like
+
+    gs, xs = g.type.shape, like.type.shape
+    if gs == xs:  # unknown dims count as equal (see graphc.types)
+        return g
+    if gs is None or xs is None:
+        return sum_to_like(g, like)
+    lead = len(gs) - len(xs)
+    if lead:
+        g = reduce_sum(g, axis=tuple(range(lead)))
+    ones = tuple(i for i, d in enumerate(xs) if d == 1 and gs[lead + i] != 1)
+    return reduce_sum(g, axis=ones, keepdims=True) if ones else g

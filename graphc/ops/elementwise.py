@@ -1,0 +1,353 @@
+"""Elementwise ops with NumPy broadcasting: arithmetic, math, comparisons, logic, cast.
+
+Each op gives `partials(node)`: the elementwise derivative of its output with
+respect to each input (a node, `1`, `-1`, or None for no gradient). Reverse
+mode multiplies by the upstream gradient and undoes broadcasting; forward mode
+multiplies by the tangents (see graphc.autodiff). `expr` is the scalar snippet
+the code generators inline, with `{0}`, `{1}` for the operands.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.special
+
+from graphc.errors import DTypeError
+from graphc.ir import OPERATORS, Node
+from graphc.ops import Kind, OpDef, convert, convert_operands, defop, same_dtype
+from graphc.types import DType, TensorType, as_dtype, bool_, broadcast_shapes
+
+_KINDS = {"float": "f", "numeric": "fiu", "int": "iu", "bool": "b", "any": "fiub"}
+
+
+def _check(dtype: DType, allowed: str) -> None:
+    if dtype.np.kind not in _KINDS[allowed]:
+        raise DTypeError(f"dtype {dtype.name} is not supported (needs {allowed} operands)")
+
+
+def _infer(allowed: str, out: DType | None) -> Callable[..., TensorType]:
+    def infer(*types: TensorType) -> TensorType:
+        dtype = same_dtype(*types)
+        _check(dtype, allowed)
+        return TensorType(broadcast_shapes(*(t.shape for t in types)), out or dtype)
+
+    return infer
+
+
+def defelem(
+    name: str,
+    type_name: str,
+    numpy: Callable,
+    expr: str,
+    partials: Any = None,
+    allowed: str = "numeric",
+    out: DType | None = None,
+    **facets: Any,
+) -> OpDef:
+    """Defines an elementwise op; without partials (and no vjp) it is not differentiable."""
+    differentiable = partials is not None or "vjp" in facets
+    return defop(
+        name,
+        type_name,
+        Kind.ELEMWISE,
+        infer=_infer(allowed, out),
+        numpy=numpy,
+        expr=expr,
+        partials=partials,
+        differentiable=differentiable,
+        **facets,
+    )
+
+
+def _unary(op: OpDef, doc: str) -> Callable[..., Node]:
+    def builder(x: Any, name: str | None = None) -> Node:
+        return op(convert(x), name=name)
+
+    builder.__name__, builder.__doc__ = op.name, doc
+    return builder
+
+
+def _binary(op: OpDef, doc: str) -> Callable[..., Node]:
+    def builder(x: Any, y: Any, name: str | None = None) -> Node:
+        return op(*convert_operands(x, y, op_name=op.type_name), name=name)
+
+    builder.__name__, builder.__doc__ = op.name, doc
+    return builder
+
+
+def _mask(cond: Node, like: Node) -> Node:
+    """1 where `cond` holds, else 0, in `like`'s dtype (a derivative of a piecewise op)."""
+    return cast(cond, like.dtype)
+
+
+# ---- unary math ----------------------------------------------------------------------
+_x = lambda n: n.inputs[0]  # noqa: E731
+_neg = defelem("negative", "Neg", np.negative, "(-{0})", lambda n: (-1,))
+_abs = defelem("abs", "Abs", np.abs, "abs({0})", lambda n: (sign(_x(n)),))
+_sign = defelem("sign", "Sign", np.sign, "(({0} > 0) - ({0} < 0))")
+_exp = defelem("exp", "Exp", np.exp, "math.exp({0})", lambda n: (n,), allowed="float")
+_log = defelem("log", "Log", np.log, "math.log({0})", lambda n: (1.0 / _x(n),), allowed="float")
+_log1p = defelem(
+    "log1p", "Log1p", np.log1p, "math.log1p({0})", lambda n: (1.0 / (_x(n) + 1.0),), allowed="float"
+)
+_expm1 = defelem(
+    "expm1", "Expm1", np.expm1, "math.expm1({0})", lambda n: (exp(_x(n)),), allowed="float"
+)
+_sqrt = defelem("sqrt", "Sqrt", np.sqrt, "math.sqrt({0})", lambda n: (0.5 / n,), allowed="float")
+_rsqrt = defelem(
+    "rsqrt",
+    "Rsqrt",
+    lambda x: 1 / np.sqrt(x),
+    "(1.0 / math.sqrt({0}))",
+    lambda n: (-0.5 * n * n * n,),
+    allowed="float",
+)
+_square = defelem("square", "Square", np.square, "({0} * {0})", lambda n: (2 * _x(n),))
+_sin = defelem("sin", "Sin", np.sin, "math.sin({0})", lambda n: (cos(_x(n)),), allowed="float")
+_cos = defelem("cos", "Cos", np.cos, "math.cos({0})", lambda n: (-sin(_x(n)),), allowed="float")
+_tanh = defelem(
+    "tanh", "Tanh", np.tanh, "math.tanh({0})", lambda n: (1.0 - n * n,), allowed="float"
+)
+_sigmoid = defelem(
+    "sigmoid",
+    "Sigmoid",
+    lambda x: 1 / (1 + np.exp(-x)),
+    "(1.0 / (1.0 + math.exp(-{0})))",
+    lambda n: (n * (1.0 - n),),
+    allowed="float",
+)
+_erf = defelem(
+    "erf",
+    "Erf",
+    scipy.special.erf,
+    "math.erf({0})",
+    lambda n: ((2 / math.sqrt(math.pi)) * exp(-square(_x(n))),),
+    allowed="float",
+)
+_relu = defelem(
+    "relu",
+    "Relu",
+    lambda x: np.maximum(x, 0).astype(x.dtype),
+    "max({0}, 0)",
+    lambda n: (_mask(greater(_x(n), 0), n),),
+)
+_floor = defelem("floor", "Floor", np.floor, "math.floor({0})", allowed="float")
+_ceil = defelem("ceil", "Ceil", np.ceil, "math.ceil({0})", allowed="float")
+_round = defelem("round", "Round", np.round, "round({0})", allowed="float")
+_identity = defelem("identity", "Identity", lambda x: x, "{0}", lambda n: (1,), allowed="any")
+_stop = defelem("stop_gradient", "StopGradient", lambda x: x, "{0}", allowed="any")
+_zeros_like = defelem("zeros_like", "ZerosLike", np.zeros_like, "0", allowed="any")
+_ones_like = defelem("ones_like", "OnesLike", np.ones_like, "1", allowed="any")
+_is_nan = defelem("is_nan", "IsNan", np.isnan, "math.isnan({0})", allowed="float", out=bool_)
+_is_finite = defelem(
+    "is_finite", "IsFinite", np.isfinite, "math.isfinite({0})", allowed="float", out=bool_
+)
+_not = defelem("logical_not", "LogicalNot", np.logical_not, "(not {0})", allowed="bool")
+
+# ---- binary --------------------------------------------------------------------------
+_y = lambda n: n.inputs[1]  # noqa: E731
+_add = defelem("add", "AddV2", np.add, "({0} + {1})", lambda n: (1, 1))
+_sub = defelem("subtract", "Sub", np.subtract, "({0} - {1})", lambda n: (1, -1))
+_mul = defelem("multiply", "Mul", np.multiply, "({0} * {1})", lambda n: (_y(n), _x(n)))
+_div = defelem(
+    "divide",
+    "RealDiv",
+    np.true_divide,
+    "({0} / {1})",
+    lambda n: (1.0 / _y(n), -n / _y(n)),
+    allowed="float",
+)
+_floordiv = defelem("floordiv", "FloorDiv", np.floor_divide, "({0} // {1})")
+_mod = defelem("mod", "FloorMod", np.mod, "({0} % {1})", lambda n: (1, -floordiv(_x(n), _y(n))))
+
+
+def _pow_partials(n: Node) -> tuple[Node, Node]:
+    x, y = n.inputs
+    positive = greater(x, 0)
+    safe_log = log(where(positive, x, ones_like(x)))  # d/dy x**y = x**y log x, 0 where x <= 0
+    return y * pow(x, y - 1), where(positive, n * safe_log, zeros_like(n))
+
+
+_pow = defelem("pow", "Pow", np.power, "({0} ** {1})", _pow_partials)
+_max = defelem(
+    "maximum",
+    "Maximum",
+    np.maximum,
+    "max({0}, {1})",
+    lambda n: (_mask(greater_equal(_x(n), _y(n)), n), _mask(less(_x(n), _y(n)), n)),
+)
+_min = defelem(
+    "minimum",
+    "Minimum",
+    np.minimum,
+    "min({0}, {1})",
+    lambda n: (_mask(less_equal(_x(n), _y(n)), n), _mask(greater(_x(n), _y(n)), n)),
+)
+_eq = defelem("equal", "Equal", np.equal, "({0} == {1})", allowed="any", out=bool_)
+_ne = defelem("not_equal", "NotEqual", np.not_equal, "({0} != {1})", allowed="any", out=bool_)
+_lt = defelem("less", "Less", np.less, "({0} < {1})", out=bool_)
+_le = defelem("less_equal", "LessEqual", np.less_equal, "({0} <= {1})", out=bool_)
+_gt = defelem("greater", "Greater", np.greater, "({0} > {1})", out=bool_)
+_ge = defelem("greater_equal", "GreaterEqual", np.greater_equal, "({0} >= {1})", out=bool_)
+_and = defelem("logical_and", "LogicalAnd", np.logical_and, "({0} and {1})", allowed="bool")
+_or = defelem("logical_or", "LogicalOr", np.logical_or, "({0} or {1})", allowed="bool")
+
+
+# ---- where and cast (explicit vjp/jvp: no products with masks, so inf/nan stay put) -----
+def _where_infer(c: TensorType, x: TensorType, y: TensorType) -> TensorType:
+    if not c.dtype.is_bool:
+        raise DTypeError(f"where needs a bool condition, got {c.dtype.name}")
+    return TensorType(broadcast_shapes(c.shape, x.shape, y.shape), same_dtype(x, y))
+
+
+def _where_vjp(g: Node, n: Node) -> tuple[None, Node, Node]:
+    from graphc.ops import unbroadcast
+
+    c, x, y = n.inputs
+    zero = zeros_like(g)
+    return None, unbroadcast(where(c, g, zero), x), unbroadcast(where(c, zero, g), y)
+
+
+def _where_jvp(tangents: tuple, n: Node) -> Node:
+    c, x, y = n.inputs
+    tx = tangents[1] if tangents[1] is not None else zeros_like(x)
+    ty = tangents[2] if tangents[2] is not None else zeros_like(y)
+    return where(c, tx, ty)
+
+
+_where = defop(
+    "where",
+    "SelectV2",
+    Kind.ELEMWISE,
+    infer=_where_infer,
+    numpy=np.where,
+    expr="({1} if {0} else {2})",
+    vjp=_where_vjp,
+    jvp=_where_jvp,
+)
+
+
+def _cast_vjp(g: Node, n: Node) -> tuple[Node | None]:
+    x = n.inputs[0]
+    return (cast(g, x.dtype),) if x.dtype.is_floating and n.dtype.is_floating else (None,)
+
+
+def _cast_jvp(tangents: tuple, n: Node) -> Node | None:
+    t = tangents[0]
+    return cast(t, n.dtype) if t is not None and n.dtype.is_floating else None
+
+
+_cast = defop(
+    "cast",
+    "Cast",
+    Kind.ELEMWISE,
+    infer=lambda x, *, dtype: TensorType(x.shape, dtype),
+    numpy=lambda x, *, dtype: x.astype(dtype.np),
+    expr="{dtype.name}({0})",
+    vjp=_cast_vjp,
+    jvp=_cast_jvp,
+)
+
+
+# ---- public builders -----------------------------------------------------------------
+negative = _unary(_neg, "-x elementwise.")
+abs = _unary(_abs, "|x| elementwise.")
+sign = _unary(_sign, "-1, 0 or 1 by the sign of x.")
+exp = _unary(_exp, "e**x elementwise.")
+log = _unary(_log, "Natural logarithm.")
+log1p = _unary(_log1p, "log(1 + x), accurate near 0.")
+expm1 = _unary(_expm1, "exp(x) - 1, accurate near 0.")
+sqrt = _unary(_sqrt, "Square root.")
+rsqrt = _unary(_rsqrt, "1 / sqrt(x).")
+square = _unary(_square, "x * x.")
+sin = _unary(_sin, "Sine.")
+cos = _unary(_cos, "Cosine.")
+tanh = _unary(_tanh, "Hyperbolic tangent.")
+sigmoid = _unary(_sigmoid, "1 / (1 + exp(-x)).")
+erf = _unary(_erf, "The error function.")
+relu = _unary(_relu, "max(x, 0).")
+floor = _unary(_floor, "Largest integer not above x (no gradient).")
+ceil = _unary(_ceil, "Smallest integer not below x (no gradient).")
+round = _unary(_round, "Round half to even, as NumPy and TF (no gradient).")
+identity = _unary(_identity, "x itself (a new node).")
+stop_gradient = _unary(_stop, "x, with no gradient flowing through it.")
+zeros_like = _unary(_zeros_like, "Zeros of x's shape and dtype.")
+ones_like = _unary(_ones_like, "Ones of x's shape and dtype.")
+is_nan = _unary(_is_nan, "True where x is NaN.")
+is_finite = _unary(_is_finite, "True where x is neither infinite nor NaN.")
+logical_not = _unary(_not, "Logical not of a bool tensor.")
+add = _binary(_add, "x + y with broadcasting.")
+subtract = _binary(_sub, "x - y with broadcasting.")
+multiply = _binary(_mul, "x * y with broadcasting.")
+floordiv = _binary(_floordiv, "floor(x / y) (no gradient).")
+mod = _binary(_mod, "x mod y, with the sign of y (floor mod, as NumPy and TF).")
+maximum = _binary(_max, "Elementwise maximum (gradient to x where x >= y).")
+minimum = _binary(_min, "Elementwise minimum (gradient to x where x <= y).")
+equal = _binary(_eq, "x == y elementwise (bool).")
+not_equal = _binary(_ne, "x != y elementwise (bool).")
+less = _binary(_lt, "x < y elementwise (bool).")
+less_equal = _binary(_le, "x <= y elementwise (bool).")
+greater = _binary(_gt, "x > y elementwise (bool).")
+greater_equal = _binary(_ge, "x >= y elementwise (bool).")
+logical_and = _binary(_and, "x and y (bool).")
+logical_or = _binary(_or, "x or y (bool).")
+pow = _binary(_pow, "x ** y elementwise.")
+
+
+def divide(x: Any, y: Any, name: str | None = None) -> Node:
+    """True division; integer operands are cast to float64 first, as TF1's `/` does."""
+    x, y = convert_operands(x, y, op_name="RealDiv")
+    if not x.dtype.is_floating:
+        x, y = cast(x, "float64"), cast(y, "float64")
+    return _div(x, y, name=name)
+
+
+def cast(x: Any, dtype: Any, name: str | None = None) -> Node:
+    """x converted to `dtype` (float to int truncates toward zero, as NumPy)."""
+    x, dtype = convert(x), as_dtype(dtype)
+    return x if x.dtype is dtype and name is None else _cast(x, dtype=dtype, name=name)
+
+
+def where(condition: Any, x: Any, y: Any, name: str | None = None) -> Node:
+    """x where `condition` holds, else y (NumPy broadcasting of all three)."""
+    x, y = convert_operands(x, y, op_name="SelectV2")
+    return _where(convert(condition), x, y, name=name)
+
+
+def clip_by_value(
+    t: Any, clip_value_min: Any, clip_value_max: Any, name: str | None = None
+) -> Node:
+    """min(max(t, lo), hi); the gradient passes where lo <= t <= hi."""
+    return minimum(maximum(t, clip_value_min), clip_value_max, name=name)
+
+
+def add_n(inputs: list[Any], name: str | None = None) -> Node:
+    """The sum of a list of tensors of one shape."""
+    total = inputs[0]
+    for x in inputs[1:-1]:
+        total = add(total, x)
+    return add(total, inputs[-1], name=name) if len(inputs) > 1 else identity(total, name=name)
+
+
+OPERATORS.update(
+    add=add,
+    subtract=subtract,
+    multiply=multiply,
+    divide=divide,
+    floordiv=floordiv,
+    mod=mod,
+    pow=pow,
+    logical_and=logical_and,
+    logical_or=logical_or,
+    less=less,
+    less_equal=less_equal,
+    greater=greater,
+    greater_equal=greater_equal,
+    negative=negative,
+    abs=abs,
+    logical_not=logical_not,
+)

@@ -1,0 +1,322 @@
+"""Indexing and data movement: strided slices (Python indexing), concat/stack/split,
+gather with its scatter-add transpose, one_hot.
+
+Invariants: a slice is described by a static `spec`, a tuple of entries
+("s", start, stop, step) | ("i", index) | ("n",) for a new axis | ("e",) for
+an ellipsis, applied exactly as NumPy basic indexing. Each linear op here has
+its transpose as another op here, so gradients of gradients exist.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from graphc.errors import DTypeError, ShapeError
+from graphc.ir import OPERATORS, Node
+from graphc.ops import Kind, convert, convert_operands, defop, same_dtype
+from graphc.ops.shape import expand_dims
+from graphc.ops.state import static_value
+from graphc.types import TensorType, as_dtype, float32, normalize_axes
+
+Spec = tuple[tuple[Any, ...], ...]
+_FULL = ("s", None, None, 1)
+
+
+def _numpy_index(spec: Spec) -> tuple:
+    table = {
+        "s": lambda e: builtins.slice(*e[1:]),
+        "i": lambda e: e[1],
+        "n": lambda e: None,
+        "e": lambda e: Ellipsis,
+    }
+    return tuple(table[e[0]](e) for e in spec)
+
+
+def _expand(spec: Spec, rank: int) -> Spec:
+    """The spec with its ellipsis (or the implicit trailing one) replaced by full slices."""
+    used = sum(e[0] in "si" for e in spec)
+    if used > rank:
+        raise ShapeError(f"too many indices ({used}) for a tensor of rank {rank}")
+    fill = (_FULL,) * (rank - used)
+    if not any(e[0] == "e" for e in spec):
+        return spec + fill
+    at = next(i for i, e in enumerate(spec) if e[0] == "e")
+    return spec[:at] + fill + tuple(e for e in spec[at + 1 :] if e[0] != "e")
+
+
+def _slice_infer(x: TensorType, *, spec: Spec) -> TensorType:
+    if x.shape is None:
+        return TensorType(None, x.dtype)
+    out: list[int | None] = []
+    dims = iter(x.shape)
+    for entry in _expand(spec, len(x.shape)):
+        if entry[0] == "n":
+            out.append(1)
+            continue
+        d = next(dims)
+        if entry[0] == "i" and d is not None and not -d <= entry[1] < d:
+            raise ShapeError(f"index {entry[1]} is out of bounds for a dim of size {d}")
+        if entry[0] == "s":
+            out.append(
+                None if d is None else len(builtins.range(*builtins.slice(*entry[1:]).indices(d)))
+            )
+    return TensorType(tuple(out), x.dtype)
+
+
+def _slice_grad_numpy(g: np.ndarray, like: np.ndarray, *, spec: Spec) -> np.ndarray:
+    out = np.zeros(like.shape, g.dtype)
+    out[_numpy_index(spec)] = g
+    return out
+
+
+_strided_slice = defop(
+    "strided_slice",
+    "StridedSlice",
+    Kind.INJECTIVE,
+    infer=_slice_infer,
+    numpy=lambda x, *, spec: x[_numpy_index(spec)],
+    vjp=lambda g, n: (_slice_grad(g, n.inputs[0], spec=n.attrs["spec"]),),
+    linear=(0,),
+)
+_slice_grad = defop(
+    "strided_slice_grad",
+    "StridedSliceGrad",
+    Kind.OPAQUE,
+    infer=lambda g, like, *, spec: TensorType(like.shape, g.dtype),
+    numpy=_slice_grad_numpy,
+    vjp=lambda g, n: (_strided_slice(g, spec=n.attrs["spec"]), None),
+    linear=(0,),
+)
+
+
+def strided_slice_spec(x: Node, spec: Spec, name: str | None = None) -> Node:
+    return _strided_slice(x, spec=spec, name=name)
+
+
+def _index_entry(item: Any) -> tuple[Any, ...]:
+    if item is None:
+        return ("n",)
+    if item is Ellipsis:
+        return ("e",)
+    if isinstance(item, builtins.slice):
+        return ("s", *(_static_int(v) for v in (item.start, item.stop, item.step or 1)))
+    return ("i", _static_int(item))
+
+
+def _static_int(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, Node):
+        value = static_value(v)
+        if value is None or value.ndim:
+            raise TypeError(f"index {v.name} must be a constant scalar; use graphc.gather")
+        v = value
+    if not isinstance(v, int | np.integer) and not (isinstance(v, np.ndarray) and v.ndim == 0):
+        raise TypeError(f"only integers, slices, None and ... are valid indices, got {v!r}")
+    return int(v)
+
+
+def getitem(x: Node, index: Any) -> Node:
+    """x[index] with NumPy basic indexing: ints, slices, None (new axis) and ellipsis."""
+    items = index if isinstance(index, tuple) else (index,)
+    return _strided_slice(x, spec=tuple(_index_entry(i) for i in items), name="strided_slice")
+
+
+OPERATORS["getitem"] = getitem
+
+
+# ---- concat / stack / split ---------------------------------------------------------------
+def _concat_infer(*xs: TensorType, axis: int) -> TensorType:
+    dtype = same_dtype(*xs)
+    if any(x.shape is None for x in xs):
+        return TensorType(None, dtype)
+    if len({len(x.shape) for x in xs}) != 1:
+        raise ShapeError(f"concat of tensors of different ranks: {', '.join(map(str, xs))}")
+    out: list[int | None] = []
+    for i, dims in enumerate(zip(*(x.shape for x in xs), strict=True)):
+        if i == axis:
+            out.append(None if None in dims else sum(dims))
+            continue
+        known = {d for d in dims if d is not None}
+        if len(known) > 1:
+            raise ShapeError(f"concat: dim {i} differs: {', '.join(map(str, xs))}")
+        out.append(known.pop() if known else None)
+    return TensorType(tuple(out), dtype)
+
+
+def _concat_vjp(g: Node, n: Node) -> tuple[Node, ...]:
+    axis, grads, start = n.attrs["axis"], [], 0
+    for x in n.inputs:
+        size = x.type.shape[axis]
+        if size is None:
+            raise ShapeError(f"the gradient of concat '{n.op_name}' needs static sizes on its axis")
+        spec = (_FULL,) * axis + (("s", start, start + size, 1),)
+        grads.append(_strided_slice(g, spec=spec))
+        start += size
+    return tuple(grads)
+
+
+_concat = defop(
+    "concat",
+    "ConcatV2",
+    Kind.INJECTIVE,
+    infer=_concat_infer,
+    numpy=lambda *xs, axis: np.concatenate(xs, axis=axis),
+    vjp=_concat_vjp,
+    linear=True,
+)
+
+
+def concat(values: list[Any], axis: int, name: str | None = None) -> Node:
+    """Joins tensors along an existing axis."""
+    nodes = convert_operands(*values, op_name="ConcatV2")
+    if len(nodes) == 1:
+        from graphc.ops.elementwise import identity
+
+        return identity(nodes[0], name=name)
+    rank = nodes[0].type.rank
+    axis = normalize_axes(axis, rank)[0] if rank is not None else axis
+    return _concat(*nodes, axis=axis, name=name)
+
+
+def stack(values: list[Any], axis: int = 0, name: str | None = None) -> Node:
+    """Joins tensors of one shape along a new axis."""
+    nodes = convert_operands(*values, op_name="Pack")
+    return concat([expand_dims(v, axis) for v in nodes], axis=axis, name=name or "stack")
+
+
+def unstack(value: Any, num: int | None = None, axis: int = 0, name: str | None = None) -> list:
+    """Splits a tensor into a list along `axis`, removing that axis."""
+    x = convert(value)
+    axis = normalize_axes(axis, x.type.rank)[0]
+    num = num if num is not None else x.type.shape[axis]
+    if num is None:
+        raise ShapeError("unstack needs a static size along its axis (or num=)")
+    return [
+        _strided_slice(x, spec=(_FULL,) * axis + (("i", i),), name=name or "unstack")
+        for i in builtins.range(num)
+    ]
+
+
+def split(value: Any, num_or_size_splits: Any, axis: int = 0, name: str | None = None) -> list:
+    """Splits along `axis` into equal parts (an int) or parts of the given sizes."""
+    x = convert(value)
+    axis = normalize_axes(axis, x.type.rank)[0]
+    total = x.type.shape[axis]
+    if isinstance(num_or_size_splits, int | np.integer):
+        if total is None or total % num_or_size_splits:
+            raise ShapeError(f"cannot split a dim of size {total} into {num_or_size_splits} parts")
+        sizes = [total // int(num_or_size_splits)] * int(num_or_size_splits)
+    else:
+        sizes = [int(s) for s in num_or_size_splits]
+    starts = np.cumsum([0, *sizes[:-1]]).tolist()
+    return [
+        _strided_slice(x, spec=(_FULL,) * axis + (("s", a, a + s, 1),), name=name or "split")
+        for a, s in zip(starts, sizes, strict=True)
+    ]
+
+
+def slice(input_: Any, begin: Any, size: Any, name: str | None = None) -> Node:
+    """input_[begin[i] : begin[i] + size[i]] on each axis; size -1 means to the end."""
+    begin = [_static_int(b) for b in np.atleast_1d(begin)]
+    size = [_static_int(s) for s in np.atleast_1d(size)]
+    spec = tuple(("s", b, None if s == -1 else b + s, 1) for b, s in zip(begin, size, strict=True))
+    return _strided_slice(convert(input_), spec=spec, name=name or "Slice")
+
+
+# ---- gather / scatter-add ----------------------------------------------------------------
+def _gather_infer(params: TensorType, indices: TensorType, *, axis: int) -> TensorType:
+    if not indices.dtype.is_integer:
+        raise DTypeError(f"gather indices must be integers, got {indices.dtype.name}")
+    if params.shape is None or indices.shape is None:
+        return TensorType(None, params.dtype)
+    return TensorType(params.shape[:axis] + indices.shape + params.shape[axis + 1 :], params.dtype)
+
+
+def _scatter_add_numpy(
+    updates: np.ndarray, indices: np.ndarray, like: np.ndarray, *, axis: int
+) -> np.ndarray:
+    out = np.zeros(like.shape, updates.dtype)
+    k = indices.ndim
+    moved = np.moveaxis(updates, list(builtins.range(axis, axis + k)), list(builtins.range(k)))
+    np.add.at(np.moveaxis(out, axis, 0), indices, moved)
+    return out
+
+
+_gather = defop(
+    "gather",
+    "GatherV2",
+    Kind.INJECTIVE,
+    infer=_gather_infer,
+    numpy=lambda params, indices, *, axis: np.take(params, indices, axis=axis),
+    vjp=lambda g, n: (_scatter_add(g, n.inputs[1], n.inputs[0], axis=n.attrs["axis"]), None),
+    linear=(0,),
+)
+_scatter_add = defop(
+    "scatter_add_like",
+    "ScatterAddLike",
+    Kind.OPAQUE,
+    infer=lambda u, i, like, *, axis: TensorType(like.shape, u.dtype),
+    numpy=_scatter_add_numpy,
+    vjp=lambda g, n: (_gather(g, n.inputs[1], axis=n.attrs["axis"]), None, None),
+    linear=(0,),
+)
+
+
+def gather(params: Any, indices: Any, axis: int = 0, name: str | None = None) -> Node:
+    """params[..., indices, ...] along `axis` (NumPy's take); out-of-range indices raise."""
+    p, i = convert(params), convert(indices)
+    if p.type.rank is not None:
+        axis = normalize_axes(axis, p.type.rank)[0]
+    return _gather(p, i, axis=axis, name=name)
+
+
+def _one_hot_numpy(
+    indices: np.ndarray, *, depth: int, on: float, off: float, axis: int, dtype: Any
+) -> np.ndarray:
+    hot = indices[..., None] == np.arange(depth)
+    out = np.where(hot, np.asarray(on, dtype.np), np.asarray(off, dtype.np))
+    return np.moveaxis(out, -1, axis)
+
+
+def _one_hot_infer(
+    indices: TensorType, *, depth: int, on: float, off: float, axis: int, dtype: Any
+) -> TensorType:
+    if not indices.dtype.is_integer:
+        raise DTypeError(f"one_hot indices must be integers, got {indices.dtype.name}")
+    if indices.shape is None:
+        return TensorType(None, dtype)
+    shape = list(indices.shape)
+    shape.insert(axis if axis >= 0 else len(shape) + 1 + axis, depth)
+    return TensorType(tuple(shape), dtype)
+
+
+_one_hot = defop(
+    "one_hot",
+    "OneHot",
+    Kind.OPAQUE,
+    infer=_one_hot_infer,
+    numpy=_one_hot_numpy,
+    differentiable=False,
+)
+
+
+def one_hot(
+    indices: Any,
+    depth: int,
+    on_value: Any = None,
+    off_value: Any = None,
+    axis: int = -1,
+    dtype: Any = None,
+    name: str | None = None,
+) -> Node:
+    """Rows of `on_value` at `indices` and `off_value` elsewhere (out-of-range: all off)."""
+    dtype = as_dtype(dtype) if dtype is not None else float32
+    on = 1.0 if on_value is None else float(on_value)
+    off = 0.0 if off_value is None else float(off_value)
+    return _one_hot(
+        convert(indices), depth=int(depth), on=on, off=off, axis=int(axis), dtype=dtype, name=name
+    )

@@ -1,0 +1,153 @@
+"""Random ops: stateful draws from a per-node generator that advances every run.
+
+Invariants: the seed pair is fixed when the op is created, following TF1
+(graph seed from `set_random_seed`, op seed from `seed=` or the op count);
+with neither, a session draws fresh entropy. A given graph, seeds and run
+sequence therefore reproduce the same values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphc.errors import ShapeError
+from graphc.graph import get_default_graph
+from graphc.ir import Node
+from graphc.ops import Kind, convert, defop
+from graphc.ops.state import constant, static_value
+from graphc.types import TensorType, as_dtype, float32, int32
+
+DEFAULT_GRAPH_SEED = 87654321
+
+
+def _draw(kind: str) -> Any:
+    def numpy(ctx: Any, node: Node, shape: np.ndarray) -> np.ndarray:
+        rng, dtype = ctx.rng(node), node.type.dtype.np
+        size = tuple(int(d) for d in shape)
+        work = dtype if dtype in (np.float32, np.float64) else np.float64
+        if kind == "uniform":
+            values = rng.random(size, dtype=work)
+        elif kind == "normal":
+            values = rng.standard_normal(size, dtype=work)
+        elif kind == "truncated":
+            values = rng.standard_normal(size, dtype=work)
+            while (bad := np.abs(values) > 2).any():  # resample beyond two stddevs, as TF
+                values[bad] = rng.standard_normal(int(bad.sum()), dtype=work)
+        else:
+            lo, hi = node.attrs["minval"], node.attrs["maxval"]
+            values = rng.integers(lo, hi, size)
+        return values.astype(dtype)
+
+    return numpy
+
+
+def _random_infer(shape: TensorType, *, dtype: Any, seed: Any, static: Any, **_: Any) -> TensorType:
+    return TensorType(static, dtype)
+
+
+def _defrandom(name: str, type_name: str, kind: str) -> Any:
+    return defop(
+        name,
+        type_name,
+        Kind.OPAQUE,
+        infer=_random_infer,
+        numpy=_draw(kind),
+        differentiable=False,
+        stateful=True,
+    )
+
+
+_uniform = _defrandom("random_uniform", "RandomUniform", "uniform")
+_normal = _defrandom("random_standard_normal", "RandomStandardNormal", "normal")
+_truncated = _defrandom("truncated_normal", "TruncatedNormal", "truncated")
+_uniform_int = _defrandom("random_uniform_int", "RandomUniformInt", "int")
+
+
+def set_random_seed(seed: int | None) -> None:
+    """Sets the default graph's seed: later random ops become reproducible."""
+    get_default_graph().seed = seed
+
+
+def _seed_pair(op_seed: int | None) -> tuple[int, int] | None:
+    graph = get_default_graph()
+    if graph.seed is not None:
+        return graph.seed, len(graph.nodes) if op_seed is None else op_seed
+    return None if op_seed is None else (DEFAULT_GRAPH_SEED, op_seed)
+
+
+def _shape_input(shape: Any) -> tuple[Node, tuple]:
+    if isinstance(shape, Node):
+        value = static_value(shape)
+        if value is None:
+            length = shape.type.shape[0] if shape.type.shape else None
+            if length is None:
+                raise ShapeError("a random op's shape needs a static length")
+            return shape, (None,) * length
+        shape = value
+    dims = tuple(int(d) for d in np.atleast_1d(np.asarray(shape, np.int64)))
+    return constant(list(dims), dtype=int32), dims
+
+
+def _make(
+    op: Any, shape: Any, dtype: Any, seed: int | None, name: str | None, **attrs: Any
+) -> Node:
+    node, static = _shape_input(shape)
+    return op(node, dtype=as_dtype(dtype), seed=_seed_pair(seed), static=static, name=name, **attrs)
+
+
+def random_normal(
+    shape: Any,
+    mean: Any = 0.0,
+    stddev: Any = 1.0,
+    dtype: Any = float32,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Node:
+    """Normal samples with `mean` and `stddev`; new values every run."""
+    draw = _make(_normal, shape, dtype, seed, None)
+    return _affine(draw, stddev, mean, name)
+
+
+def truncated_normal(
+    shape: Any,
+    mean: Any = 0.0,
+    stddev: Any = 1.0,
+    dtype: Any = float32,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Node:
+    """Normal samples redrawn until within two stddevs of the mean."""
+    draw = _make(_truncated, shape, dtype, seed, None)
+    return _affine(draw, stddev, mean, name)
+
+
+def random_uniform(
+    shape: Any,
+    minval: Any = 0,
+    maxval: Any = None,
+    dtype: Any = float32,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Node:
+    """Uniform samples in [minval, maxval); integer dtypes need an int `maxval`."""
+    dtype = as_dtype(dtype)
+    if dtype.is_integer:
+        if maxval is None:
+            raise ValueError("random_uniform with an integer dtype needs maxval")
+        return _make(_uniform_int, shape, dtype, seed, name, minval=int(minval), maxval=int(maxval))
+    draw = _make(_uniform, shape, dtype, seed, None)
+    return _affine(draw, (1.0 if maxval is None else maxval) - minval, minval, name)
+
+
+def _affine(draw: Node, scale: Any, shift: Any, name: str | None) -> Node:
+    unit = not isinstance(scale, Node) and scale == 1
+    out = draw if unit else draw * convert(scale, draw.dtype)
+    if isinstance(shift, Node) or shift != 0:
+        out = out + convert(shift, draw.dtype)
+    if name is not None:
+        from graphc.ops.elementwise import identity
+
+        out = identity(out, name=name)
+    return out

@@ -1,0 +1,330 @@
+"""Reductions (sum, max, min, prod, mean, logsumexp, argmax/argmin) and the
+broadcast/sum pair used to undo broadcasting in gradients.
+
+Invariants: a reduction's `axis` attr is a sorted tuple of non-negative axes
+when the input rank is known (None = all axes); outputs keep the input dtype
+(NumPy's integer sum would widen to int64; we pass `dtype`). The gradient of
+a reduction broadcasts the upstream gradient back with `broadcast_like`, so
+unknown (batch) dims need no static size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphc.errors import DTypeError
+from graphc.ir import Node
+from graphc.ops import Kind, convert, defop
+from graphc.ops.elementwise import (
+    cast,
+    divide,
+    equal,
+    exp,
+    floordiv,
+    is_finite,
+    log,
+    ones_like,
+    stop_gradient,
+    where,
+    zeros_like,
+)
+from graphc.types import TensorType, as_dtype, broadcast_shapes, normalize_axes
+
+
+def _reduced_shape(shape: Any, axis: Any, keepdims: bool) -> Any:
+    if shape is None:
+        return None
+    axes = normalize_axes(axis, len(shape))
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _reduce_infer(x: TensorType, *, axis: Any, keepdims: bool) -> TensorType:
+    if x.dtype.is_bool:
+        raise DTypeError("cannot reduce a bool tensor; cast it first")
+    return TensorType(_reduced_shape(x.shape, axis, keepdims), x.dtype)
+
+
+def keep_dims(g: Node, node: Node) -> Node:
+    """`g` (shaped like a reduction's output) reshaped to its keepdims form."""
+    from graphc.ops.shape import expand_dims
+
+    if node.attrs["keepdims"]:
+        return g
+    x = node.inputs[0]
+    if x.type.shape is None:
+        raise DTypeError(f"the gradient of '{node.op_name}' needs the input's rank")
+    for ax in normalize_axes(node.attrs["axis"], len(x.type.shape)):
+        g = expand_dims(g, ax)
+    return g
+
+
+def _sum_vjp(g: Node, n: Node) -> tuple[Node]:
+    return (broadcast_like(keep_dims(g, n), n.inputs[0]),)
+
+
+_sum = defop(
+    "reduce_sum",
+    "Sum",
+    Kind.REDUCTION,
+    infer=_reduce_infer,
+    numpy=lambda x, *, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
+    vjp=_sum_vjp,
+    linear=(0,),
+)
+
+
+def _extreme_weights(n: Node) -> Node:
+    """1/k at the k positions that attain the max (or min), else 0 (TF splits ties evenly)."""
+    x = n.inputs[0]
+    mask = cast(equal(x, broadcast_like(keep_dims(n, n), x)), x.dtype)
+    return mask / _sum(mask, axis=n.attrs["axis"], keepdims=True)
+
+
+def _weighted_vjp(weights: Any) -> Any:
+    def vjp(g: Node, n: Node) -> tuple[Node]:
+        return (keep_dims(g, n) * weights(n),)
+
+    return vjp
+
+
+def _weighted_jvp(weights: Any) -> Any:
+    def jvp(tangents: tuple, n: Node) -> Node:
+        return _sum(tangents[0] * weights(n), axis=n.attrs["axis"], keepdims=n.attrs["keepdims"])
+
+    return jvp
+
+
+def _lowest(dtype: np.dtype) -> Any:
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _highest(dtype: np.dtype) -> Any:
+    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+
+
+_max = defop(
+    "reduce_max",
+    "Max",
+    Kind.REDUCTION,
+    infer=_reduce_infer,
+    numpy=lambda x, *, axis, keepdims: np.max(
+        x, axis=axis, keepdims=keepdims, initial=_lowest(x.dtype)
+    ),
+    vjp=_weighted_vjp(_extreme_weights),
+    jvp=_weighted_jvp(_extreme_weights),
+)
+_min = defop(
+    "reduce_min",
+    "Min",
+    Kind.REDUCTION,
+    infer=_reduce_infer,
+    numpy=lambda x, *, axis, keepdims: np.min(
+        x, axis=axis, keepdims=keepdims, initial=_highest(x.dtype)
+    ),
+    vjp=_weighted_vjp(_extreme_weights),
+    jvp=_weighted_jvp(_extreme_weights),
+)
+
+
+def _prod_of_others(n: Node) -> Node:
+    """d prod(x) / d x_i = product of the other elements, exact when x holds zeros."""
+    x, axis = n.inputs[0], n.attrs["axis"]
+    is_zero = equal(x, zeros_like(x))
+    zeros = _sum(cast(is_zero, x.dtype), axis=axis, keepdims=True)
+    nonzero_prod = broadcast_like(
+        _prod(where(is_zero, ones_like(x), x), axis=axis, keepdims=True), x
+    )
+    one_zero = cast(equal(zeros, 1), x.dtype)
+    no_zero = cast(equal(zeros, 0), x.dtype)
+    safe_x = where(is_zero, ones_like(x), x)
+    return where(is_zero, nonzero_prod * one_zero, nonzero_prod * no_zero / safe_x)
+
+
+_prod = defop(
+    "reduce_prod",
+    "Prod",
+    Kind.REDUCTION,
+    infer=_reduce_infer,
+    numpy=lambda x, *, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
+    vjp=_weighted_vjp(_prod_of_others),
+    jvp=_weighted_jvp(_prod_of_others),
+)
+
+
+def _arg_infer(x: TensorType, *, axis: int, output_type: Any) -> TensorType:
+    return TensorType(_reduced_shape(x.shape, axis, False), output_type)
+
+
+_argmax = defop(
+    "argmax",
+    "ArgMax",
+    Kind.REDUCTION,
+    infer=_arg_infer,
+    numpy=lambda x, *, axis, output_type: np.argmax(x, axis=axis).astype(output_type.np),
+    differentiable=False,
+)
+_argmin = defop(
+    "argmin",
+    "ArgMin",
+    Kind.REDUCTION,
+    infer=_arg_infer,
+    numpy=lambda x, *, axis, output_type: np.argmin(x, axis=axis).astype(output_type.np),
+    differentiable=False,
+)
+
+
+# ---- broadcasting to / summing down to another tensor's shape ---------------------------
+def _broadcast_like_infer(x: TensorType, like: TensorType) -> TensorType:
+    if broadcast_shapes(x.shape, like.shape) != like.shape and like.shape is not None:
+        raise ValueError(f"cannot broadcast {x} to {like}")
+    return TensorType(like.shape, x.dtype)
+
+
+def _sum_to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1
+    )
+    return np.sum(x, axis=axes, dtype=x.dtype).reshape(shape)
+
+
+def _broadcast_like_vjp(g: Node, n: Node) -> tuple[Node, None]:
+    from graphc.ops import unbroadcast
+
+    return unbroadcast(g, n.inputs[0]), None
+
+
+broadcast_like = defop(
+    "broadcast_like",
+    "BroadcastLike",
+    Kind.BROADCAST,
+    infer=_broadcast_like_infer,
+    numpy=lambda x, like: np.broadcast_to(x, like.shape),
+    vjp=_broadcast_like_vjp,
+    linear=(0,),
+)
+sum_to_like = defop(
+    "sum_to_like",
+    "SumToLike",
+    Kind.REDUCTION,
+    infer=lambda x, like: TensorType(like.shape, x.dtype),
+    numpy=lambda x, like: _sum_to_shape(x, like.shape),
+    vjp=lambda g, n: (broadcast_like(g, n.inputs[0]), None),
+    linear=(0,),
+)
+reduced_size = defop(
+    "reduced_size",
+    "ReducedSize",
+    Kind.OPAQUE,
+    infer=lambda x, *, axis, dtype: TensorType((), dtype),
+    numpy=lambda x, *, axis, dtype: np.asarray(
+        np.prod([x.shape[a] for a in (range(x.ndim) if axis is None else axis)]), dtype.np
+    ),
+    differentiable=False,
+)
+
+
+# ---- public builders --------------------------------------------------------------------
+def _axis_attr(x: Node, axis: Any) -> Any:
+    if x.type.shape is None:
+        return None if axis is None else tuple(np.atleast_1d(axis).tolist())
+    if isinstance(axis, Node):
+        from graphc.ops.state import static_value
+
+        value = static_value(axis)
+        if value is None:
+            raise ValueError("reduction axes must be Python ints or constants")
+        axis = value.tolist()
+    return normalize_axes(axis, len(x.type.shape))
+
+
+def _reducer(op: Any, doc: str) -> Any:
+    def builder(
+        input_tensor: Any,
+        axis: Any = None,
+        keepdims: bool = False,
+        name: str | None = None,
+        reduction_indices: Any = None,
+        keep_dims: bool | None = None,
+    ) -> Node:
+        x = convert(input_tensor)
+        axis = reduction_indices if axis is None else axis
+        keep = bool(keepdims if keep_dims is None else keep_dims)
+        return op(x, axis=_axis_attr(x, axis), keepdims=keep, name=name)
+
+    builder.__name__, builder.__doc__ = op.name, doc
+    return builder
+
+
+reduce_sum = _reducer(_sum, "Sum over `axis` (int, tuple, negative, or None for all).")
+reduce_max = _reducer(_max, "Maximum over `axis`; the gradient is split evenly among ties.")
+reduce_min = _reducer(_min, "Minimum over `axis`; the gradient is split evenly among ties.")
+reduce_prod = _reducer(_prod, "Product over `axis`; gradients are exact with zeros too.")
+
+
+def count_of(x: Node, axis: Any) -> Node:
+    """The number of elements reduced over `axis`, as a scalar of x's dtype."""
+    shape = x.type.shape
+    axes = range(len(shape)) if shape is not None and axis is None else axis
+    if shape is not None and all(shape[a] is not None for a in axes):
+        from graphc.ops.state import constant
+
+        return constant(np.prod([shape[a] for a in axes]), dtype=x.dtype)
+    return reduced_size(x, axis=axis, dtype=x.dtype)
+
+
+def reduce_mean(
+    input_tensor: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    name: str | None = None,
+    reduction_indices: Any = None,
+    keep_dims: bool | None = None,
+) -> Node:
+    """Mean over `axis` (integer tensors use floor division, as TF1 does for non-negatives)."""
+    total = reduce_sum(input_tensor, axis, keepdims, None, reduction_indices, keep_dims)
+    x = convert(input_tensor)
+    count = count_of(x, total.attrs["axis"])
+    return (divide if x.dtype.is_floating else floordiv)(total, count, name=name)
+
+
+def reduce_logsumexp(
+    input_tensor: Any, axis: Any = None, keepdims: bool = False, name: str | None = None
+) -> Node:
+    """log(sum(exp(x))) computed stably (shifted by the max; all -inf gives -inf)."""
+    x = convert(input_tensor)
+    m = stop_gradient(reduce_max(x, axis, keepdims=True))
+    m = where(is_finite(m), m, zeros_like(m))
+    out = log(reduce_sum(exp(x - m), axis, keepdims=True)) + m
+    if keepdims:
+        return out
+    from graphc.ops.shape import squeeze
+
+    return squeeze(out, axis=_axis_attr(x, axis), name=name)
+
+
+def _arg(op: Any, doc: str) -> Any:
+    def builder(
+        input: Any,
+        axis: int | None = None,
+        name: str | None = None,
+        output_type: Any = "int64",
+        dimension: int | None = None,
+    ) -> Node:
+        x = convert(input)
+        axis = dimension if axis is None else axis
+        axis = 0 if axis is None else axis
+        if x.type.shape is not None:
+            axis = normalize_axes(axis, len(x.type.shape))[0]
+        return op(x, axis=int(axis), output_type=as_dtype(output_type), name=name)
+
+    builder.__name__, builder.__doc__ = op.name, doc
+    return builder
+
+
+argmax = _arg(_argmax, "Index of the largest value along `axis` (int64 by default).")
+argmin = _arg(_argmin, "Index of the smallest value along `axis` (int64 by default).")

@@ -1,0 +1,192 @@
+"""Source and state ops: placeholders, constants, variables, assignment, no_op.
+
+Invariants: a `variable` node is a read of the variable's value from before
+the run; a `read_variable` node (made automatically for reads created inside
+`control_dependencies`) reads the value after its control inputs ran;
+`assign` stores its value and outputs it. Stateful ops' NumPy facet takes the
+executor's run context first: `numpy(ctx, node, *arrays)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphc.errors import InvalidArgumentError, ShapeError
+from graphc.ir import ConstValue, Node
+from graphc.ops import Kind, defop
+from graphc.types import DType, Shape, TensorType, as_dtype, shape_str
+
+
+def _placeholder_numpy(ctx: Any, node: Node) -> np.ndarray:
+    raise InvalidArgumentError(f"placeholder '{node.name}' must be fed a value")
+
+
+placeholder_op = defop(
+    "placeholder",
+    "Placeholder",
+    Kind.OPAQUE,
+    infer=lambda *, dtype, shape: TensorType(shape, dtype),
+    numpy=_placeholder_numpy,
+    differentiable=False,
+    stateful=True,
+    is_source=True,
+)
+
+const = defop(
+    "const",
+    "Const",
+    Kind.OPAQUE,
+    infer=lambda *, value: TensorType(value.array.shape, as_dtype(value.array.dtype)),
+    numpy=lambda *, value: value.array,
+    differentiable=False,
+    is_source=True,
+)
+
+
+def _variable_numpy(ctx: Any, node: Node) -> np.ndarray:
+    return ctx.read_snapshot(node)
+
+
+variable_op = defop(
+    "variable",
+    "VariableV2",
+    Kind.OPAQUE,
+    infer=lambda *, dtype, shape: TensorType(shape, dtype),
+    numpy=_variable_numpy,
+    differentiable=False,
+    stateful=True,
+    is_source=True,
+)
+
+
+def _ref_type(ref: TensorType, *rest: TensorType) -> TensorType:
+    return ref
+
+
+read_variable = defop(
+    "read_variable",
+    "ReadVariableOp",
+    Kind.OPAQUE,
+    infer=_ref_type,
+    numpy=lambda ctx, node, _ref: ctx.read_current(node.inputs[0]),
+    differentiable=False,
+    stateful=True,
+    takes_ref=True,
+)
+
+
+def _assign_infer(ref: TensorType, value: TensorType) -> TensorType:
+    if ref.dtype is not value.dtype:
+        from graphc.errors import DTypeError
+
+        raise DTypeError(f"cannot assign {value.dtype.name} to a {ref.dtype.name} variable")
+    if value.shape is not None and ref.shape is not None:
+        ok = len(value.shape) == len(ref.shape) and all(
+            a is None or b is None or a == b for a, b in zip(value.shape, ref.shape, strict=True)
+        )
+        if not ok:
+            raise ShapeError(
+                f"cannot assign a value of shape {shape_str(value.shape)} "
+                f"to a variable of shape {shape_str(ref.shape)}"
+            )
+    return ref
+
+
+def _assign_numpy(ctx: Any, node: Node, _ref: Any, value: np.ndarray) -> np.ndarray:
+    ctx.write(node.inputs[0], value)
+    return value
+
+
+assign_op = defop(
+    "assign",
+    "Assign",
+    Kind.OPAQUE,
+    infer=_assign_infer,
+    numpy=_assign_numpy,
+    differentiable=False,
+    stateful=True,
+    takes_ref=True,
+)
+
+no_op_def = defop(
+    "no_op",
+    "NoOp",
+    Kind.OPAQUE,
+    infer=lambda: None,
+    numpy=lambda ctx, node: None,
+    differentiable=False,
+    stateful=True,
+)
+
+
+def placeholder(dtype: Any, shape: Any = None, name: str | None = None) -> Node:
+    """An input fed at run time; `None` dims are unknown, `shape=None` an unknown rank."""
+    static: Shape = None if shape is None else tuple(_dim(d) for d in _as_dims(shape))
+    return placeholder_op(dtype=as_dtype(dtype), shape=static, name=name or "Placeholder")
+
+
+def _as_dims(shape: Any) -> tuple:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def _dim(d: Any) -> int | None:
+    if d is None or (isinstance(d, int | np.integer) and d == -1):
+        return None
+    if not isinstance(d, int | np.integer) or d < 0:
+        raise ShapeError(f"invalid dimension {d!r} in a placeholder shape")
+    return int(d)
+
+
+def constant(value: Any, dtype: Any = None, shape: Any = None, name: str | None = None) -> Node:
+    """A constant tensor; with `shape`, a scalar `value` is broadcast (TF1's fill behaviour)."""
+    from graphc.ops import to_array
+
+    array = to_array(value, dtype)
+    if shape is not None:
+        shape = _as_dims(shape)
+        if array.size == 1:
+            array = np.full(shape, array.reshape(()), dtype=array.dtype)
+        elif array.size == int(np.prod(shape)):
+            array = array.reshape(shape)
+        else:
+            raise ShapeError(f"constant of {array.size} values cannot have shape {list(shape)}")
+    return const(value=ConstValue(array), name=name or "Const")
+
+
+def no_op(name: str | None = None) -> Any:
+    """An op that does nothing; useful with control dependencies."""
+    node = no_op_def(name=name or "NoOp")
+    return node.graph.operation(node)
+
+
+def group(*inputs: Any, name: str | None = None) -> Any:
+    """An op that runs all `inputs` (ops or tensors) and outputs nothing."""
+    from graphc.graph import as_op_node
+
+    nodes = [as_op_node(x) for x in _flatten(inputs)]
+    from graphc.ops import graph_of
+
+    graph = graph_of(nodes)
+    with graph.as_default(), graph.control_dependencies(nodes):
+        return no_op(name=name or "group_deps")
+
+
+def _flatten(values: Any) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, list | tuple):
+            out += _flatten(v)
+        elif v is not None:
+            out.append(v)
+    return out
+
+
+def static_value(node: Node) -> np.ndarray | None:
+    """The value of a Const node, else None (used for shape arguments given as tensors)."""
+    return node.attrs["value"].array if node.op is const else None
+
+
+def dtype_of(x: Any, default: DType) -> DType:
+    return x.dtype if isinstance(x, Node) else default

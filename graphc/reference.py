@@ -1,0 +1,144 @@
+"""The NumPy reference executor: runs a graph op by op with each op's `numpy` facet.
+
+It is the oracle the compiler is tested against, so it favours being plainly
+correct over being fast. Invariants:
+- `plan()` checks everything that can fail before any op runs: unfed
+  placeholders, uninitialized variables.
+- Every variable read sees the value from before the run, except
+  `read_variable` nodes (ordered by control dependencies), which see writes
+  made earlier in the same run.
+- Writes are staged and committed only when the whole run succeeded, so a
+  failed run changes no variable.
+- Each op's output is checked against its static type (dtype and known dims).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from graphc.errors import FailedPreconditionError, GraphcError, InvalidArgumentError
+from graphc.ir import Node, topological_order
+from graphc.types import is_compatible, shape_str
+
+
+class RunContext:
+    """What stateful ops see during one run: variable values, staged writes, generators."""
+
+    def __init__(self, state: dict[Node, np.ndarray], rng: Callable[[Node], np.random.Generator]):
+        self.state = state
+        self.writes: dict[Node, np.ndarray] = {}
+        self.rng = rng
+
+    def read_snapshot(self, var: Node) -> np.ndarray:
+        return self.state[var]
+
+    def read_current(self, var: Node) -> np.ndarray:
+        value = self.writes.get(var)
+        if value is None:
+            if var not in self.state:
+                raise FailedPreconditionError(f"variable '{var.name}' is read before it is set")
+            value = self.state[var]
+        return value
+
+    def write(self, var: Node, value: np.ndarray) -> None:
+        self.writes[var] = np.array(value, copy=True)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The nodes one run executes, in order, with the variables it reads at the start."""
+
+    order: tuple[Node, ...]
+    fed: frozenset[int]
+    snapshot_reads: tuple[Node, ...]
+
+
+def plan(targets: Iterable[Node], fed: Iterable[Node]) -> Plan:
+    """Orders what `targets` need, cut at `fed`; finds placeholders left unfed."""
+    targets, fed = list(targets), list(fed)
+    fed_ids = frozenset(id(n) for n in fed)
+    order = topological_order(targets, stop=fed)
+    reads: dict[int, Node] = {}
+    for node in order:
+        if id(node) in fed_ids:
+            continue
+        if node.op.name == "placeholder":
+            raise InvalidArgumentError(
+                f"placeholder '{node.name}' must be fed a value (created at {node.site})"
+            )
+        data = node.inputs[1:] if node.op.takes_ref else node.inputs
+        for x in data:
+            if x.op.name == "variable" and id(x) not in fed_ids:
+                reads.setdefault(id(x), x)
+    for t in targets:
+        if t.op.name == "variable" and id(t) not in fed_ids:
+            reads.setdefault(id(t), t)
+    return Plan(tuple(order), fed_ids, tuple(reads.values()))
+
+
+def execute(p: Plan, feeds: dict[Node, np.ndarray], ctx: RunContext) -> dict[int, Any]:
+    """Runs a plan; returns values by node id. Raises before running if a read is unset."""
+    for var in p.snapshot_reads:
+        if var not in ctx.state:
+            raise FailedPreconditionError(
+                f"attempting to use uninitialized variable '{var.name}' "
+                f"(created at {var.site}); run its initializer first"
+            )
+    values: dict[int, Any] = {}
+    with np.errstate(all="ignore"):  # inf and nan propagate, as in compiled code
+        for node in p.order:
+            if id(node) in p.fed:
+                values[id(node)] = feeds[node]
+            elif node.op.name != "variable" or node in p.snapshot_reads:
+                values[id(node)] = _run_node(node, values, ctx)  # (skips refs-only variables)
+    return values
+
+
+def _run_node(node: Node, values: dict[int, Any], ctx: RunContext) -> Any:
+    op = node.op
+    args = [values.get(id(x)) for x in node.inputs]
+    if op.takes_ref:
+        args[0] = None  # a reference: the op reads or writes the variable through ctx
+    try:
+        out = op.numpy(ctx, node, *args) if op.stateful else op.numpy(*args, **node.attrs)
+    except GraphcError:
+        raise
+    except Exception as exc:
+        raise InvalidArgumentError(
+            f"{op.type_name} '{node.op_name}' failed: {exc} (created at {node.site})"
+        ) from exc
+    if node.type is None:
+        return None
+    out = np.asarray(out)
+    if out.dtype != node.type.dtype.np or not is_compatible(node.type.shape, out.shape):
+        raise GraphcError(
+            f"internal error: {op.name} '{node.op_name}' produced {out.dtype}{list(out.shape)}, "
+            f"expected {node.type.dtype.name}{shape_str(node.type.shape)}"
+        )
+    return out
+
+
+def evaluate(
+    outputs: list[Node],
+    feeds: dict[Node, Any] | None = None,
+    state: dict[Node, np.ndarray] | None = None,
+    seed: int = 0,
+) -> list[Any]:
+    """Values of `outputs` given feeds (a pure helper for tests and passes).
+
+    Variables are read from `state`; writes are discarded; random ops draw
+    from generators seeded by `seed` and the op's name.
+    """
+    feeds = {k: np.asarray(v, k.dtype.np) for k, v in (feeds or {}).items()}
+    p = plan(outputs, feeds)
+    ctx = RunContext(dict(state or {}), lambda node: np.random.default_rng([seed, _stable(node)]))
+    values = execute(p, feeds, ctx)
+    return [values[id(o)] for o in outputs]
+
+
+def _stable(node: Node) -> int:
+    return int.from_bytes(node.op_name.encode()[:8].ljust(8, b"\0"), "little")

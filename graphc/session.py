@@ -1,0 +1,244 @@
+"""`Session`: feeds, fetches and variable state around an executor (TF1's Session).
+
+Invariants: every check that can fail (graph membership, feed dtype and
+shape, unfed placeholders, uninitialized variables) runs before any op; the
+variable state is replaced only after a whole run succeeded, so a failed run
+changes no variable. Fetch results mirror the fetch structure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from graphc import reference
+from graphc.errors import DTypeError, GraphcError, GraphMismatchError, ShapeError
+from graphc.graph import Graph, get_default_graph
+from graphc.ir import Node, Operation
+from graphc.types import is_compatible, shape_str
+
+_DEFAULT_SESSIONS: list[Session] = []
+TARGETS = ("numpy", "cpu", "cuda")
+
+
+def get_default_session() -> Session | None:
+    """The innermost session entered with `with` (or an InteractiveSession), else None."""
+    return _DEFAULT_SESSIONS[-1] if _DEFAULT_SESSIONS else None
+
+
+def default_session_or_raise() -> Session:
+    session = get_default_session()
+    if session is None:
+        raise GraphcError(
+            "no default session: use `with graphc.Session() as sess:` or pass session="
+        )
+    return session
+
+
+class Session:
+    """Runs parts of a graph: `sess.run(fetches, feed_dict)`.
+
+    Args:
+      graph: the graph to run (the default graph if None).
+      target: "numpy" (the reference interpreter), "cpu" (Numba), or "cuda".
+      passes: optimization passes (None: the default pipeline; [] compiles as written).
+      cache_dir: where compiled code is cached (compiled targets only).
+    """
+
+    def __init__(
+        self,
+        graph: Graph | None = None,
+        target: str = "cpu",
+        passes: Any = None,
+        cache_dir: str | None = None,
+        config: Any = None,
+    ) -> None:
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+        if target != "numpy":
+            raise NotImplementedError(f"target {target!r} is not available yet; use 'numpy'")
+        self.graph = graph if graph is not None else get_default_graph()
+        self.target, self.passes, self.cache_dir = target, passes, cache_dir
+        self._state: dict[Node, np.ndarray] = {}
+        self._rngs: dict[Node, np.random.Generator] = {}
+        self._plans: dict[tuple, reference.Plan] = {}
+        self._closed = False
+
+    # ---- context management ---------------------------------------------------------
+    def __enter__(self) -> Session:
+        _DEFAULT_SESSIONS.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _DEFAULT_SESSIONS.remove(self)
+        self.close()
+
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator[Session]:
+        _DEFAULT_SESSIONS.append(self)
+        try:
+            yield self
+        finally:
+            _DEFAULT_SESSIONS.remove(self)
+
+    def close(self) -> None:
+        self._closed = True
+
+    # ---- running ----------------------------------------------------------------------
+    def run(self, fetches: Any, feed_dict: dict | None = None) -> Any:
+        """Runs what `fetches` need; returns values in the same structure (ops give None)."""
+        if self._closed:
+            raise GraphcError("attempted to use a closed Session")
+        leaves, rebuild = _flatten(fetches)
+        targets = [self._resolve(leaf) for leaf in leaves]
+        feeds = self._feeds(feed_dict or {})
+        values = self._execute([n for n, _ in targets], feeds)
+        out = [None if is_op else _result(values[id(n)]) for n, is_op in targets]
+        return rebuild(out)
+
+    def make_callable(self, fetches: Any, feed_list: Any = ()) -> Callable[..., Any]:
+        """A function of the `feed_list` values that runs `fetches` (TF1's make_callable)."""
+        feed_list = list(feed_list)
+
+        def call(*values: Any) -> Any:
+            if len(values) != len(feed_list):
+                raise GraphcError(f"expected {len(feed_list)} feed values, got {len(values)}")
+            return self.run(fetches, dict(zip(feed_list, values, strict=True)))
+
+        return call
+
+    def _execute(self, targets: list[Node], feeds: dict[Node, np.ndarray]) -> dict[int, Any]:
+        key = (tuple(id(t) for t in targets), tuple(id(f) for f in feeds))
+        p = self._plans.get(key)
+        if p is None:
+            p = self._plans[key] = reference.plan(targets, feeds)
+        ctx = reference.RunContext(self._state, self._rng)
+        values = reference.execute(p, feeds, ctx)
+        self._state = {**self._state, **ctx.writes}  # commit only after success
+        return values
+
+    def _rng(self, node: Node) -> np.random.Generator:
+        rng = self._rngs.get(node)
+        if rng is None:
+            seed = node.attrs["seed"]
+            rng = self._rngs[node] = np.random.default_rng(None if seed is None else list(seed))
+        return rng
+
+    def _resolve(self, fetch: Any) -> tuple[Node, bool]:
+        if isinstance(fetch, str):
+            fetch = self._by_name(fetch)
+        if isinstance(fetch, Operation):
+            node, is_op = fetch.node, True
+        elif isinstance(fetch, Node):
+            node, is_op = fetch, fetch.type is None
+        else:
+            raise TypeError(f"cannot fetch {fetch!r}: expected a tensor, an op or a name")
+        if node.graph is not self.graph:
+            raise GraphMismatchError(f"'{node.op_name}' is not an element of this session's graph")
+        return node, is_op
+
+    def _by_name(self, name: str) -> Node | Operation:
+        try:
+            if ":" in name:
+                return self.graph.get_tensor_by_name(name)
+            return self.graph.get_operation_by_name(name)
+        except KeyError as exc:
+            raise GraphcError(str(exc)) from None
+
+    def _feeds(self, feed_dict: dict) -> dict[Node, np.ndarray]:
+        feeds: dict[Node, np.ndarray] = {}
+        for key, value in feed_dict.items():
+            node = self._by_name(key) if isinstance(key, str) else key
+            if isinstance(node, Operation):
+                raise GraphcError(f"cannot feed op '{node.name}'; feed one of its tensors")
+            if not isinstance(node, Node) or node.graph is not self.graph:
+                raise GraphMismatchError(f"cannot feed {key!r}: not a tensor of this graph")
+            feeds[node] = convert_feed(node, value)
+        return feeds
+
+
+def convert_feed(node: Node, value: Any) -> np.ndarray:
+    """The fed value as an array of the tensor's dtype; raises if that would lose information."""
+    target = node.dtype.np
+    array = np.asarray(value)
+    if array.dtype != target:
+        _check_lossless(node, array, target)
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = array.astype(target)
+    if not is_compatible(node.type.shape, array.shape):
+        raise ShapeError(
+            f"cannot feed a value of shape {list(array.shape)} to '{node.name}', "
+            f"which has shape {shape_str(node.type.shape)}"
+        )
+    return array
+
+
+def _check_lossless(node: Node, array: np.ndarray, target: np.dtype) -> None:
+    src = array.dtype
+    problem = None
+    if src.kind not in "biuf":
+        problem = f"values of dtype {src}"
+    elif target.kind == "b" and src.kind != "b":
+        problem = f"{src} values"
+    elif target.kind in "iu" and src.kind == "f":
+        problem = f"floating-point values ({src})"
+    elif target.kind in "iu" and array.size:
+        info = np.iinfo(target)
+        if array.min() < info.min or array.max() > info.max:
+            problem = f"values outside the range of {target}"
+    elif target.kind == "f" and src.kind == "f" and array.size:
+        finite = np.isfinite(array)
+        with np.errstate(over="ignore"):
+            overflow = finite & ~np.isfinite(array.astype(target))
+        if overflow.any():
+            problem = f"{src} values that overflow {target}"
+    if problem is not None:
+        raise DTypeError(f"cannot feed {problem} to '{node.name}' of dtype {node.dtype.name}")
+
+
+def _result(value: Any) -> Any:
+    return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
+def _flatten(fetches: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
+    """Leaves of a nested fetch structure, and a function that rebuilds it from values."""
+    if isinstance(fetches, dict):
+        keys = list(fetches)
+        parts = [_flatten(fetches[k]) for k in keys]
+        return _join(parts, lambda vals: type(fetches)(zip(keys, vals, strict=True)))
+    if isinstance(fetches, tuple) and hasattr(fetches, "_fields"):
+        parts = [_flatten(v) for v in fetches]
+        return _join(parts, lambda vals: type(fetches)(*vals))
+    if isinstance(fetches, list | tuple):
+        parts = [_flatten(v) for v in fetches]
+        return _join(parts, lambda vals: type(fetches)(vals))
+    return [fetches], lambda vals: vals[0]
+
+
+def _join(parts: list, make: Callable[[list[Any]], Any]) -> tuple[list[Any], Callable]:
+    leaves = [leaf for p in parts for leaf in p[0]]
+
+    def rebuild(values: list[Any]) -> Any:
+        out, at = [], 0
+        for sub_leaves, sub_rebuild in parts:
+            out.append(sub_rebuild(values[at : at + len(sub_leaves)]))
+            at += len(sub_leaves)
+        return make(out)
+
+    return leaves, rebuild
+
+
+class InteractiveSession(Session):
+    """A Session that makes itself the default when created (for notebooks and shells)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _DEFAULT_SESSIONS.append(self)
+
+    def close(self) -> None:
+        if self in _DEFAULT_SESSIONS:
+            _DEFAULT_SESSIONS.remove(self)
+        super().close()

@@ -1,0 +1,281 @@
+"""`graphc.train`: TF1's optimizers with their exact update formulas, and the global step.
+
+Invariants: an optimizer's update ops read every variable and slot as it was
+before the run (the run semantics of graphc), so `sess.run([train_op, loss])`
+returns the loss the gradients came from. Slots are non-trainable variables
+named `<var>/<Optimizer>` (and `<var>/<Optimizer>_1`), as in TF1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphc.autodiff import gradients
+from graphc.graph import get_default_graph
+from graphc.ir import Node, Operation
+from graphc.ops import convert
+from graphc.ops.elementwise import cast, sqrt, square
+from graphc.ops.state import group
+from graphc.variables import Variable, VariableNode, trainable_variables
+
+GLOBAL_STEP = "global_step"
+
+
+def get_global_step(graph: Any = None) -> VariableNode | None:
+    found = (graph or get_default_graph()).get_collection(GLOBAL_STEP)
+    return found[0] if found else None
+
+
+def get_or_create_global_step(graph: Any = None) -> VariableNode:
+    """The graph's int64 step counter (created, non-trainable, on first use)."""
+    graph = graph or get_default_graph()
+    step = get_global_step(graph)
+    if step is None:
+        with graph.as_default(), graph.name_scope(None):
+            step = Variable(np.int64(0), trainable=False, name=GLOBAL_STEP)
+        graph.add_to_collection(GLOBAL_STEP, step)
+    return step
+
+
+create_global_step = get_or_create_global_step
+
+
+class Optimizer:
+    """Base class: `minimize` = `compute_gradients` + `apply_gradients`."""
+
+    def __init__(self, learning_rate: Any, use_locking: bool = False, name: str = "Optimizer"):
+        self._lr = learning_rate
+        self._name = name
+        self._slots: dict[str, dict[Node, VariableNode]] = {}
+
+    def compute_gradients(self, loss: Any, var_list: Any = None, **_: Any) -> list[tuple]:
+        """[(gradient or None, variable)] for the trainable variables (or `var_list`)."""
+        var_list = list(var_list) if var_list is not None else trainable_variables()
+        if not var_list:
+            raise ValueError("no variables to optimize")
+        return list(zip(gradients(loss, var_list), var_list, strict=True))
+
+    def apply_gradients(
+        self, grads_and_vars: Any, global_step: Any = None, name: str | None = None
+    ) -> Operation:
+        """One op applying each (gradient, variable) update, then incrementing global_step."""
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            names = [v.name for _, v in grads_and_vars]
+            raise ValueError(f"no gradients provided for any variable: {names}")
+        graph = get_default_graph()
+        with graph.name_scope(name or self._name):
+            self._create_slots([v for _, v in pairs])
+            updates = [self._apply(convert(g), v) for g, v in pairs]
+            updates += self._finish()
+            if global_step is not None:
+                updates.append(global_step.assign_add(1))
+            return group(*updates, name="update")
+
+    def minimize(
+        self,
+        loss: Any,
+        global_step: Any = None,
+        var_list: Any = None,
+        name: str | None = None,
+        **_: Any,
+    ) -> Operation:
+        return self.apply_gradients(self.compute_gradients(loss, var_list), global_step, name)
+
+    def get_slot(self, var: Node, name: str) -> VariableNode | None:
+        return self._slots.get(name, {}).get(var)
+
+    def get_slot_names(self) -> list[str]:
+        return sorted(self._slots)
+
+    # ---- for subclasses ------------------------------------------------------------------
+    def _lr_for(self, var: Node, value: Any = None) -> Node:
+        value = self._lr if value is None else value
+        if isinstance(value, Node) and value.dtype is not var.dtype:
+            return cast(value, var.dtype)
+        return convert(value, var.dtype)
+
+    def _slot(self, var: Node, name: str, fill: float, suffix: str = "") -> VariableNode:
+        table = self._slots.setdefault(name, {})
+        if var not in table:
+            graph = get_default_graph()
+            with graph.name_scope(None), graph.control_dependencies(None):
+                table[var] = Variable(
+                    np.full(var.type.shape, fill, var.dtype.np),
+                    trainable=False,
+                    name=f"{var.op_name}/{self._name}{suffix}",
+                )
+        return table[var]
+
+    def _create_slots(self, var_list: list[Node]) -> None:
+        pass
+
+    def _apply(self, grad: Node, var: Node) -> Node:
+        raise NotImplementedError
+
+    def _finish(self) -> list[Node]:
+        return []
+
+
+class GradientDescentOptimizer(Optimizer):
+    """var -= lr * grad."""
+
+    def __init__(
+        self, learning_rate: Any, use_locking: bool = False, name: str = "GradientDescent"
+    ):
+        super().__init__(learning_rate, use_locking, name)
+
+    def _apply(self, grad: Node, var: Node) -> Node:
+        return var.assign_sub(self._lr_for(var) * grad)
+
+
+class MomentumOptimizer(Optimizer):
+    """accum = momentum * accum + grad; var -= lr * accum.
+
+    With Nesterov: var -= lr * (grad + momentum * accum), accum being the new one.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        momentum: Any,
+        use_locking: bool = False,
+        name: str = "Momentum",
+        use_nesterov: bool = False,
+    ) -> None:
+        super().__init__(learning_rate, use_locking, name)
+        self._momentum, self._nesterov = momentum, use_nesterov
+
+    def _create_slots(self, var_list: list[Node]) -> None:
+        for v in var_list:
+            self._slot(v, "momentum", 0.0)
+
+    def _apply(self, grad: Node, var: Node) -> Node:
+        accum, lr = self.get_slot(var, "momentum"), self._lr_for(var)
+        momentum = self._lr_for(var, self._momentum)
+        new_accum = accum * momentum + grad
+        step = (grad + momentum * new_accum) * lr if self._nesterov else new_accum * lr
+        return group(accum.assign(new_accum), var.assign_sub(step))
+
+
+class AdamOptimizer(Optimizer):
+    """Adam exactly as TF1 updates it.
+
+    lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); m = beta1 m + (1 - beta1) g;
+    v = beta2 v + (1 - beta2) g^2; var -= lr_t * m / (sqrt(v) + eps).
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        use_locking: bool = False,
+        name: str = "Adam",
+    ) -> None:
+        super().__init__(learning_rate, use_locking, name)
+        self._beta1, self._beta2, self._epsilon = beta1, beta2, epsilon
+        self._powers: tuple[VariableNode, VariableNode] | None = None
+
+    def _create_slots(self, var_list: list[Node]) -> None:
+        if self._powers is None:
+            graph, dtype = get_default_graph(), var_list[0].dtype.np
+            with graph.name_scope(None), graph.control_dependencies(None):
+                self._powers = (
+                    Variable(np.asarray(self._beta1, dtype), trainable=False, name="beta1_power"),
+                    Variable(np.asarray(self._beta2, dtype), trainable=False, name="beta2_power"),
+                )
+        for v in var_list:
+            self._slot(v, "m", 0.0)
+            self._slot(v, "v", 0.0, "_1")
+
+    def _apply(self, grad: Node, var: Node) -> Node:
+        b1p, b2p = (cast(p, var.dtype) for p in self._powers)
+        b1, b2 = self._lr_for(var, self._beta1), self._lr_for(var, self._beta2)
+        eps = self._lr_for(var, self._epsilon)
+        m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
+        lr_t = self._lr_for(var) * sqrt(1 - b2p) / (1 - b1p)
+        m_t = b1 * m + (1 - b1) * grad
+        v_t = b2 * v + (1 - b2) * square(grad)
+        return group(m.assign(m_t), v.assign(v_t), var.assign_sub(lr_t * m_t / (sqrt(v_t) + eps)))
+
+    def _finish(self) -> list[Node]:
+        b1p, b2p = self._powers
+        return [b1p.assign(b1p * self._beta1), b2p.assign(b2p * self._beta2)]
+
+
+class RMSPropOptimizer(Optimizer):
+    """TF1's RMSProp.
+
+    ms = decay ms + (1 - decay) g^2; mom = momentum mom + lr g / sqrt(ms + eps); var -= mom.
+
+    The `ms` slot starts at ones, as in TF1; `centered=True` also tracks the mean gradient.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        decay: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-10,
+        use_locking: bool = False,
+        centered: bool = False,
+        name: str = "RMSProp",
+    ) -> None:
+        super().__init__(learning_rate, use_locking, name)
+        self._decay, self._momentum, self._epsilon, self._centered = (
+            decay,
+            momentum,
+            epsilon,
+            centered,
+        )
+
+    def _create_slots(self, var_list: list[Node]) -> None:
+        for v in var_list:
+            self._slot(v, "rms", 1.0)
+            self._slot(v, "momentum", 0.0, "_1")
+            if self._centered:
+                self._slot(v, "mg", 0.0, "_2")
+
+    def _apply(self, grad: Node, var: Node) -> Node:
+        rho, mu = self._lr_for(var, self._decay), self._lr_for(var, self._momentum)
+        eps, lr = self._lr_for(var, self._epsilon), self._lr_for(var)
+        ms, mom = self.get_slot(var, "rms"), self.get_slot(var, "momentum")
+        ms_t = rho * ms + (1 - rho) * square(grad)
+        updates = [ms.assign(ms_t)]
+        denom = ms_t
+        if self._centered:
+            mg = self.get_slot(var, "mg")
+            mg_t = rho * mg + (1 - rho) * grad
+            updates.append(mg.assign(mg_t))
+            denom = ms_t - square(mg_t)
+        mom_t = mu * mom + lr * grad / sqrt(denom + eps)
+        return group(*updates, mom.assign(mom_t), var.assign_sub(mom_t))
+
+
+class AdagradOptimizer(Optimizer):
+    """accum += grad^2; var -= lr * grad / sqrt(accum) (accumulators start at 0.1, as TF1)."""
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        initial_accumulator_value: float = 0.1,
+        use_locking: bool = False,
+        name: str = "Adagrad",
+    ) -> None:
+        super().__init__(learning_rate, use_locking, name)
+        self._initial = initial_accumulator_value
+
+    def _create_slots(self, var_list: list[Node]) -> None:
+        for v in var_list:
+            self._slot(v, "accumulator", self._initial)
+
+    def _apply(self, grad: Node, var: Node) -> Node:
+        accum = self.get_slot(var, "accumulator")
+        accum_t = accum + square(grad)
+        return group(
+            accum.assign(accum_t), var.assign_sub(self._lr_for(var) * grad / sqrt(accum_t))
+        )

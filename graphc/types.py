@@ -1,0 +1,179 @@
+"""Dtypes, static shapes and NumPy broadcasting rules.
+
+Invariants: a `DType` exists once per name (compare with `is` or `==`); a
+static shape is a tuple of `int | None` (None = unknown dim) or `None` for an
+unknown rank. Broadcasting follows NumPy, with one documented restriction:
+two unknown dims are assumed equal (they are usually the same batch size), so
+an unknown dim never silently broadcasts against another unknown dim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+class DType:
+    """A tensor element type: `graphc.float32` and friends."""
+
+    __slots__ = ("name", "np", "short")
+
+    def __init__(self, name: str, short: str) -> None:
+        self.name = name
+        self.np = np.dtype(name)
+        self.short = short
+
+    @property
+    def as_numpy_dtype(self) -> type:
+        return self.np.type
+
+    @property
+    def is_floating(self) -> bool:
+        return self.np.kind == "f"
+
+    @property
+    def is_integer(self) -> bool:
+        return self.np.kind in "iu"
+
+    @property
+    def is_bool(self) -> bool:
+        return self.np.kind == "b"
+
+    @property
+    def base_dtype(self) -> DType:
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DType):
+            return self is other
+        try:
+            return as_dtype(other) is self
+        except TypeError:
+            return False
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return f"graphc.{self.name}"
+
+
+float16 = DType("float16", "f16")
+float32 = DType("float32", "f32")
+float64 = DType("float64", "f64")
+int32 = DType("int32", "i32")
+int64 = DType("int64", "i64")
+bool_ = DType("bool", "bool")
+ALL_DTYPES = (float16, float32, float64, int32, int64, bool_)
+_BY_NAME = {d.name: d for d in ALL_DTYPES}
+
+
+def as_dtype(value: Any) -> DType:
+    """Converts a DType, NumPy dtype or type, or a name like "float32" to a DType."""
+    if isinstance(value, DType):
+        return value
+    if value is bool:
+        return bool_
+    try:
+        name = np.dtype(value).name
+    except TypeError as exc:
+        raise TypeError(f"cannot interpret {value!r} as a graphc dtype") from exc
+    if name not in _BY_NAME:
+        raise TypeError(f"unsupported dtype {name!r}; graphc supports {sorted(_BY_NAME)}")
+    return _BY_NAME[name]
+
+
+Shape = tuple[int | None, ...] | None
+
+
+def shape_str(shape: Shape) -> str:
+    """Short text of a shape: `[?,3]`, `[]` for a scalar, `[*]` for an unknown rank."""
+    if shape is None:
+        return "[*]"
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+@dataclass(frozen=True, slots=True)
+class TensorType:
+    """Static type of a tensor: shape (None dims unknown) and dtype."""
+
+    shape: Shape
+    dtype: DType
+
+    @property
+    def rank(self) -> int | None:
+        return None if self.shape is None else len(self.shape)
+
+    @property
+    def fully_known(self) -> bool:
+        return self.shape is not None and all(d is not None for d in self.shape)
+
+    def __str__(self) -> str:
+        return f"{self.dtype.short}{shape_str(self.shape)}"
+
+
+class StaticShape(tuple):
+    """The tuple users see as `tensor.shape`, with TF1's `as_list()` and `ndims`."""
+
+    def as_list(self) -> list[int | None]:
+        return list(self)
+
+    @property
+    def ndims(self) -> int:
+        return len(self)
+
+    rank = ndims
+
+    def is_fully_defined(self) -> bool:
+        return all(d is not None for d in self)
+
+    def num_elements(self) -> int | None:
+        return int(np.prod(self, dtype=np.int64)) if self.is_fully_defined() else None
+
+
+def broadcast_shapes(*shapes: Shape) -> Shape:
+    """NumPy broadcasting of static shapes; raises ValueError when they cannot broadcast."""
+    if any(s is None for s in shapes):
+        return None
+    rank = max((len(s) for s in shapes), default=0)
+    out: list[int | None] = []
+    for i in range(rank):
+        dims = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]
+        out.append(_broadcast_dim(dims, shapes))
+    return tuple(out)
+
+
+def _broadcast_dim(dims: list[int | None], shapes: tuple[Shape, ...]) -> int | None:
+    known = {d for d in dims if d is not None and d != 1}
+    if len(known) > 1:
+        text = " and ".join(shape_str(s) for s in shapes)
+        raise ValueError(f"shapes {text} cannot be broadcast together")
+    if known:
+        return known.pop()
+    return None if None in dims else 1
+
+
+def is_compatible(static: Shape, actual: tuple[int, ...]) -> bool:
+    """True when a concrete shape fits a static one (None dims match anything)."""
+    if static is None:
+        return True
+    return len(static) == len(actual) and all(
+        s is None or s == a for s, a in zip(static, actual, strict=True)
+    )
+
+
+def normalize_axes(axis: int | tuple[int, ...] | list[int] | None, rank: int) -> tuple[int, ...]:
+    """Sorted non-negative axes (None: every axis); ValueError when one is out of range."""
+    if axis is None:
+        return tuple(range(rank))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -rank <= a < rank:
+            raise ValueError(f"axis {a} is out of range for rank {rank}")
+        out.append(int(a) % rank if rank else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {axes}")
+    return tuple(sorted(out))

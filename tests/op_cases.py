@@ -1,0 +1,657 @@
+"""The op case table: for each registered op, graph builders with an independent NumPy oracle.
+
+Each Case builds its op from placeholders (`build`) and states the expected
+value with plain NumPy (`ref`), written here and not taken from the op's own
+`numpy` facet. test_ops checks values; test_autodiff reuses the float cases
+for finite-difference checks of gradients and jvps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.special
+
+import graphc as tf
+from graphc.ops import REGISTRY
+from graphc.ops.conv import extract_patches, patches_to_image
+from graphc.ops.index import _scatter_add, _slice_grad
+from graphc.ops.reduce import broadcast_like, reduced_size, sum_to_like
+from graphc.ops.shape import reshape_like
+
+F, P, U, INT, B, IDX = "normal", "positive", "unit", "int", "bool", "index"
+
+
+@dataclass
+class Case:
+    op: str
+    build: Callable[..., Any]
+    ref: Callable[..., Any]
+    inputs: list[tuple[str, tuple]]
+    dtype: str = "float32"
+    id: str = ""
+    grad: bool = True  # include in gradient checks (when the op is differentiable)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.op}-{self.id}" if self.id else self.op
+
+
+def make_input(kind: str, shape: tuple, dtype: str, rng: np.random.Generator) -> np.ndarray:
+    if kind == F:
+        return rng.standard_normal(shape).astype(dtype)
+    if kind == P:
+        return rng.uniform(0.5, 2.0, shape).astype(dtype)
+    if kind == U:
+        return rng.uniform(-0.9, 0.9, shape).astype(dtype)
+    if kind == INT:
+        return rng.integers(-5, 6, shape).astype("int32")
+    if kind == IDX:
+        return rng.integers(0, 3, shape).astype("int32")
+    return rng.random(shape) > 0.5
+
+
+def input_dtype(kind: str, dtype: str) -> str:
+    return {INT: "int32", IDX: "int32", B: "bool"}.get(kind, dtype)
+
+
+def _unary(op: str, fn: Callable, ref: Callable, kind: str = F, **kw: Any) -> list[Case]:
+    return [
+        Case(op, fn, ref, [(kind, (3, 4))], id="f32"),
+        Case(op, fn, ref, [(kind, (2, 3))], dtype="float64", id="f64"),
+        Case(op, fn, ref, [(kind, ())], id="scalar", grad=False),
+        Case(op, fn, ref, [(kind, (0, 3))], id="empty", grad=False),
+    ]
+
+
+def _binary(op: str, fn: Callable, ref: Callable, kx: str = F, ky: str = F) -> list[Case]:
+    return [
+        Case(op, fn, ref, [(kx, (3, 4)), (ky, (3, 4))], id="same"),
+        Case(op, fn, ref, [(kx, (2, 1, 4)), (ky, (3, 1))], dtype="float64", id="broadcast"),
+        Case(op, fn, ref, [(kx, (3,)), (ky, ())], id="scalar"),
+    ]
+
+
+def _compare(op: str, fn: Callable, ref: Callable) -> list[Case]:
+    return [
+        Case(op, fn, ref, [(F, (3, 4)), (F, (4,))], id="f32"),
+        Case(op, fn, ref, [(INT, (3, 4)), (INT, (3, 1))], id="int"),
+    ]
+
+
+UNARY = [
+    *_unary("negative", lambda x: -x, np.negative),
+    *_unary("abs", abs, np.abs),
+    *_unary("sign", tf.sign, np.sign),
+    *_unary("exp", tf.exp, np.exp),
+    *_unary("log", tf.log, np.log, P),
+    *_unary("log1p", tf.log1p, np.log1p, P),
+    *_unary("expm1", tf.expm1, np.expm1),
+    *_unary("sqrt", tf.sqrt, np.sqrt, P),
+    *_unary("rsqrt", tf.rsqrt, lambda x: 1 / np.sqrt(x), P),
+    *_unary("square", tf.square, lambda x: x * x),
+    *_unary("sin", tf.sin, np.sin),
+    *_unary("cos", tf.cos, np.cos),
+    *_unary("tanh", tf.tanh, np.tanh),
+    *_unary("sigmoid", tf.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+    *_unary("erf", tf.erf, scipy.special.erf),
+    *_unary("relu", tf.nn.relu, lambda x: np.where(x > 0, x, 0)),
+    *_unary("floor", tf.floor, np.floor),
+    *_unary("ceil", tf.ceil, np.ceil),
+    *_unary("round", tf.round, np.round),
+    *_unary("identity", tf.identity, lambda x: x),
+    *_unary("stop_gradient", tf.stop_gradient, lambda x: x),
+    *_unary("zeros_like", tf.zeros_like, np.zeros_like),
+    *_unary("ones_like", tf.ones_like, np.ones_like),
+    Case("is_nan", tf.is_nan, np.isnan, [(F, (3, 4))]),
+    Case("is_finite", tf.is_finite, np.isfinite, [(F, (3, 4))]),
+    Case("logical_not", tf.logical_not, np.logical_not, [(B, (3, 4))]),
+    Case("negative", lambda x: -x, np.negative, [(INT, (5,))], id="int"),
+    Case("abs", abs, np.abs, [(INT, (5,))], id="int"),
+]
+
+BINARY = [
+    *_binary("add", lambda x, y: x + y, np.add),
+    *_binary("subtract", lambda x, y: x - y, np.subtract),
+    *_binary("multiply", lambda x, y: x * y, np.multiply),
+    *_binary("divide", lambda x, y: x / y, np.divide, F, P),
+    *_binary("floordiv", lambda x, y: x // y, np.floor_divide, F, P),
+    *_binary("mod", lambda x, y: x % y, np.mod, F, P),
+    *_binary("pow", lambda x, y: x**y, np.power, P, F),
+    *_binary("maximum", tf.maximum, np.maximum),
+    *_binary("minimum", tf.minimum, np.minimum),
+    Case("add", lambda x, y: x + y, np.add, [(INT, (3, 4)), (INT, (4,))], id="int"),
+    Case("floordiv", lambda x: x // 3, lambda x: x // 3, [(INT, (6,))], id="int"),
+    Case("mod", lambda x: x % 4, lambda x: np.mod(x, 4), [(INT, (6,))], id="int"),
+    Case(
+        "divide",
+        lambda x, y: x / 3,
+        lambda x, y: x.astype("float64") / 3,
+        [(INT, (4,)), (INT, ())],
+        id="int-to-f64",
+        grad=False,
+    ),
+    *_compare("equal", tf.equal, np.equal),
+    *_compare("not_equal", tf.not_equal, np.not_equal),
+    *_compare("less", lambda x, y: x < y, np.less),
+    *_compare("less_equal", lambda x, y: x <= y, np.less_equal),
+    *_compare("greater", lambda x, y: x > y, np.greater),
+    *_compare("greater_equal", lambda x, y: x >= y, np.greater_equal),
+    Case("logical_and", lambda x, y: x & y, np.logical_and, [(B, (3, 4)), (B, (4,))]),
+    Case("logical_or", lambda x, y: x | y, np.logical_or, [(B, (3, 4)), (B, (4,))]),
+    Case("where", tf.where, np.where, [(B, (3, 4)), (F, (3, 4)), (F, (4,))]),
+    Case(
+        "where",
+        tf.where,
+        np.where,
+        [(B, (3, 1)), (F, (2, 3, 4)), (F, ())],
+        id="broadcast",
+        dtype="float64",
+    ),
+    Case("cast", lambda x: tf.cast(x, tf.float64), lambda x: x.astype("float64"), [(F, (3, 4))]),
+    Case(
+        "cast",
+        lambda x: tf.cast(x, tf.int32),
+        lambda x: x.astype("int32"),
+        [(F, (3, 4))],
+        id="trunc",
+    ),
+    Case(
+        "cast",
+        lambda x: tf.cast(x, tf.float32),
+        lambda x: x.astype("float32"),
+        [(B, (4,))],
+        id="bool",
+    ),
+]
+
+
+def _axes_cases(op: str, fn: Callable, ref: Callable, kind: str = F) -> list[Case]:
+    return [
+        Case(op, lambda x: fn(x), lambda x: ref(x, axis=None), [(kind, (3, 4))], id="all"),
+        Case(op, lambda x: fn(x, 1), lambda x: ref(x, axis=1), [(kind, (3, 4))], id="axis1"),
+        Case(
+            op,
+            lambda x: fn(x, -1, keepdims=True),
+            lambda x: ref(x, axis=-1, keepdims=True),
+            [(kind, (2, 3, 4))],
+            dtype="float64",
+            id="neg-keep",
+        ),
+        Case(
+            op,
+            lambda x: fn(x, (0, 2)),
+            lambda x: ref(x, axis=(0, 2)),
+            [(kind, (2, 3, 4))],
+            id="tuple",
+        ),
+    ]
+
+
+def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    return np.mean(x, axis=axis, keepdims=keepdims).astype(x.dtype)
+
+
+REDUCE = [
+    *_axes_cases("reduce_sum", tf.reduce_sum, np.sum),
+    *_axes_cases("reduce_max", tf.reduce_max, np.max),
+    *_axes_cases("reduce_min", tf.reduce_min, np.min),
+    *_axes_cases("reduce_prod", tf.reduce_prod, np.prod, P),
+    *_axes_cases("reduce_sum", tf.reduce_mean, _mean),  # reduce_mean = sum / count
+    *_axes_cases("reduce_max", tf.reduce_logsumexp, scipy.special.logsumexp),
+    Case(
+        "reduce_sum",
+        lambda x: tf.reduce_sum(x, 0),
+        lambda x: x.sum(0, dtype="int32"),
+        [(INT, (3, 4))],
+        id="int",
+    ),
+    Case(
+        "reduce_sum",
+        lambda x: tf.reduce_sum(x, 0),
+        lambda x: x.sum(0),
+        [(F, (0, 4))],
+        id="empty",
+        grad=False,
+    ),
+    Case(
+        "reduce_prod",
+        lambda x: tf.reduce_prod(x * tf.cast(x > 0.5, x.dtype), 1),
+        lambda x: np.prod(x * (x > 0.5), 1),
+        [(P, (4, 3))],
+        dtype="float64",
+        id="zeros",
+    ),
+    Case("argmax", lambda x: tf.argmax(x, 1), lambda x: np.argmax(x, 1), [(F, (3, 4))]),
+    Case("argmin", lambda x: tf.argmin(x, 0), lambda x: np.argmin(x, 0), [(F, (3, 4))]),
+    Case(
+        "broadcast_like",
+        broadcast_like,
+        lambda x, y: np.broadcast_to(x, y.shape),
+        [(F, (3, 1)), (F, (2, 3, 4))],
+    ),
+    Case(
+        "sum_to_like",
+        sum_to_like,
+        lambda x, y: x.sum(axis=(0, 2), keepdims=True)[0],
+        [(F, (2, 3, 4)), (F, (3, 1))],
+    ),
+    Case(
+        "reduced_size",
+        lambda x: reduced_size(x, axis=(0, 2), dtype=x.dtype),
+        lambda x: np.float32(x.shape[0] * x.shape[2]),
+        [(F, (2, 3, 4))],
+    ),
+]
+
+
+def _slice_grad_ref(g: np.ndarray, like: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(like)
+    out[1:3, ::2] = g
+    return out
+
+
+def _scatter_ref(u: np.ndarray, idx: np.ndarray, like: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(like)
+    for i, j in enumerate(idx):
+        out[j] += u[i]
+    return out
+
+
+SHAPE = [
+    Case("reshape", lambda x: tf.reshape(x, [4, -1]), lambda x: x.reshape(4, -1), [(F, (2, 3, 2))]),
+    Case("reshape_like", reshape_like, lambda x, y: x.reshape(y.shape), [(F, (6, 2)), (F, (3, 4))]),
+    Case("transpose", tf.transpose, lambda x: x.T, [(F, (3, 4))]),
+    Case(
+        "transpose",
+        lambda x: tf.transpose(x, [1, 2, 0]),
+        lambda x: x.transpose(1, 2, 0),
+        [(F, (2, 3, 4))],
+        id="perm",
+    ),
+    Case("expand_dims", lambda x: tf.expand_dims(x, -1), lambda x: x[..., None], [(F, (3, 4))]),
+    Case("squeeze", tf.squeeze, np.squeeze, [(F, (3, 1, 4, 1))]),
+    Case("squeeze", lambda x: tf.squeeze(x, [1]), lambda x: x[:, 0], [(F, (3, 1, 1))], id="axis"),
+    Case(
+        "broadcast_to",
+        lambda x: tf.broadcast_to(x, [2, 3, 4]),
+        lambda x: np.broadcast_to(x, (2, 3, 4)),
+        [(F, (3, 1))],
+    ),
+    Case("tile", lambda x: tf.tile(x, [2, 3]), lambda x: np.tile(x, (2, 3)), [(F, (2, 3))]),
+    Case(
+        "pad",
+        lambda x: tf.pad(x, [[1, 0], [2, 1]], constant_values=3.0),
+        lambda x: np.pad(x, ((1, 0), (2, 1)), constant_values=3),
+        [(F, (2, 3))],
+    ),
+    Case("shape", tf.shape, lambda x: np.array(x.shape, "int32"), [(F, (2, 3))]),
+    Case("size", tf.size, lambda x: np.int32(x.size), [(F, (2, 3))]),
+    Case(
+        "fill",
+        lambda x: tf.fill(tf.shape(x), tf.constant(2.5, x.dtype)),
+        lambda x: np.full(x.shape, 2.5, x.dtype),
+        [(F, (2, 3))],
+    ),
+    Case(
+        "range",
+        lambda x: tf.range(tf.size(x), tf.size(x) * 3, 2),
+        lambda x: np.arange(x.size, 3 * x.size, 2, dtype="int32"),
+        [(F, (2,))],
+    ),
+    Case("strided_slice", lambda x: x[1:3, ::2], lambda x: x[1:3, ::2], [(F, (4, 5))]),
+    Case(
+        "strided_slice",
+        lambda x: x[..., None, -1],
+        lambda x: x[..., None, -1],
+        [(F, (2, 3, 4))],
+        id="ellipsis-newaxis-int",
+    ),
+    Case("strided_slice", lambda x: x[::-1, 1], lambda x: x[::-1, 1], [(F, (4, 3))], id="reverse"),
+    Case(
+        "strided_slice",
+        lambda x: tf.slice(x, [1, 0], [2, -1]),
+        lambda x: x[1:3, :],
+        [(F, (4, 3))],
+        id="slice",
+    ),
+    Case(
+        "strided_slice_grad",
+        lambda g, x: _slice_grad(g, x, spec=(("s", 1, 3, 1), ("s", None, None, 2))),
+        _slice_grad_ref,
+        [(F, (2, 3)), (F, (4, 5))],
+    ),
+    Case(
+        "concat",
+        lambda x, y: tf.concat([x, y], 1),
+        lambda x, y: np.concatenate([x, y], 1),
+        [(F, (2, 3)), (F, (2, 2))],
+    ),
+    Case(
+        "concat",
+        lambda x, y: tf.stack([x, y], -1),
+        lambda x, y: np.stack([x, y], -1),
+        [(F, (2, 3)), (F, (2, 3))],
+        id="stack",
+    ),
+    Case(
+        "strided_slice",
+        lambda x: tf.split(x, [1, 3], 1)[1],
+        lambda x: x[:, 1:],
+        [(F, (2, 4))],
+        id="split",
+    ),
+    Case(
+        "strided_slice",
+        lambda x: tf.unstack(x, axis=1)[2],
+        lambda x: x[:, 2],
+        [(F, (2, 4))],
+        id="unstack",
+    ),
+    Case("gather", tf.gather, lambda p, i: p[i], [(F, (3, 4)), (IDX, (5,))]),
+    Case(
+        "gather",
+        lambda p, i: tf.gather(p, i, axis=1),
+        lambda p, i: p[:, i],
+        [(F, (2, 3)), (IDX, (2, 2))],
+        id="axis1",
+    ),
+    Case(
+        "scatter_add_like",
+        lambda u, i, like: _scatter_add(u, i, like, axis=0),
+        _scatter_ref,
+        [(F, (5, 4)), (IDX, (5,)), (F, (3, 4))],
+    ),
+    Case(
+        "one_hot",
+        lambda i: tf.one_hot(i, 4),
+        lambda i: np.eye(4, dtype="float32")[i],
+        [(IDX, (5,))],
+    ),
+    Case(
+        "one_hot",
+        lambda i: tf.one_hot(i - 1, 3, on_value=2.0, off_value=-1.0, axis=0),
+        lambda i: np.where(np.arange(3)[:, None] == (i - 1)[None], 2.0, -1.0).astype("float32"),
+        [(IDX, (5,))],
+        id="axis0-out-of-range",
+    ),
+]
+
+
+def _conv_ref(x: np.ndarray, w: np.ndarray, stride: int, padding: str) -> np.ndarray:
+    """Direct convolution loops (TF's SAME padding: extra padding goes after)."""
+    n, h, wd, _ = x.shape
+    kh, kw, _, o = w.shape
+    if padding == "SAME":
+        oh, ow = math.ceil(h / stride), math.ceil(wd / stride)
+        ph = max((oh - 1) * stride + kh - h, 0)
+        pw = max((ow - 1) * stride + kw - wd, 0)
+        x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+    else:
+        oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
+    out = np.zeros((n, oh, ow, o), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            window = x[:, i * stride : i * stride + kh, j * stride : j * stride + kw, :]
+            out[:, i, j, :] = np.tensordot(window, w, axes=([1, 2, 3], [0, 1, 2]))
+    return out
+
+
+def _pool_ref(x: np.ndarray, k: int, stride: int, padding: str, how: str) -> np.ndarray:
+    n, h, w, c = x.shape
+    if padding == "SAME":
+        oh, ow = math.ceil(h / stride), math.ceil(w / stride)
+        ph, pw = max((oh - 1) * stride + k - h, 0), max((ow - 1) * stride + k - w, 0)
+    else:
+        oh, ow, ph, pw = (h - k) // stride + 1, (w - k) // stride + 1, 0, 0
+    out = np.zeros((n, oh, ow, c), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            r0, c0 = i * stride - ph // 2, j * stride - pw // 2
+            window = x[:, max(r0, 0) : r0 + k, max(c0, 0) : c0 + k, :]
+            out[:, i, j] = window.max(axis=(1, 2)) if how == "max" else window.mean(axis=(1, 2))
+    return out
+
+
+def _patches_ref(x: np.ndarray) -> np.ndarray:
+    """2x2 windows, stride 1, VALID: (N, OH, OW, 2, 2, C) by explicit loops."""
+    n, h, w, c = x.shape
+    out = np.zeros((n, h - 1, w - 1, 2, 2, c), x.dtype)
+    for i in range(h - 1):
+        for j in range(w - 1):
+            out[:, i, j] = x[:, i : i + 2, j : j + 2, :]
+    return out
+
+
+def _to_image_ref(p: np.ndarray, like: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(like)
+    for i in range(p.shape[1]):
+        for j in range(p.shape[2]):
+            out[:, i : i + 2, j : j + 2, :] += p[:, i, j]
+    return out
+
+
+_PATCH = {"ksize": (2, 2), "strides": (1, 1), "padding": "VALID", "pad_value": 0.0}
+
+LINALG = [
+    Case("matmul", tf.matmul, np.matmul, [(F, (3, 4)), (F, (4, 2))]),
+    Case(
+        "matmul",
+        lambda a, b: tf.matmul(a, b, transpose_a=True, transpose_b=True),
+        lambda a, b: a.T @ b.T,
+        [(F, (4, 3)), (F, (2, 4))],
+        dtype="float64",
+        id="tt",
+    ),
+    Case(
+        "matmul",
+        lambda a, b: a @ b,
+        np.matmul,
+        [(F, (2, 1, 3, 4)), (F, (3, 4, 2))],
+        id="batch-broadcast",
+    ),
+    Case(
+        "matmul",
+        lambda a, b: tf.matmul(a, b, transpose_b=True),
+        lambda a, b: a @ b.T,
+        [(INT, (2, 3)), (INT, (4, 3))],
+        id="int",
+    ),
+    Case(
+        "einsum",
+        lambda a, b: tf.einsum("ij,jk->ik", a, b),
+        lambda a, b: a @ b,
+        [(F, (3, 4)), (F, (4, 2))],
+    ),
+    Case(
+        "einsum",
+        lambda a, b: tf.einsum("bij,bkj->bik", a, b),
+        lambda a, b: np.einsum("bij,bkj->bik", a, b),
+        [(F, (2, 3, 4)), (F, (2, 5, 4))],
+        dtype="float64",
+        id="batched",
+    ),
+    Case("einsum", lambda a: tf.einsum("ij->i", a), lambda a: a.sum(1), [(F, (3, 4))], id="reduce"),
+    Case(
+        "einsum",
+        lambda a, b: tf.tensordot(a, b, 1),
+        lambda a, b: np.tensordot(a, b, 1),
+        [(F, (2, 3)), (F, (3, 4))],
+        id="tensordot",
+    ),
+    Case(
+        "einsum",
+        lambda a, b: tf.tensordot(a, b, [[0, 2], [1, 0]]),
+        lambda a, b: np.tensordot(a, b, [[0, 2], [1, 0]]),
+        [(F, (2, 3, 4)), (F, (4, 2, 5))],
+        dtype="float64",
+        id="tensordot-axes",
+    ),
+    Case(
+        "extract_patches", lambda x: extract_patches(x, **_PATCH), _patches_ref, [(F, (2, 3, 4, 2))]
+    ),
+    Case(
+        "patches_to_image",
+        lambda p, x: patches_to_image(p, x, **_PATCH),
+        _to_image_ref,
+        [(F, (2, 2, 3, 2, 2, 2)), (F, (2, 3, 4, 2))],
+    ),
+    Case(
+        "einsum",
+        lambda x, w: tf.nn.conv2d(x, w, 1, "SAME"),
+        lambda x, w: _conv_ref(x, w, 1, "SAME"),
+        [(F, (2, 5, 5, 2)), (F, (3, 3, 2, 3))],
+        dtype="float64",
+        id="conv2d-same",
+    ),
+    Case(
+        "einsum",
+        lambda x, w: tf.nn.conv2d(x, w, [1, 2, 2, 1], "VALID"),
+        lambda x, w: _conv_ref(x, w, 2, "VALID"),
+        [(F, (1, 6, 5, 2)), (F, (2, 2, 2, 1))],
+        id="conv2d-valid-stride",
+    ),
+    Case(
+        "extract_patches",
+        lambda x: tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "SAME"),
+        lambda x: _pool_ref(x, 2, 2, "SAME", "max"),
+        [(F, (2, 5, 5, 2))],
+        dtype="float64",
+        id="max_pool",
+    ),
+    Case(
+        "extract_patches",
+        lambda x: tf.nn.avg_pool(x, 3, 2, "SAME"),
+        lambda x: _pool_ref(x, 3, 2, "SAME", "avg"),
+        [(F, (1, 5, 4, 2))],
+        dtype="float64",
+        id="avg_pool",
+    ),
+    Case(
+        "in_top_k",
+        lambda p, t: tf.nn.in_top_k(p, t, 2),
+        lambda p, t: np.array([t[i] in np.argsort(-p[i])[:2] for i in range(len(t))]),
+        [(F, (4, 3)), (IDX, (4,))],
+    ),
+]
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+NN = [
+    Case("where", tf.nn.relu6, lambda x: np.clip(x, 0, 6), [(F, (3, 4))], id="relu6"),
+    Case(
+        "where",
+        tf.nn.leaky_relu,
+        lambda x: np.where(x > 0, x, 0.2 * x),
+        [(F, (3, 4))],
+        id="leaky_relu",
+    ),
+    Case("where", tf.nn.elu, lambda x: np.where(x > 0, x, np.expm1(x)), [(F, (3, 4))], id="elu"),
+    Case(
+        "where",
+        tf.nn.selu,
+        lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)),
+        [(F, (3, 4))],
+        id="selu",
+    ),
+    Case("log1p", tf.nn.softplus, lambda x: np.log1p(np.exp(x)), [(F, (3, 4))], id="softplus"),
+    Case("divide", tf.nn.softmax, _softmax, [(F, (3, 4))], id="softmax"),
+    Case(
+        "subtract",
+        tf.nn.log_softmax,
+        lambda x: np.log(_softmax(x)),
+        [(F, (3, 4))],
+        dtype="float64",
+        id="log_softmax",
+    ),
+    Case(
+        "negative",
+        lambda y, x: tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=x),
+        lambda y, x: -(y * np.log(_softmax(x))).sum(-1),
+        [(P, (3, 4)), (F, (3, 4))],
+        dtype="float64",
+        id="softmax_xent",
+    ),
+    Case(
+        "negative",
+        lambda i, x: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=i, logits=x),
+        lambda i, x: -np.log(_softmax(x))[np.arange(len(i)), i],
+        [(IDX, (4,)), (F, (4, 3))],
+        dtype="float64",
+        id="sparse_xent",
+    ),
+    Case(
+        "add",
+        lambda z, x: tf.nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x),
+        lambda z, x: (
+            -(z * np.log(1 / (1 + np.exp(-x))) + (1 - z) * np.log(1 - 1 / (1 + np.exp(-x))))
+        ),
+        [(U, (3, 4)), (F, (3, 4))],
+        dtype="float64",
+        id="sigmoid_xent",
+    ),
+    Case(
+        "multiply",
+        tf.nn.l2_loss,
+        lambda x: np.float32((x * x).sum() / 2),
+        [(F, (3, 4))],
+        id="l2_loss",
+    ),
+    Case("add", tf.nn.bias_add, lambda x, b: x + b, [(F, (2, 3, 4)), (F, (4,))], id="bias_add"),
+    Case(
+        "reduce_sum",
+        lambda x, y: tf.losses.mean_squared_error(x, y),
+        lambda x, y: np.float32(((x - y) ** 2).mean()),
+        [(F, (3, 4)), (F, (3, 4))],
+        id="mse",
+    ),
+    Case(
+        "reduce_sum",
+        lambda i, x: tf.losses.sparse_softmax_cross_entropy(i, x),
+        lambda i, x: -np.log(_softmax(x))[np.arange(len(i)), i].mean(),
+        [(IDX, (4,)), (F, (4, 3))],
+        dtype="float64",
+        id="loss-sparse",
+    ),
+    Case(
+        "minimum",
+        lambda x: tf.clip_by_value(x, -0.5, 0.5),
+        lambda x: np.clip(x, -0.5, 0.5),
+        [(F, (3, 4))],
+        id="clip",
+    ),
+]
+
+ALL = UNARY + BINARY + REDUCE + SHAPE + LINALG + NN
+
+# Ops whose values cannot be compared with a deterministic oracle: tested in
+# test_session.py (state and run semantics) and test_random.py (statistics).
+COVERED_ELSEWHERE = {
+    "placeholder": "every case feeds placeholders",
+    "const": "test_graph.py::test_constant_values",
+    "variable": "test_session.py (variable state)",
+    "read_variable": "test_session.py::test_control_dependencies_order_reads",
+    "assign": "test_session.py::test_reads_see_values_from_before_the_run",
+    "no_op": "test_session.py::test_fetching_an_op_returns_none",
+    "random_uniform": "test_random.py",
+    "random_standard_normal": "test_random.py",
+    "truncated_normal": "test_random.py",
+    "random_uniform_int": "test_random.py",
+}
+
+
+def covered_ops() -> set[str]:
+    return {c.op for c in ALL} | set(COVERED_ELSEWHERE)
+
+
+def missing_ops() -> list[str]:
+    return sorted(set(REGISTRY) - covered_ops())

@@ -1,0 +1,206 @@
+"""Reverse and forward mode against central finite differences (float64), plus hand checks."""
+
+import numpy as np
+import pytest
+from op_cases import ALL, input_dtype, make_input
+
+import graphc as tf
+from graphc.errors import GraphcError
+
+EPS = 1e-6
+
+
+def _float_case(case) -> bool:
+    # stop_gradient's gradient is zero by definition, not its finite difference
+    floats = any(k in ("normal", "positive", "unit") for k, _ in case.inputs)
+    return case.grad and floats and case.op != "stop_gradient"
+
+
+GRAD_CASES = [c for c in ALL if _float_case(c)]
+
+
+def _directional(loss_fn, arrays, directions, float_idx):
+    """Central difference of loss_fn along `directions` (one per float input)."""
+
+    def shifted(sign):
+        xs = list(arrays)
+        for i, d in zip(float_idx, directions, strict=True):
+            xs[i] = arrays[i] + sign * EPS * d
+        return loss_fn(xs)
+
+    return (shifted(1) - shifted(-1)) / (2 * EPS)
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=[c.name for c in GRAD_CASES])
+def test_gradient_and_jvp_match_finite_differences(case):
+    rng = np.random.default_rng(1)
+    arrays = [make_input(k, s, input_dtype(k, "float64"), rng) for k, s in case.inputs]
+    float_idx = [i for i, a in enumerate(arrays) if a.dtype == np.float64]
+    g = tf.Graph()
+    with g.as_default():
+        feeds = [tf.placeholder(a.dtype, a.shape) for a in arrays]
+        out = case.build(*feeds)
+        if not out.dtype.is_floating:
+            pytest.skip("integer or bool output: nothing to differentiate")
+        fed = dict(zip(feeds, arrays, strict=True))
+        out_shape = tf.Session(g, target="numpy").run(out, fed).shape
+        weights = tf.constant(rng.standard_normal(out_shape))
+        loss = tf.reduce_sum(out * weights)
+        xs = [feeds[i] for i in float_idx]
+        grads = tf.gradients(loss, xs)
+        directions = [rng.standard_normal(arrays[i].shape) for i in float_idx]
+        (tangent,) = tf.jvp(out, xs, directions)
+        forward = tf.reduce_sum(tangent * weights) if tangent is not None else None
+    sess = tf.Session(g, target="numpy")
+
+    def run(fetch, xs):
+        return sess.run(fetch, dict(zip(feeds, xs, strict=True)))
+
+    numeric = _directional(lambda xs: run(loss, xs), arrays, directions, float_idx)
+    symbolic = sum(
+        float(np.sum(run(gr, arrays) * d))
+        for gr, d in zip(grads, directions, strict=True)
+        if gr is not None
+    )
+    for gr, i in zip(grads, float_idx, strict=True):
+        if gr is not None:
+            assert gr.shape == feeds[i].shape  # broadcasting undone exactly
+            assert run(gr, arrays).shape == arrays[i].shape
+    np.testing.assert_allclose(symbolic, numeric, rtol=1e-6, atol=1e-7)
+    fwd = 0.0 if forward is None else float(run(forward, arrays))
+    np.testing.assert_allclose(fwd, numeric, rtol=1e-6, atol=1e-7)
+
+
+def test_chain_rule_by_hand():
+    # J = (w*x + b - y)^2 at w=2, x=3, b=1, y=4: r = 3, J = 9,
+    # dJ/dw = 2 r x = 18, dJ/dx = 2 r w = 12, dJ/db = 2 r = 6, dJ/dy = -2 r = -6.
+    w, x, b, y = (tf.constant(v, tf.float64) for v in (2.0, 3.0, 1.0, 4.0))
+    J = tf.square(w * x + b - y)
+    grads = tf.gradients(J, [w, x, b, y])
+    with tf.Session(target="numpy") as sess:
+        assert sess.run(J) == 9.0
+        assert sess.run(grads) == [18.0, 12.0, 6.0, -6.0]
+
+
+def test_softmax_cross_entropy_gradient_is_softmax_minus_labels():
+    logits = tf.constant([[1.0, 2.0, 3.0], [0.0, 0.0, 1000.0]], tf.float64)
+    labels = tf.constant([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]], tf.float64)
+    loss = tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    (g,) = tf.gradients(loss, logits)
+    with tf.Session(target="numpy") as sess:
+        lv, gv = sess.run([loss, g])
+    e = np.exp([1.0, 2.0, 3.0])
+    p0 = e / e.sum()
+    assert np.isfinite(lv) and np.isfinite(gv).all()  # a logit of 1000 stays finite
+    np.testing.assert_allclose(lv, -np.log(p0[2]) + 1000.0, rtol=1e-12)
+    np.testing.assert_allclose(gv, [p0 - [0, 0, 1], [-1.0, 0.0, 1.0]], atol=1e-12)
+
+
+def _mlp_loss(params, x, y):
+    w1, b1, w2 = params
+    h = tf.tanh(tf.matmul(x, w1) + b1)
+    return tf.reduce_mean(tf.square(tf.matmul(h, w2) - y))
+
+
+def test_hessian_vector_product_matches_finite_differences_of_gradient():
+    rng = np.random.default_rng(2)
+    shapes = [(3, 4), (4,), (4, 1)]
+    values = [rng.standard_normal(s) for s in shapes]
+    params = [tf.placeholder(tf.float64, s) for s in shapes]
+    x = tf.constant(rng.standard_normal((5, 3)))
+    y = tf.constant(rng.standard_normal((5, 1)))
+    loss = _mlp_loss(params, x, y)
+    grads = tf.gradients(loss, params)
+    vs = [rng.standard_normal(s) for s in shapes]
+    dot = tf.add_n([tf.reduce_sum(gr * v) for gr, v in zip(grads, vs, strict=True)])
+    hvp = tf.gradients(dot, params)  # second derivatives: H v
+    sess = tf.Session(target="numpy")
+
+    def grad_at(vals):
+        return sess.run(grads, dict(zip(params, vals, strict=True)))
+
+    up = grad_at([p + EPS * v for p, v in zip(values, vs, strict=True)])
+    down = grad_at([p - EPS * v for p, v in zip(values, vs, strict=True)])
+    got = sess.run(hvp, dict(zip(params, values, strict=True)))
+    for h, u, d in zip(got, up, down, strict=True):
+        np.testing.assert_allclose(h, (u - d) / (2 * EPS), rtol=1e-5, atol=1e-8)
+
+
+def test_full_hessian_of_small_mlp():
+    rng = np.random.default_rng(3)
+    w = tf.placeholder(tf.float64, [3])
+    x = tf.constant(rng.standard_normal((4, 3)))
+    loss = tf.reduce_sum(tf.nn.softplus(tf.einsum("ij,j->i", x, w)) ** 2)
+    (g,) = tf.gradients(loss, w)
+    rows = [tf.gradients(g[i], w)[0] for i in range(3)]
+    w0 = rng.standard_normal(3)
+    sess = tf.Session(target="numpy")
+    hessian = np.stack(sess.run(rows, {w: w0}))
+    numeric = np.stack(
+        [
+            (sess.run(g, {w: w0 + EPS * e}) - sess.run(g, {w: w0 - EPS * e})) / (2 * EPS)
+            for e in np.eye(3)
+        ]
+    )
+    np.testing.assert_allclose(hessian, numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(hessian, hessian.T, rtol=1e-12)
+
+
+def test_unconnected_gradient_is_none_and_stop_gradient_blocks():
+    a, b = tf.placeholder(tf.float32, [2]), tf.placeholder(tf.float32, [2])
+    y = tf.reduce_sum(a * 2.0 + tf.stop_gradient(b))
+    ga, gb, gy = tf.gradients(y, [a, b, y])
+    assert gb is None
+    with tf.Session(target="numpy") as sess:
+        np.testing.assert_array_equal(sess.run(ga, {a: [1, 2], b: [3, 4]}), [2, 2])
+        assert sess.run(gy, {a: [1, 2], b: [3, 4]}) == 1.0
+    assert tf.gradients(y, [a], stop_gradients=[a * 2.0])[0] is not None
+
+
+def test_gradient_of_nonscalar_without_grad_ys_is_an_error():
+    x = tf.placeholder(tf.float32, [None, 3])
+    with pytest.raises(GraphcError, match="non-scalar"):
+        tf.gradients(x * 2.0, x)
+    (g,) = tf.gradients(x * 2.0, x, grad_ys=tf.ones_like(x))
+    with tf.Session(target="numpy") as sess:
+        np.testing.assert_array_equal(sess.run(g, {x: np.ones((2, 3))}), np.full((2, 3), 2.0))
+
+
+def test_broadcast_gradient_over_unknown_batch():
+    x = tf.placeholder(tf.float32, [None, 3])
+    b = tf.Variable(np.zeros(3, np.float32))
+    s = tf.Variable(np.float32(2.0))
+    loss = tf.reduce_sum((x + b) * s)
+    gb, gs = tf.gradients(loss, [b, s])
+    assert gb.shape == (3,) and gs.shape == ()
+    with tf.Session(target="numpy") as sess:
+        sess.run(tf.global_variables_initializer())
+        xv = np.arange(12, dtype=np.float32).reshape(4, 3)
+        np.testing.assert_allclose(sess.run(gb, {x: xv}), [8, 8, 8])
+        np.testing.assert_allclose(sess.run(gs, {x: xv}), xv.sum())
+
+
+def test_integer_paths_get_no_gradient():
+    x = tf.placeholder(tf.float32, [3])
+    y = tf.reduce_sum(tf.cast(tf.cast(x, tf.int32), tf.float32))
+    assert tf.gradients(y, x) == [None]
+
+
+def test_jvp_of_unconnected_output_is_none():
+    x, z = tf.placeholder(tf.float64, [2]), tf.placeholder(tf.float64, [2])
+    assert tf.jvp([x * 2.0, z + 1.0], [x], [np.ones(2)])[1] is None
+
+
+def test_compute_gradient_error_is_small_for_correct_gradients():
+    x = tf.placeholder(tf.float64, [2, 3])
+    y = tf.nn.softmax(tf.sin(x) * 3.0)
+    err = tf.test.compute_gradient_error(x, [2, 3], y, [2, 3])
+    assert err < 1e-5  # central differences with TF's delta=1e-3: O(delta**2) error
+
+
+def test_compute_gradient_error_detects_a_wrong_gradient():
+    x = tf.placeholder(tf.float64, [3])
+    # x + stop_gradient(x**2 - x) equals x**2 but its symbolic gradient is 1, not 2x.
+    y = x + tf.stop_gradient(x * x - x)
+    err = tf.test.compute_gradient_error(x, [3], y, [3], x_init_value=np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(err, 5.0, rtol=1e-6)  # |2*3 - 1|
