@@ -102,7 +102,7 @@ def _between(order: list[Node], xs: list[Node], ys: list[Node], stops: set[int])
 
 
 def _vjp(node: Node, g: Node) -> tuple[Node | None, ...]:
-    op: OpDef = node.op
+    op: OpDef = node.opdef
     if not op.differentiable:
         return (None,) * len(node.inputs)
     if op.partials is None:
@@ -148,7 +148,7 @@ def jvp(ys: Any, xs: Any, tangents: Any) -> list[Node | None]:
 
 
 def _forward(node: Node, ts: tuple[Node | None, ...]) -> Node | None:
-    op: OpDef = node.op
+    op: OpDef = node.opdef
     if not op.differentiable or not _is_float(node):
         return None
     if op.partials is not None:

@@ -155,7 +155,7 @@ class Graph:
 
     def as_text(self) -> str:
         """One line per node, JAX style: `name: f32[?,3] = op[attrs] inputs ^control`."""
-        sources = [n for n in self._nodes if n.op.is_source or n in self.inputs]
+        sources = [n for n in self._nodes if _is_argument(n) or n in self.inputs]
         head = ", ".join(f"{n.op_name}: {n.type}" for n in sources)
         lines = [f"graph({head}) {{"]
         lines += [f"  {_node_line(n)}" for n in self._nodes if n not in sources]
@@ -172,7 +172,7 @@ class Graph:
         for n in self._nodes:
             shape = None if n.type is None else n.type.shape
             dtype = None if n.type is None else n.type.dtype.name
-            g.add_node(n.op_name, op=n.op.name, type=n.op.type_name, shape=shape, dtype=dtype)
+            g.add_node(n.op_name, op=n.opdef.name, type=n.opdef.type_name, shape=shape, dtype=dtype)
             for i, x in enumerate(n.inputs):
                 g.add_edge(x.op_name, n.op_name, index=i, control=False)
             for c in n.control_inputs:
@@ -201,16 +201,21 @@ def _verify_type(n: Node) -> None:
     if any(x.type is None for x in n.inputs):
         raise VerifyError(f"'{n.op_name}' takes an op without output as a data input")
     try:
-        expected = n.op.infer(*(x.type for x in n.inputs), **n.attrs)
+        expected = n.opdef.infer(*(x.type for x in n.inputs), **n.attrs)
     except Exception as exc:
-        raise VerifyError(f"'{n.op_name}' ({n.op.name}): {exc}") from exc
+        raise VerifyError(f"'{n.op_name}' ({n.opdef.name}): {exc}") from exc
     if expected != n.type:
-        raise VerifyError(f"'{n.op_name}' ({n.op.name}) has type {n.type}, inferred {expected}")
+        raise VerifyError(f"'{n.op_name}' ({n.opdef.name}) has type {n.type}, inferred {expected}")
+
+
+def _is_argument(n: Node) -> bool:
+    """Placeholders and variables: the values a graph takes from outside."""
+    return n.opdef.name in ("placeholder", "variable")
 
 
 def _node_line(n: Node) -> str:
     attrs = ", ".join(f"{k}={v!r}" for k, v in sorted(n.attrs.items()))
-    op = f"{n.op.name}[{attrs}]" if attrs else n.op.name
+    op = f"{n.opdef.name}[{attrs}]" if attrs else n.opdef.name
     args = " ".join(x.op_name for x in n.inputs)
     ctrl = " ".join("^" + c.op_name for c in n.control_inputs)
     rhs = " ".join(part for part in (op, args, ctrl) if part)

@@ -87,7 +87,7 @@ class ConstValue:
     def __repr__(self) -> str:
         a = self.array
         if a.size <= 6:
-            return np.array2string(a, separator=",").replace("\n", "")
+            return np.array2string(a, separator=",").replace("\n", "").replace(" ", "")
         return f"<{a.dtype.name}{list(a.shape)}>"
 
 
@@ -111,7 +111,7 @@ def _unary(name: str) -> Callable[[Node], Node]:
 class Node:
     """One operation and its single output tensor (users see it as a `Tensor`)."""
 
-    op: OpDef
+    opdef: OpDef
     inputs: tuple[Node, ...]
     attrs: Attrs
     type: TensorType | None
@@ -142,7 +142,8 @@ class Node:
         return self.type.dtype
 
     @property
-    def operation(self) -> Operation:
+    def op(self) -> Operation:
+        """The TF1 Operation that produces this tensor."""
         return self.graph.operation(self)
 
     def eval(self, feed_dict: dict | None = None, session: Any = None) -> Any:
@@ -153,7 +154,7 @@ class Node:
 
     def __repr__(self) -> str:
         if self.type is None:
-            return f"<graphc.Operation '{self.op_name}' type={self.op.type_name}>"
+            return f"<graphc.Operation '{self.op_name}' type={self.opdef.type_name}>"
         return f"<graphc.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
     def __bool__(self) -> bool:
@@ -196,7 +197,7 @@ class Operation:
         self.node = node
 
     name = property(lambda self: self.node.op_name)
-    type = property(lambda self: self.node.op.type_name)
+    type = property(lambda self: self.node.opdef.type_name)
     graph = property(lambda self: self.node.graph)
     inputs = property(lambda self: list(self.node.inputs))
     outputs = property(lambda self: [] if self.node.type is None else [self.node])

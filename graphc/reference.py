@@ -66,16 +66,16 @@ def plan(targets: Iterable[Node], fed: Iterable[Node]) -> Plan:
     for node in order:
         if id(node) in fed_ids:
             continue
-        if node.op.name == "placeholder":
+        if node.opdef.name == "placeholder":
             raise InvalidArgumentError(
                 f"placeholder '{node.name}' must be fed a value (created at {node.site})"
             )
-        data = node.inputs[1:] if node.op.takes_ref else node.inputs
+        data = node.inputs[1:] if node.opdef.takes_ref else node.inputs
         for x in data:
-            if x.op.name == "variable" and id(x) not in fed_ids:
+            if x.opdef.name == "variable" and id(x) not in fed_ids:
                 reads.setdefault(id(x), x)
     for t in targets:
-        if t.op.name == "variable" and id(t) not in fed_ids:
+        if t.opdef.name == "variable" and id(t) not in fed_ids:
             reads.setdefault(id(t), t)
     return Plan(tuple(order), fed_ids, tuple(reads.values()))
 
@@ -93,13 +93,13 @@ def execute(p: Plan, feeds: dict[Node, np.ndarray], ctx: RunContext) -> dict[int
         for node in p.order:
             if id(node) in p.fed:
                 values[id(node)] = feeds[node]
-            elif node.op.name != "variable" or node in p.snapshot_reads:
+            elif node.opdef.name != "variable" or node in p.snapshot_reads:
                 values[id(node)] = _run_node(node, values, ctx)  # (skips refs-only variables)
     return values
 
 
 def _run_node(node: Node, values: dict[int, Any], ctx: RunContext) -> Any:
-    op = node.op
+    op = node.opdef
     args = [values.get(id(x)) for x in node.inputs]
     if op.takes_ref:
         args[0] = None  # a reference: the op reads or writes the variable through ctx

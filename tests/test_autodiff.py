@@ -10,10 +10,16 @@ from graphc.errors import GraphcError
 EPS = 1e-6
 
 
+def _float_output(case) -> bool:
+    with tf.Graph().as_default():
+        feeds = [tf.placeholder(input_dtype(k, "float64"), s) for k, s in case.inputs]
+        return case.build(*feeds).dtype.is_floating
+
+
 def _float_case(case) -> bool:
     # stop_gradient's gradient is zero by definition, not its finite difference
     floats = any(k in ("normal", "positive", "unit") for k, _ in case.inputs)
-    return case.grad and floats and case.op != "stop_gradient"
+    return case.grad and floats and case.op != "stop_gradient" and _float_output(case)
 
 
 GRAD_CASES = [c for c in ALL if _float_case(c)]
@@ -40,8 +46,6 @@ def test_gradient_and_jvp_match_finite_differences(case):
     with g.as_default():
         feeds = [tf.placeholder(a.dtype, a.shape) for a in arrays]
         out = case.build(*feeds)
-        if not out.dtype.is_floating:
-            pytest.skip("integer or bool output: nothing to differentiate")
         fed = dict(zip(feeds, arrays, strict=True))
         out_shape = tf.Session(g, target="numpy").run(out, fed).shape
         weights = tf.constant(rng.standard_normal(out_shape))

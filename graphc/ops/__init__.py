@@ -119,10 +119,10 @@ def make_node(
         what = f"{op.type_name} '{graph.scope_prefix()}{label}'"
         raise ShapeError(f"{what}: {exc} (at {site})") from None
     control = () if op.is_source else graph.current_control_inputs()
-    if control and not op.takes_ref and any(x.op.name == "variable" for x in nodes):
+    if control and not op.takes_ref and any(x.opdef.name == "variable" for x in nodes):
         from graphc.ops.state import read_variable  # a read ordered after the context's ops
 
-        nodes = tuple(read_variable(x) if x.op.name == "variable" else x for x in nodes)
+        nodes = tuple(read_variable(x) if x.opdef.name == "variable" else x for x in nodes)
     op_name = reserved_name or graph.unique_name(label)
     node = node_cls(op, nodes, attrs, ty, op_name, graph, control, site, **fields)
     return graph.add(node)

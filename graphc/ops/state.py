@@ -185,7 +185,7 @@ def _flatten(values: Any) -> list[Any]:
 
 def static_value(node: Node) -> np.ndarray | None:
     """The value of a Const node, else None (used for shape arguments given as tensors)."""
-    return node.attrs["value"].array if node.op is const else None
+    return node.attrs["value"].array if node.opdef is const else None
 
 
 def dtype_of(x: Any, default: DType) -> DType:
