@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from graphc import reference
-from graphc.errors import DTypeError, GraphcError, GraphMismatchError, ShapeError
+from graphc.errors import (
+    DTypeError,
+    FailedPreconditionError,
+    GraphcError,
+    GraphMismatchError,
+    ShapeError,
+)
 from graphc.graph import Graph, get_default_graph
 from graphc.ir import Node, Operation
 from graphc.types import is_compatible, shape_str
@@ -58,13 +64,15 @@ class Session:
     ) -> None:
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-        if target != "numpy":
-            raise NotImplementedError(f"target {target!r} is not available yet; use 'numpy'")
+        if target == "cuda":
+            raise NotImplementedError("target 'cuda' is not available yet; use 'cpu' or 'numpy'")
         self.graph = graph if graph is not None else get_default_graph()
         self.target, self.passes, self.cache_dir = target, passes, cache_dir
         self._state: dict[Node, np.ndarray] = {}
         self._rngs: dict[Node, np.random.Generator] = {}
         self._plans: dict[tuple, reference.Plan] = {}
+        self._executables: dict[tuple, Any] = {}
+        self._version = 0  # bumped whenever the set of variable buffers changes
         self._closed = False
 
     # ---- context management ---------------------------------------------------------
@@ -95,13 +103,36 @@ class Session:
         leaves, rebuild = _flatten(fetches)
         targets = [self._resolve(leaf) for leaf in leaves]
         feeds = self._feeds(feed_dict or {})
-        values = self._execute([n for n, _ in targets], feeds)
-        out = [None if is_op else _result(values[id(n)]) for n, is_op in targets]
-        return rebuild(out)
+        if self.target == "numpy":
+            values = self._execute([n for n, _ in targets], feeds)
+            return rebuild([None if is_op else _result(values[id(n)]) for n, is_op in targets])
+        from graphc.executable import compiled_argument
+
+        order = sorted(feeds, key=lambda n: n.op_name)
+        key = (tuple((id(n), is_op) for n, is_op in targets), tuple(id(n) for n in order))
+        exe = self._executables.get(key)
+        if exe is None:
+            exe = self._executables[key] = self._compile(targets, order)
+        return rebuild(exe.run_flat([compiled_argument(feeds[n]) for n in order]))
+
+    def _compile(
+        self, targets: list[tuple[Node, bool]], feeds: list[Node], rebuild: Callable | None = None
+    ) -> Any:
+        from graphc.executable import Executable
+
+        return Executable(self, targets, feeds, rebuild)
 
     def make_callable(self, fetches: Any, feed_list: Any = ()) -> Callable[..., Any]:
-        """A function of the `feed_list` values that runs `fetches` (TF1's make_callable)."""
+        """A function of the `feed_list` values that runs `fetches` (TF1's make_callable).
+
+        On compiled targets it is an `Executable`: compiled once, with `.source`.
+        """
         feed_list = list(feed_list)
+        if self.target != "numpy":
+            leaves, rebuild = _flatten(fetches)
+            targets = [self._resolve(leaf) for leaf in leaves]
+            feeds = [self._feed_node(k) for k in feed_list]
+            return self._compile(targets, feeds, rebuild)
 
         def call(*values: Any) -> Any:
             if len(values) != len(feed_list):
@@ -151,13 +182,38 @@ class Session:
     def _feeds(self, feed_dict: dict) -> dict[Node, np.ndarray]:
         feeds: dict[Node, np.ndarray] = {}
         for key, value in feed_dict.items():
-            node = self._by_name(key) if isinstance(key, str) else key
-            if isinstance(node, Operation):
-                raise GraphcError(f"cannot feed op '{node.name}'; feed one of its tensors")
-            if not isinstance(node, Node) or node.graph is not self.graph:
-                raise GraphMismatchError(f"cannot feed {key!r}: not a tensor of this graph")
+            node = self._feed_node(key)
             feeds[node] = convert_feed(node, value)
         return feeds
+
+    def _feed_node(self, key: Any) -> Node:
+        node = self._by_name(key) if isinstance(key, str) else key
+        if isinstance(node, Operation):
+            raise GraphcError(f"cannot feed op '{node.name}'; feed one of its tensors")
+        if not isinstance(node, Node) or node.graph is not self.graph:
+            raise GraphMismatchError(f"cannot feed {key!r}: not a tensor of this graph")
+        return node
+
+    # ---- variable state -------------------------------------------------------------------
+    def _commit(self, fresh: dict[Node, np.ndarray]) -> None:
+        self._state = {**self._state, **fresh}
+        self._version += 1
+
+    def variable_value(self, var: Node) -> np.ndarray:
+        """A copy of a variable's current value (natural shape)."""
+        if var not in self._state:
+            raise FailedPreconditionError(f"variable '{var.name}' is not initialized")
+        return np.array(self._state[var]).reshape(var.type.shape)
+
+    def load_variable(self, var: Node, value: Any) -> None:
+        """Sets a variable's value directly (TF1's Variable.load)."""
+        array = convert_feed(var, value)
+        if self.target == "numpy":
+            self._commit({var: np.array(array)})
+        elif var in self._state:
+            self._state[var][...] = array.reshape(self._state[var].shape)
+        else:
+            self._commit({var: np.array(array).reshape(var.type.shape or (1,))})
 
 
 def convert_feed(node: Node, value: Any) -> np.ndarray:

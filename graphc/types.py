@@ -42,6 +42,11 @@ class DType:
         return self.np.kind == "b"
 
     @property
+    def np_name(self) -> str:
+        """The NumPy scalar type's attribute name (`np.float32`, `np.bool_`)."""
+        return "bool_" if self.is_bool else self.name
+
+    @property
     def base_dtype(self) -> DType:
         return self
 

@@ -36,8 +36,12 @@ def test_unique_names_and_name_scopes():
             d = tf.identity(c, name="out")
     assert scope == "dense_1/"
     assert [t.name for t in (x, a, b, c, d)] == [
-        "x:0", "dense/MatMul:0", "dense/MatMul_1:0", "dense_1/MatMul:0", "dense_1/inner/out:0",
-    ]  # fmt: skip
+        "x:0",
+        "dense/MatMul:0",
+        "dense/MatMul_1:0",
+        "dense_1/MatMul:0",
+        "dense_1/inner/out:0",
+    ]
     assert a.op.name == "dense/MatMul" and a.op.type == "MatMul"
 
 
@@ -129,13 +133,43 @@ def test_a_failed_op_creation_adds_nothing():
 def test_operators():
     x = tf.placeholder(tf.float32, [3])
     y = tf.placeholder(tf.float32, [3])
-    ops = [x + y, x - y, x * y, x / y, x // y, x % y, x**y, -x, abs(x), x < y, x <= y, x > y,
-           x >= y, 2.0 - x, 2.0 / x]  # fmt: skip
+    ops = [
+        x + y,
+        x - y,
+        x * y,
+        x / y,
+        x // y,
+        x % y,
+        x**y,
+        -x,
+        abs(x),
+        x < y,
+        x <= y,
+        x > y,
+        x >= y,
+        2.0 - x,
+        2.0 / x,
+    ]
     xv, yv = np.array([1.5, -2.0, 3.0], np.float32), np.array([2.0, 2.0, -1.5], np.float32)
     with tf.Session(target="numpy") as sess:
         got = sess.run(ops, {x: xv, y: yv})
-    want = [xv + yv, xv - yv, xv * yv, xv / yv, xv // yv, xv % yv, xv**yv, -xv, abs(xv),
-            xv < yv, xv <= yv, xv > yv, xv >= yv, 2 - xv, 2 / xv]  # fmt: skip
+    want = [
+        xv + yv,
+        xv - yv,
+        xv * yv,
+        xv / yv,
+        xv // yv,
+        xv % yv,
+        xv**yv,
+        -xv,
+        abs(xv),
+        xv < yv,
+        xv <= yv,
+        xv > yv,
+        xv >= yv,
+        2 - xv,
+        2 / xv,
+    ]
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-6)
     assert (x == y) is False and x == x  # identity, as TF1
@@ -156,7 +190,7 @@ def test_constant_values():
         ([1, 2], None, None),
         (7, tf.float64, [2, 2]),
         ([1, 2, 3, 4], None, [2, 2]),
-    ]  # fmt: skip
+    ]
     nodes = [tf.constant(v, dtype=d, shape=s) for v, d, s in cases]
     assert [n.dtype for n in nodes] == [tf.float32, tf.int32, tf.float64, tf.int32]
     with tf.Session(target="numpy") as sess:

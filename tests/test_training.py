@@ -29,8 +29,9 @@ def test_softmax_regression_tutorial(digits):
         losses = []
         for step in range(60):
             batch = slice((step * 100) % 1400, (step * 100) % 1400 + 100)
-            _, loss = sess.run([train_step, cross_entropy],
-                               {x: x_train[batch], y_: onehot[y_train[batch]]})  # fmt: skip
+            _, loss = sess.run(
+                [train_step, cross_entropy], {x: x_train[batch], y_: onehot[y_train[batch]]}
+            )
             losses.append(loss)
         acc = sess.run(accuracy, {x: x_test, y_: onehot[y_test]})
     assert losses[0] == pytest.approx(np.log(10), rel=1e-5)  # zero weights: uniform softmax

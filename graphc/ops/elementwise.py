@@ -247,7 +247,7 @@ _cast = defop(
     Kind.ELEMWISE,
     infer=lambda x, *, dtype: TensorType(x.shape, dtype),
     numpy=lambda x, *, dtype: x.astype(dtype.np),
-    expr="{dtype.name}({0})",
+    expr="np.{dtype.np_name}({0})",
     vjp=_cast_vjp,
     jvp=_cast_jvp,
 )

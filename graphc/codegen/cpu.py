@@ -1,0 +1,250 @@
+"""The Numba (CPU) emitter: a program of nodes becomes one `@njit` step function.
+
+Invariants of the generated code:
+- One statement (or loop nest) per node, named after the node, with a comment
+  holding the node's IR line; the same program always gives the same bytes.
+- Rank-0 tensors are scalar locals; every other value is a C-contiguous array.
+- Variables arrive as buffers and are only written at the very end, after
+  every other statement, so all reads see the values from before the run and
+  an exception raised mid-step leaves every variable unchanged. Rank-0
+  variables use buffers of shape (1,).
+- Values that alias a buffer, a feed or a constant are copied before being
+  returned or stored, so callers never see later in-place writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphc.codegen.source import Names, Source
+from graphc.ir import Node
+from graphc.ops import Kind
+from graphc.types import DType
+
+HEADER = "# graphc generated: {title} (do not edit)\n"
+JIT = 'njit(cache=True, error_model="numpy", nogil=True)'
+
+
+@dataclass
+class Program:
+    """What one step computes: nodes in order, the arguments, fetches and variable writes."""
+
+    order: list[Node]
+    feeds: list[Node]
+    fetches: list[Node]
+    title: str = "step"
+    variables: list[Node] = field(default_factory=list)
+    consts: list[Node] = field(default_factory=list)
+    randoms: list[Node] = field(default_factory=list)
+
+
+def np_dtype(dtype: DType) -> str:
+    return f"np.{dtype.np_name}"
+
+
+def literal(value: np.ndarray | float | int | bool, dtype: DType) -> str:
+    """A scalar of `dtype` as source text (infinities and NaN spelled through np)."""
+    v = np.asarray(value).item()
+    if dtype.is_bool:
+        return repr(bool(v))
+    if dtype.is_integer:
+        return f"{np_dtype(dtype)}({int(v)})"
+    text = {np.inf: "np.inf", -np.inf: "-np.inf"}.get(v, repr(float(v)))
+    return f"{np_dtype(dtype)}({'np.nan' if v != v else text})"
+
+
+class Context:
+    """Emission state: the source, identifiers and value expressions of emitted nodes."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.src = Source()
+        self.names = Names(("np", "math", "njit", "step", "_store"))
+        self.value: dict[int, str] = {}  # node id -> expression of its value
+        self.aliases: set[int] = set()  # nodes whose array may be a buffer, feed or constant
+        self.writes: list[tuple[Node, str]] = []
+        self.buffers: dict[int, str] = {}  # variable id -> its buffer argument
+        self._loop_depth = 0
+
+    # ---- values ---------------------------------------------------------------------
+    def __getitem__(self, node: Node) -> str:
+        return self.value[id(node)]
+
+    def bind(self, node: Node, expr: str, alias: bool = False) -> None:
+        self.value[id(node)] = expr
+        if alias:
+            self.aliases.add(id(node))
+
+    def new(self, node: Node) -> str:
+        """A fresh identifier for `node`, bound as its value."""
+        name = self.names.fresh(node.op_name)
+        self.bind(node, name)
+        return name
+
+    @staticmethod
+    def is_scalar(node: Node) -> bool:
+        return node.type.shape == ()
+
+    def dims(self, node: Node) -> list[str]:
+        """Each dim of `node` as source text: a literal, or read off its array."""
+        return [
+            str(d) if d is not None else f"{self[node]}.shape[{k}]"
+            for k, d in enumerate(node.type.shape)
+        ]
+
+    def size(self, node: Node) -> str:
+        return " * ".join(self.dims(node)) or "1"
+
+    def comment(self, node: Node) -> None:
+        from graphc.graph import _node_line
+
+        self.src(f"# {_node_line(node)}")
+
+    def empty(self, node: Node, dims: list[str]) -> str:
+        name = self.new(node)
+        shape = "(" + "".join(d + ", " for d in dims) + ")"
+        self.src(f"{name} = np.empty({shape}, {np_dtype(node.dtype)})")
+        return name
+
+    # ---- loops ----------------------------------------------------------------------
+    @contextmanager
+    def loops(self, dims: list[str]) -> Iterator[list[str]]:
+        """Nested loops over `dims`; yields the index names (fresh per depth)."""
+        names = [f"i{self._loop_depth + k}" for k in range(len(dims))]
+        self._loop_depth += len(dims)
+        entered = 0
+        try:
+            for name, dim in zip(names, dims, strict=True):
+                self.src(f"for {name} in range({dim}):")
+                self.src._level += 1
+                entered += 1
+            yield names
+        finally:
+            self.src._level -= entered
+            self._loop_depth -= len(dims)
+
+
+def element(ctx: Context, x: Node, index: list[str], out_shape: tuple) -> str:
+    """x's element at output `index` under NumPy broadcasting (static, see graphc.types)."""
+    if ctx.is_scalar(x):
+        return ctx[x]
+    offset = len(out_shape) - len(x.type.shape)
+    parts = []
+    for j, d in enumerate(x.type.shape):
+        k = j + offset
+        parts.append("0" if d == 1 and out_shape[k] != 1 else index[k])
+    return f"{ctx[x]}[{', '.join(parts)}]"
+
+
+def broadcast_dims(ctx: Context, node: Node) -> list[str]:
+    """Output dims of a broadcasting op, each taken from an input that has it."""
+    out = []
+    for k, d in enumerate(node.type.shape):
+        if d is not None:
+            out.append(str(d))
+            continue
+        for x in node.inputs:
+            j = k - (len(node.type.shape) - len(x.type.shape))
+            if j >= 0 and x.type.shape[j] is None:
+                out.append(f"{ctx[x]}.shape[{j}]")
+                break
+    return out
+
+
+def scalar_expr(node: Node, operands: list[str]) -> str:
+    """The op's scalar snippet applied to operand expressions."""
+    return node.opdef.expr.format(*operands, **node.attrs)
+
+
+def emit_elementwise(ctx: Context, node: Node) -> None:
+    """One loop nest (or one scalar statement) computing an elementwise node."""
+    if ctx.is_scalar(node):
+        expr = scalar_expr(node, [ctx[x] for x in node.inputs])
+        ctx.src(f"{ctx.new(node)} = {np_dtype(node.dtype)}({expr})")
+        return
+    dims = broadcast_dims(ctx, node)
+    name = ctx.empty(node, dims)
+    with ctx.loops(dims) as index:
+        operands = [element(ctx, x, index, node.type.shape) for x in node.inputs]
+        ctx.src(f"{name}[{', '.join(index)}] = {scalar_expr(node, operands)}")
+
+
+def generate(program: Program) -> str:
+    """The module source for `program`: imports, the store helper, and `step`."""
+    from graphc.codegen import emitters
+
+    ctx = Context(program)
+    args = _arguments(ctx, program)
+    ctx.src._level = 1
+    for node in program.order:
+        if id(node) in ctx.value:
+            continue
+        ctx.comment(node)
+        if node.opdef.kind is Kind.ELEMWISE:
+            emit_elementwise(ctx, node)
+        else:
+            emitters.EMITTERS[node.opdef.name](ctx, node)
+    _write_back(ctx)
+    _return(ctx, program)
+    body = ctx.src.lines
+    out = Source()
+    out(HEADER.format(title=program.title).rstrip())
+    out("import math")
+    out()
+    out("import numpy as np")
+    out("from numba import njit")
+    out()
+    out()
+    out(f"@{JIT}")
+    with out.indent("def _store(dst, src):"):
+        out('"""Copies src into dst (flat, C-contiguous): the end-of-step variable writes."""')
+        with out.indent("for i in range(src.size):"):
+            out("dst[i] = src[i]")
+    out()
+    out()
+    out(f"@{JIT}")
+    out(f"def step({', '.join(args)}):")
+    out.lines.extend(body)
+    return out.text()
+
+
+def _arguments(ctx: Context, program: Program) -> list[str]:
+    """Binds feeds, variable buffers, array constants and generators to argument names."""
+    args = []
+    for node in program.feeds:
+        args.append(ctx.new(node))
+        ctx.aliases.add(id(node))
+    for var in program.variables:
+        buf = ctx.names.fresh(f"{var.op_name}_buffer")
+        ctx.buffers[id(var)] = buf
+        args.append(buf)
+    for node in program.consts:
+        args.append(ctx.new(node))
+        ctx.aliases.add(id(node))
+    for node in program.randoms:
+        ctx.buffers[id(node)] = ctx.names.fresh(f"{node.op_name}_rng")
+        args.append(ctx.buffers[id(node)])
+    return args
+
+
+def _write_back(ctx: Context) -> None:
+    if ctx.writes:
+        ctx.src("# variable writes, after every read of this step")
+    for var, expr in ctx.writes:
+        buf = ctx.buffers[id(var)]
+        if var.type.shape == ():
+            ctx.src(f"{buf}[0] = {expr}")
+        else:
+            ctx.src(f"_store({buf}.reshape(-1), {expr}.reshape(-1))")
+
+
+def _return(ctx: Context, program: Program) -> None:
+    outs = []
+    for node in program.fetches:
+        expr = ctx[node]
+        outs.append(f"{expr}.copy()" if id(node) in ctx.aliases else expr)
+    ctx.src(f"return ({''.join(o + ', ' for o in outs)})")

@@ -1,0 +1,185 @@
+"""`Executable`: one compiled step for fixed fetches and feeds (TF1's make_callable result).
+
+Specialization policy: a program is compiled once per (fetches, feeds): dtypes
+come from the placeholders and ranks are static, while the sizes of unknown
+(`None`) dims are read at run time, so a smaller final batch reuses the same
+compiled code. Every argument passed to compiled code is C-contiguous, so
+Numba also compiles one specialization only.
+
+Invariants: checks run before the compiled call (feeds, uninitialized
+variables); new variable buffers are committed only after the call returns;
+existing buffers are written by the compiled code at its very end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from graphc import reference
+from graphc.codegen import compile as modules
+from graphc.codegen.cpu import Program, generate
+from graphc.errors import FailedPreconditionError, GraphcError, InvalidArgumentError
+from graphc.graph import Graph
+from graphc.ir import Node
+from graphc.types import is_compatible
+
+if TYPE_CHECKING:
+    from graphc.session import Session
+
+RANDOM_OPS = ("random_uniform", "random_standard_normal", "truncated_normal", "random_uniform_int")
+
+
+def build_program(plan: reference.Plan, feeds: list[Node], fetches: list[Node]) -> Program:
+    """The Program for a plan: argument lists in a deterministic order."""
+    order = [n for n in plan.order if id(n) not in plan.fed]
+    variables: dict[int, Node] = {}
+    for n in plan.order:
+        if n.opdef.name == "variable" and id(n) not in plan.fed:
+            variables.setdefault(id(n), n)
+        if n.opdef.takes_ref:
+            variables.setdefault(id(n.inputs[0]), n.inputs[0])
+    return Program(
+        order=order,
+        feeds=list(feeds),
+        fetches=list(fetches),
+        variables=list(variables.values()),
+        consts=[n for n in order if n.opdef.name == "const" and n.type.shape != ()],
+        randoms=[n for n in order if n.opdef.name in RANDOM_OPS],
+    )
+
+
+class Executable:
+    """A compiled step: call it with the values of `feeds`, in order."""
+
+    def __init__(
+        self,
+        session: Session,
+        targets: list[tuple[Node, bool]],
+        feeds: list[Node],
+        rebuild: Callable[[list[Any]], Any] | None = None,
+    ) -> None:
+        self._session = session
+        self._targets = targets
+        self.feeds = list(feeds)
+        self._rebuild = rebuild
+        nodes = [n for n, _ in targets]
+        self._plan = reference.plan(nodes, self.feeds)
+        fetches = list({id(n): n for n, is_op in targets if not is_op}.values())
+        self._fetch_index = {id(n): k for k, n in enumerate(fetches)}
+        self.program = build_program(self._plan, self.feeds, fetches)
+        for node in self.program.order + self.feeds:
+            if node.type is not None and node.type.shape is None:
+                raise GraphcError(
+                    f"'{node.name}' has unknown rank: compiled targets need known ranks "
+                    "(give the placeholder a shape, with None for unknown sizes)"
+                )
+        self.graph = Graph.from_outputs(nodes, self.feeds)
+        started = time.perf_counter()
+        self.source = generate(self.program)
+        self.codegen_seconds = time.perf_counter() - started
+        self._module = modules.load(self.source, session.cache_dir)
+        self._fn = self._module.step
+        self._tail: tuple | None = None
+        self._tail_version = -1
+        self.compile_seconds: float | None = None
+
+    # ---- calling ------------------------------------------------------------------------
+    def __call__(self, *values: Any) -> Any:
+        if len(values) != len(self.feeds):
+            raise GraphcError(f"expected {len(self.feeds)} feed values, got {len(values)}")
+        arrays = [_fast_feed(n, v) for n, v in zip(self.feeds, values, strict=True)]
+        out = self.run_flat(arrays)
+        return self._rebuild(out) if self._rebuild is not None else out
+
+    def run_flat(self, arrays: list[np.ndarray]) -> list[Any]:
+        """Runs with converted feed arrays; returns one value per target (None for ops)."""
+        session = self._session
+        if self._tail is None or self._tail_version != session._version:
+            fresh = self._prepare_state()
+        else:
+            fresh = None
+        try:
+            if self.compile_seconds is None:
+                started = time.perf_counter()
+                out = self._first_call(arrays)
+                self.compile_seconds = time.perf_counter() - started
+            else:
+                out = self._fn(*arrays, *self._tail)
+        except GraphcError:
+            raise
+        except Exception as exc:
+            raise InvalidArgumentError(f"compiled step failed: {exc}") from exc
+        if fresh:
+            session._commit(fresh)
+        return [None if is_op else self._result(out, n) for n, is_op in self._targets]
+
+    def _first_call(self, arrays: list[np.ndarray]) -> Any:
+        try:
+            return self._fn(*arrays, *self._tail)
+        except (OSError, EOFError, ValueError, TypeError, ImportError) as exc:
+            if isinstance(exc, ValueError | TypeError) and "pickle" not in str(exc).lower():
+                raise
+            # an unreadable on-disk cache: drop it and compile in memory
+            modules.purge(self.source, self._session.cache_dir)
+            self._module = modules.load_in_memory(modules.module_name(self.source), self.source)
+            self._fn = self._module.step
+            return self._fn(*arrays, *self._tail)
+
+    def _result(self, out: tuple, node: Node) -> Any:
+        value = out[self._fetch_index[id(node)]]
+        if node.type.shape == ():
+            return node.dtype.np.type(value)
+        return value
+
+    def _prepare_state(self) -> dict[Node, np.ndarray]:
+        """Checks variables and builds the argument tail; returns buffers to create."""
+        session, program = self._session, self.program
+        state = session._state
+        for var in self._plan.snapshot_reads:
+            if var not in state:
+                raise FailedPreconditionError(
+                    f"attempting to use uninitialized variable '{var.name}' "
+                    f"(created at {var.site}); run its initializer first"
+                )
+        written = {id(n.inputs[0]) for n in program.order if n.opdef.name == "assign"}
+        fresh: dict[Node, np.ndarray] = {}
+        buffers = []
+        for var in program.variables:
+            buf = state.get(var)
+            if buf is None:
+                if id(var) not in written:
+                    raise FailedPreconditionError(
+                        f"attempting to use uninitialized variable '{var.name}' "
+                        f"(created at {var.site}); run its initializer first"
+                    )
+                buf = fresh[var] = np.empty(var.type.shape or (1,), var.dtype.np)
+            buffers.append(buf)
+        consts = [n.attrs["value"].array for n in program.consts]
+        rngs = [session._rng(n) for n in program.randoms]
+        self._tail = (*buffers, *consts, *rngs)
+        self._tail_version = session._version if not fresh else -1
+        return fresh
+
+
+def _fast_feed(node: Node, value: Any) -> Any:
+    """The fed value as compiled code takes it (copied only if needed)."""
+    if (
+        type(value) is np.ndarray
+        and value.dtype == node.type.dtype.np
+        and value.flags.c_contiguous
+        and value.ndim
+        and is_compatible(node.type.shape, value.shape)
+    ):
+        return value
+    from graphc.session import convert_feed
+
+    return compiled_argument(convert_feed(node, value))
+
+
+def compiled_argument(array: np.ndarray) -> Any:
+    """A C-contiguous array, or a NumPy scalar for rank 0 (scalars are locals in the code)."""
+    return np.ascontiguousarray(array) if array.ndim else array[()]
