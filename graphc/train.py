@@ -18,6 +18,8 @@ from graphc.ir import Node, Operation
 from graphc.ops import convert
 from graphc.ops.elementwise import cast, sqrt, square
 from graphc.ops.state import group
+from graphc.saver import Saver as Saver
+from graphc.saver import latest_checkpoint as latest_checkpoint
 from graphc.variables import Variable, VariableNode, trainable_variables
 
 GLOBAL_STEP = "global_step"

@@ -1,4 +1,5 @@
-"""Session.run semantics (SPEC §4) and run-time errors (SPEC §5), on the reference target."""
+"""Session.run semantics (SPEC §4) and run-time errors (SPEC §5), on both the reference
+(numpy) and the compiled (cpu) target: the two must behave identically."""
 
 import collections
 
@@ -16,9 +17,15 @@ from graphc.errors import (
 )
 
 
+@pytest.fixture(params=["numpy", "cpu"])
+def target(request):
+    return request.param
+
+
 @pytest.fixture
-def sess():
-    with tf.Session(target="numpy") as s:
+def sess(target, tmp_path_factory):
+    cache = tmp_path_factory.getbasetemp() / "graphc-cache"
+    with tf.Session(target=target, cache_dir=cache) as s:
         yield s
 
 
@@ -148,17 +155,17 @@ def test_fetching_a_tensor_of_another_graph(sess):
         sess.run(tf.constant(1.0), {other: 2.0})
 
 
-def test_default_session_eval_and_run():
+def test_default_session_eval_and_run(target):
     x = tf.placeholder(tf.float32, [])
     v = tf.Variable(2.0)
     with pytest.raises(GraphcError, match="no default session"):
         v.eval()
-    with tf.Session(target="numpy") as sess:
+    with tf.Session(target=target) as sess:
         assert tf.get_default_session() is sess
         tf.global_variables_initializer().run()
         assert (x * v).eval(feed_dict={x: 3.0}) == 6.0
     assert tf.get_default_session() is None
-    interactive = tf.InteractiveSession(target="numpy")
+    interactive = tf.InteractiveSession(target=target)
     assert tf.get_default_session() is interactive
     interactive.close()
     assert tf.get_default_session() is None

@@ -1,0 +1,134 @@
+"""The compiled target: executables, specialization, aliasing, training parity."""
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from graphc.datasets import digits_split
+
+
+@pytest.fixture
+def cache(tmp_path_factory):
+    return tmp_path_factory.getbasetemp() / "graphc-cache"
+
+
+def _mlp(seed=0, dropout=False):
+    tf.set_random_seed(seed)
+    x = tf.placeholder(tf.float32, [None, 64], name="x")
+    y = tf.placeholder(tf.int64, [None], name="y")
+    w1 = tf.Variable(tf.truncated_normal([64, 32], stddev=0.1), name="w1")
+    b1 = tf.Variable(tf.zeros([32]), name="b1")
+    w2 = tf.Variable(tf.random_normal([32, 10], stddev=0.1), name="w2")
+    b2 = tf.Variable(tf.zeros([10]), name="b2")
+    h = tf.nn.relu(tf.matmul(x, w1) + b1)
+    if dropout:
+        h = tf.nn.dropout(h, rate=0.2)
+    logits = tf.matmul(h, w2) + b2
+    loss = tf.losses.sparse_softmax_cross_entropy(y, logits)
+    train = tf.train.AdamOptimizer(0.01).minimize(loss)
+    return x, y, loss, train
+
+
+@pytest.mark.parametrize("dropout", [False, True], ids=["plain", "dropout"])
+def test_training_parity_with_reference_over_20_steps(cache, dropout):
+    x_train, y_train, _, _ = digits_split()
+    x, y, loss, train = _mlp(dropout=dropout)
+    histories = {}
+    for target in ("numpy", "cpu"):
+        with tf.Session(target=target, cache_dir=cache) as sess:
+            sess.run(tf.global_variables_initializer())
+            histories[target] = [
+                sess.run(
+                    [train, loss],
+                    {x: x_train[i * 32 : i * 32 + 32], y: y_train[i * 32 : i * 32 + 32]},
+                )[1]
+                for i in range(20)
+            ]
+    np.testing.assert_allclose(histories["cpu"], histories["numpy"], rtol=2e-4)
+    assert histories["cpu"][-1] < histories["cpu"][0]
+
+
+def test_make_callable_compiles_once_and_a_smaller_batch_reuses_it(cache):
+    x, y, loss, train = _mlp()
+    x_train, y_train, _, _ = digits_split()
+    with tf.Session(cache_dir=cache) as sess:
+        sess.run(tf.global_variables_initializer())
+        step = sess.make_callable([train, loss], [x, y])
+        assert "def step(" in step.source and "@njit(" in step.source
+        first = step(x_train[:16], y_train[:16])
+        last = step(x_train[:5], y_train[:5])  # a smaller final batch
+        assert first[0] is None and np.isfinite(first[1]) and np.isfinite(last[1])
+        assert len(step._fn.signatures) == 1
+
+
+def test_run_caches_executables_per_signature(cache):
+    x = tf.placeholder(tf.float32, [None])
+    y = x * 2.0
+    with tf.Session(cache_dir=cache) as sess:
+        for n in (3, 5, 1):
+            np.testing.assert_array_equal(sess.run(y, {x: np.ones(n)}), np.full(n, 2.0))
+        sess.run([y], {x: [1.0]})  # another structure, the same targets: no new compile
+        assert len(sess._executables) == 1
+        sess.run([y, y * 3.0], {x: [1.0]})
+        assert len(sess._executables) == 2
+
+
+def test_fetched_values_do_not_alias_state_or_feeds(cache):
+    v = tf.Variable(np.array([1.0, 2.0], np.float32))
+    x = tf.placeholder(tf.float32, [2])
+    inc = v.assign_add(x)
+    with tf.Session(cache_dir=cache) as sess:
+        sess.run(v.initializer)
+        before = sess.run(v)
+        fed = np.array([1.0, 1.0], np.float32)
+        echoed = sess.run(x, {x: fed})
+        sess.run(inc, {x: fed})
+        np.testing.assert_array_equal(before, [1.0, 2.0])
+        assert echoed is not fed
+        np.testing.assert_array_equal(sess.run(v), [2.0, 3.0])
+
+
+def test_non_contiguous_and_read_only_feeds_are_accepted_and_not_mutated(cache):
+    x = tf.placeholder(tf.float32, [None, 2])
+    v = tf.Variable(np.zeros((3, 2), np.float32))
+    update = v.assign(x * 2.0)
+    base = np.arange(12, dtype=np.float32).reshape(3, 4)
+    strided = base[:, ::2]
+    frozen = np.ones((3, 2), np.float32)
+    frozen.setflags(write=False)
+    with tf.Session(cache_dir=cache) as sess:
+        sess.run(v.initializer)
+        np.testing.assert_array_equal(sess.run(update, {x: strided}), strided * 2)
+        np.testing.assert_array_equal(sess.run(update, {x: frozen}), frozen * 2)
+    np.testing.assert_array_equal(base, np.arange(12, dtype=np.float32).reshape(3, 4))
+
+
+def test_scalar_variables_and_global_step(cache):
+    step = tf.train.get_or_create_global_step()
+    s = tf.Variable(1.5)
+    grow = tf.group(step.assign_add(1), s.assign(s * 2.0))
+    with tf.Session(cache_dir=cache) as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(3):
+            sess.run(grow)
+        value_step, value_s = sess.run([step, s])
+    assert value_step == 3 and isinstance(value_step, np.int64)
+    assert value_s == 12.0 and isinstance(value_s, np.float32)
+
+
+def test_gather_out_of_range_in_compiled_code_changes_nothing(cache):
+    v = tf.Variable(np.array([1.0, 2.0], np.float32))
+    idx = tf.placeholder(tf.int32, [None])
+    update = v.assign(v * 10.0)
+    with tf.Session(cache_dir=cache) as sess:
+        sess.run(v.initializer)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="GatherV2"):
+            sess.run([update, tf.gather(v, idx)], {idx: [5]})
+        np.testing.assert_array_equal(sess.run(v), [1.0, 2.0])
+
+
+def test_nan_feeds_propagate(cache):
+    x = tf.placeholder(tf.float32, [2])
+    with tf.Session(cache_dir=cache) as sess:
+        out = sess.run(tf.exp(x) + tf.reduce_max(x), {x: [np.nan, 1.0]})
+    assert np.isnan(out).all()

@@ -1,0 +1,40 @@
+"""The examples run end to end (the README's `make demo` runs mlp_digits)."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(name, cache):
+    env = {**os.environ, "GRAPHC_CACHE_DIR": str(cache)}
+    path = os.path.join(ROOT, "examples", name)
+    return subprocess.run(
+        [sys.executable, path], capture_output=True, text=True, check=True, env=env
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("examples-cache")
+
+
+def test_mlp_digits_reaches_95_percent(cache):
+    out = _run("mlp_digits.py", cache)
+    accuracy = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
+    assert accuracy >= 0.95
+
+
+def test_softmax_regression(cache):
+    out = _run("softmax_regression.py", cache)
+    assert float(out.split("test accuracy")[1]) > 0.9
+
+
+def test_regression_fits(cache):
+    out = _run("regression.py", cache)
+    final = float(re.findall(r"mse ([0-9.]+)", out)[-1])
+    assert final < 0.03
