@@ -80,7 +80,9 @@ def _checked(name: str, var: Node, stored: dict[str, np.ndarray]) -> np.ndarray:
             f"but the variable has shape {list(var.type.shape)}"
         )
     if value.dtype != var.dtype.np and not np.can_cast(value.dtype, var.dtype.np, "safe"):
-        raise DTypeError(f"checkpoint holds '{name}' as {value.dtype}, the variable is {var.dtype.name}")  # fmt: skip
+        raise DTypeError(
+            f"checkpoint holds '{name}' as {value.dtype}, the variable is {var.dtype.name}"
+        )
     return value
 
 
