@@ -1,0 +1,205 @@
+"""BENCH.md workloads implemented identically in graphc, NumPy by hand, and JAX (optional).
+
+Each builder returns `step()`: one training step on fixed data, returning the
+loss computed before that step's update. Initial values come from one seed.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+W1 = {"sizes": (784, 256, 256, 10), "batch": 128, "lr": 1e-3}
+W2 = {"sizes": (16, 32, 1), "batch": 8, "lr": 0.01}
+
+
+def init(sizes: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        params.append((rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(np.float32))
+        params.append(np.zeros(fan_out, np.float32))
+    return params
+
+
+def data_w1(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.random((W1["batch"], 784), dtype=np.float32)
+    return x, rng.integers(0, 10, W1["batch"]).astype(np.int64)
+
+
+def data_w2(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((W2["batch"], 16)).astype(np.float32)
+    return x, rng.standard_normal((W2["batch"], 1)).astype(np.float32)
+
+
+# ---- graphc ---------------------------------------------------------------------------------
+def graphc_w1(cache_dir: str | None = None):
+    import graphc as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 784], name="x")
+        y = tf.placeholder(tf.int64, [None], name="y")
+        params = [tf.Variable(p) for p in init(W1["sizes"])]
+        h = x
+        for i in range(0, len(params), 2):
+            h = tf.matmul(h, params[i]) + params[i + 1]
+            if i + 2 < len(params):
+                h = tf.nn.relu(h)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
+        train = tf.train.AdamOptimizer(W1["lr"]).minimize(loss)
+        init_op = tf.global_variables_initializer()
+    sess = tf.Session(g, cache_dir=cache_dir)
+    sess.run(init_op)
+    fn = sess.make_callable([train, loss], [x, y])
+    xv, yv = data_w1()
+    return lambda: fn(xv, yv)[1]
+
+
+def graphc_w2(cache_dir: str | None = None):
+    import graphc as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 16], name="x")
+        y = tf.placeholder(tf.float32, [None, 1], name="y")
+        w1, b1, w2, b2 = (tf.Variable(p) for p in init(W2["sizes"]))
+        pred = tf.matmul(tf.tanh(tf.matmul(x, w1) + b1), w2) + b2
+        loss = tf.losses.mean_squared_error(y, pred)
+        train = tf.train.GradientDescentOptimizer(W2["lr"]).minimize(loss)
+        init_op = tf.global_variables_initializer()
+    sess = tf.Session(g, cache_dir=cache_dir)
+    sess.run(init_op)
+    fn = sess.make_callable([train, loss], [x, y])
+    xv, yv = data_w2()
+    return lambda: fn(xv, yv)[1]
+
+
+# ---- NumPy by hand --------------------------------------------------------------------------
+def numpy_w1():
+    params = init(W1["sizes"])
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    xv, yv = data_w1()
+    onehot = np.eye(10, dtype=np.float32)[yv]
+    state = {"t": 0}
+
+    def step():
+        w1, b1, w2, b2, w3, b3 = params
+        a1 = xv @ w1 + b1
+        h1 = np.maximum(a1, 0)
+        a2 = h1 @ w2 + b2
+        h2 = np.maximum(a2, 0)
+        z = h2 @ w3 + b3
+        z = z - z.max(1, keepdims=True)
+        e = np.exp(z)
+        p = e / e.sum(1, keepdims=True)
+        loss = float(-np.mean(np.log(p[np.arange(len(yv)), yv])))
+        dz = (p - onehot) / len(yv)
+        dh2 = dz @ w3.T * (a2 > 0)
+        dh1 = dh2 @ w2.T * (a1 > 0)
+        grads = [xv.T @ dh1, dh1.sum(0), h1.T @ dh2, dh2.sum(0), h2.T @ dz, dz.sum(0)]
+        state["t"] += 1
+        t = state["t"]
+        lr_t = W1["lr"] * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        for i, g in enumerate(grads):
+            m[i] = 0.9 * m[i] + 0.1 * g
+            v[i] = 0.999 * v[i] + 0.001 * g * g
+            params[i] -= (lr_t * m[i] / (np.sqrt(v[i]) + 1e-8)).astype(np.float32)
+        return loss
+
+    return step
+
+
+def numpy_w2():
+    params = init(W2["sizes"])
+    xv, yv = data_w2()
+    lr = np.float32(W2["lr"])
+
+    def step():
+        w1, b1, w2, b2 = params
+        h = np.tanh(xv @ w1 + b1)
+        pred = h @ w2 + b2
+        diff = pred - yv
+        loss = float(np.mean(diff * diff))
+        d = 2 * diff / diff.size
+        dh = (d @ w2.T) * (1 - h * h)
+        grads = (xv.T @ dh, dh.sum(0), h.T @ d, d.sum(0))
+        for p, g in zip(params, grads, strict=True):
+            p -= lr * g
+        return loss
+
+    return step
+
+
+# ---- JAX ---------------------------------------------------------------------------------------
+def jax_w1():
+    import jax
+    import jax.numpy as jnp
+
+    params = [jnp.asarray(p) for p in init(W1["sizes"])]
+    xv, yv = (jnp.asarray(a) for a in data_w1())
+
+    def loss_fn(ps, x, y):
+        h = x
+        for i in range(0, len(ps), 2):
+            h = h @ ps[i] + ps[i + 1]
+            if i + 2 < len(ps):
+                h = jax.nn.relu(h)
+        logp = jax.nn.log_softmax(h)
+        return -jnp.mean(logp[jnp.arange(y.shape[0]), y])
+
+    @jax.jit
+    def train(ps, m, v, t, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(ps, x, y)
+        t = t + 1
+        lr_t = W1["lr"] * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        m = [0.9 * a + 0.1 * g for a, g in zip(m, grads, strict=True)]
+        v = [0.999 * a + 0.001 * g * g for a, g in zip(v, grads, strict=True)]
+        ps = [p - lr_t * a / (jnp.sqrt(b) + 1e-8) for p, a, b in zip(ps, m, v, strict=True)]
+        return ps, m, v, t, loss
+
+    state = [params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params], 0.0]
+
+    def step():
+        *new, loss = train(*state, xv, yv)
+        state[:] = new
+        return float(loss)
+
+    return step
+
+
+def jax_w2():
+    import jax
+    import jax.numpy as jnp
+
+    params = [jnp.asarray(p) for p in init(W2["sizes"])]
+    xv, yv = (jnp.asarray(a) for a in data_w2())
+
+    def loss_fn(ps, x, y):
+        w1, b1, w2, b2 = ps
+        pred = jnp.tanh(x @ w1 + b1) @ w2 + b2
+        return jnp.mean((y - pred) ** 2)
+
+    @jax.jit
+    def train(ps, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(ps, x, y)
+        return [p - W2["lr"] * g for p, g in zip(ps, grads, strict=True)], loss
+
+    state = [params]
+
+    def step():
+        state[0], loss = train(state[0], xv, yv)
+        return float(loss)
+
+    return step
+
+
+SYSTEMS = {
+    "graphc": {"W1": graphc_w1, "W2": graphc_w2},
+    "numpy": {"W1": numpy_w1, "W2": numpy_w2},
+    "jax": {"W1": jax_w1, "W2": jax_w2},
+}
