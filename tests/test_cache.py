@@ -1,5 +1,6 @@
 """The compile cache: cross-process hits, corruption recovery, determinism, fallbacks."""
 
+import json
 import os
 import subprocess
 import sys
@@ -30,8 +31,6 @@ SCRIPT = textwrap.dedent(
 
 
 def _run(cache_dir):
-    import json
-
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(cache_dir)], capture_output=True, text=True, check=True
     )
@@ -50,6 +49,18 @@ def test_second_process_loads_compiled_code_from_the_cache(tmp_path):
     assert second["hits"] >= 1 and second["misses"] == 0
     assert first["loss"] == second["loss"]
     np.testing.assert_allclose(first["loss"], _expected_loss(), rtol=1e-6)
+
+
+def test_concurrent_processes_share_an_empty_cache(tmp_path):
+    command = [sys.executable, "-c", SCRIPT, str(tmp_path)]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate()[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    for out in outputs:
+        np.testing.assert_allclose(
+            json.loads(out.splitlines()[-1])["loss"], _expected_loss(), rtol=1e-6
+        )
+    assert _run(tmp_path)["hits"] >= 1
 
 
 def test_corrupt_cache_entries_recompile_instead_of_failing(tmp_path):

@@ -99,8 +99,9 @@ OPTIMIZERS = {
 }
 
 
+@pytest.mark.parametrize("target", ["numpy", "cpu"])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_optimizer_matches_handwritten_numpy(name):
+def test_optimizer_matches_handwritten_numpy(name, target):
     # loss = sum(c * w**2) so grad = 2 c w: the NumPy side recomputes it from its own w.
     c = np.array([0.5, 1.0, 2.0])
     w0 = np.array([1.0, -2.0, 3.0])
@@ -109,7 +110,7 @@ def test_optimizer_matches_handwritten_numpy(name):
     global_step = tf.train.get_or_create_global_step()
     train = OPTIMIZERS[name]().minimize(loss, global_step=global_step)
     got = []
-    with tf.Session(target="numpy") as sess:
+    with tf.Session(target=target) as sess:
         sess.run(tf.global_variables_initializer())
         for _ in range(5):
             sess.run(train)
