@@ -6,7 +6,9 @@ holds the public names only.
 """
 
 from graphc import errors, losses, nn, test, train
+from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
+from graphc.executable import Executable, optimize
 from graphc.graph import (
     Graph,
     control_dependencies,
@@ -16,6 +18,7 @@ from graphc.graph import (
 )
 from graphc.ir import Node as Tensor
 from graphc.ir import Operation
+from graphc.ops import fused as _fused_ops  # registers the fused-kernel ops
 from graphc.ops.elementwise import (
     abs,
     add,
@@ -135,6 +138,3 @@ def add_to_collection(key: str, value: object) -> None:
 def log_sigmoid(x: object) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), computed stably."""
     return negative(nn.softplus(negative(x)))
-
-
-__version__ = "0.1.0"

@@ -13,6 +13,7 @@ existing buffers are written by the compiled code at its very end.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -62,13 +63,19 @@ class Executable:
         feeds: list[Node],
         rebuild: Callable[[list[Any]], Any] | None = None,
     ) -> None:
+        from passes import optimize
+
         self._session = session
-        self._targets = targets
         self.feeds = list(feeds)
         self._rebuild = rebuild
-        nodes = [n for n, _ in targets]
-        self._plan = reference.plan(nodes, self.feeds)
-        fetches = list({id(n): n for n, is_op in targets if not is_op}.values())
+        started = time.perf_counter()
+        graph = Graph.from_outputs([n for n, _ in targets], self.feeds)
+        self.graph, self.report = optimize(graph, session.passes)
+        self.optimize_seconds = time.perf_counter() - started
+        outputs = self.graph.outputs
+        self._targets = [(outputs[k], is_op) for k, (_, is_op) in enumerate(targets)]
+        self._plan = reference.plan(list(outputs), self.feeds)
+        fetches = list({id(n): n for n, is_op in self._targets if not is_op}.values())
         self._fetch_index = {id(n): k for k, n in enumerate(fetches)}
         self.program = build_program(self._plan, self.feeds, fetches)
         for node in self.program.order + self.feeds:
@@ -77,15 +84,26 @@ class Executable:
                     f"'{node.name}' has unknown rank: compiled targets need known ranks "
                     "(give the placeholder a shape, with None for unknown sizes)"
                 )
-        self.graph = Graph.from_outputs(nodes, self.feeds)
         started = time.perf_counter()
         self.source = generate(self.program)
         self.codegen_seconds = time.perf_counter() - started
+        if session.debug:
+            _show(self)
         self._module = modules.load(self.source, session.cache_dir)
         self._fn = self._module.step
         self._tail: tuple | None = None
         self._tail_version = -1
         self.compile_seconds: float | None = None
+
+    # ---- inspection -----------------------------------------------------------------------
+    @property
+    def kernels(self) -> list[Any]:
+        """The fused kernels, each with `.name` and `.ops` (the user's ops it computes)."""
+        return [n.attrs["kernel"] for n in self.graph.nodes if n.opdef.name == "fused"]
+
+    def to_dot(self) -> str:
+        """DOT text of the optimized graph (fused kernels as boxes listing their ops)."""
+        return self.graph.to_dot()
 
     # ---- calling ------------------------------------------------------------------------
     def __call__(self, *values: Any) -> Any:
@@ -165,6 +183,13 @@ class Executable:
         return fresh
 
 
+def _show(exe: Executable) -> None:
+    """The debug printout (GRAPHC_DEBUG=1): optimized IR, pass report, generated source."""
+    rule = "-" * 78
+    text = f"{rule}\n{exe.graph}\n{rule}\n{exe.report.details()}\n{rule}\n{exe.source}{rule}\n"
+    sys.stderr.write(text)
+
+
 def _fast_feed(node: Node, value: Any) -> Any:
     """The fed value as compiled code takes it (copied only if needed)."""
     if (
@@ -183,3 +208,14 @@ def _fast_feed(node: Node, value: Any) -> Any:
 def compiled_argument(array: np.ndarray) -> Any:
     """A C-contiguous array, or a NumPy scalar for rank 0 (scalars are locals in the code)."""
     return np.ascontiguousarray(array) if array.ndim else array[()]
+
+
+def optimize(fetches: Any, feeds: Any = (), passes: Any = None) -> tuple[Graph, Any]:
+    """The optimized graph of `fetches` (cut at `feeds`) and the pass report; runs nothing."""
+    from graphc.graph import as_op_node
+    from graphc.session import _flatten
+    from passes import optimize as run_passes
+
+    leaves, _ = _flatten(fetches)
+    nodes = [as_op_node(leaf) for leaf in leaves]
+    return run_passes(Graph.from_outputs(nodes, [as_op_node(f) for f in feeds]), passes)

@@ -129,6 +129,12 @@ class Graph:
     def nodes(self) -> list[Node]:
         return list(self._nodes)
 
+    def dependencies(self, node: Node) -> tuple[Node, ...]:
+        """The nodes `node` waits for here (none for an input: it is fed)."""
+        if any(node is x for x in self.inputs):
+            return ()
+        return (*node.inputs, *node.control_inputs)
+
     def operation(self, node: Node) -> Operation:
         """The one `Operation` view of `node` (cached, so views compare by identity)."""
         view = self._operations.get(id(node))
@@ -158,13 +164,35 @@ class Graph:
         sources = [n for n in self._nodes if _is_argument(n) or n in self.inputs]
         head = ", ".join(f"{n.op_name}: {n.type}" for n in sources)
         lines = [f"graph({head}) {{"]
-        lines += [f"  {_node_line(n)}" for n in self._nodes if n not in sources]
+        for n in self._nodes:
+            if n not in sources:
+                lines += _node_lines(n, "  ")
         if self.outputs:
             lines.append("  return " + " ".join(n.op_name for n in self.outputs))
         lines.append("}")
         return "\n".join(lines)
 
     __str__ = as_text
+
+    def to_dot(self) -> str:
+        """DOT text (Graphviz) of the graph: ops as boxes, data and (dashed) control edges."""
+        lines = ["digraph graphc {", '  node [shape=box, fontname="monospace", fontsize=10];']
+        for n in self._nodes:
+            label = f"{n.op_name}\\n{n.opdef.type_name} {'()' if n.type is None else n.type}"
+            style = ""
+            if n.opdef.name == "fused":
+                kernel = n.attrs["kernel"]
+                label = f"{n.op_name}: {len(kernel.ops)} ops\\n" + "\\n".join(kernel.ops)
+                style = ", style=filled, fillcolor=lightyellow"
+            elif _is_argument(n):
+                style = ", shape=ellipse"
+            lines.append(f"  {_quote(n.op_name)} [label={_quote(label)}{style}];")
+            lines += [f"  {_quote(x.op_name)} -> {_quote(n.op_name)};" for x in n.inputs]
+            lines += [
+                f"  {_quote(c.op_name)} -> {_quote(n.op_name)} [style=dashed];"
+                for c in n.control_inputs
+            ]
+        return "\n".join([*lines, "}"]) + "\n"
 
     def to_networkx(self) -> nx.MultiDiGraph:
         """The graph as a networkx MultiDiGraph keyed by op name (data edges and control edges)."""
@@ -184,6 +212,9 @@ class Graph:
         seen: set[int] = {id(n) for n in self.inputs}
         names: set[str] = set()
         for n in self._nodes:
+            if n in self.inputs:
+                names.add(n.op_name)
+                continue  # fed: its value comes from outside, its inputs do not matter
             for x in (*n.inputs, *n.control_inputs):
                 if id(x) not in seen:
                     raise VerifyError(f"'{n.op_name}' uses '{x.op_name}' before it is defined")
@@ -198,7 +229,7 @@ class Graph:
 
 
 def _verify_type(n: Node) -> None:
-    if any(x.type is None for x in n.inputs):
+    if not n.opdef.takes_tuple and any(x.type is None for x in n.inputs):
         raise VerifyError(f"'{n.op_name}' takes an op without output as a data input")
     try:
         expected = n.opdef.infer(*(x.type for x in n.inputs), **n.attrs)
@@ -213,6 +244,18 @@ def _is_argument(n: Node) -> bool:
     return n.opdef.name in ("placeholder", "variable")
 
 
+def _node_lines(n: Node, indent: str) -> list[str]:
+    """A node's line; a fused node also lists its kernel's ops, indented, in braces."""
+    if n.opdef.name != "fused":
+        return [indent + _node_line(n)]
+    kernel = n.attrs["kernel"]
+    lines = [f"{indent}{_node_line(n)} {{  # {len(kernel.ops)} ops in one loop"]
+    for m in kernel.graph.nodes:
+        if m.opdef.name != "kernel_param":
+            lines.append(f"{indent}    {_node_line(m)}")
+    return [*lines, indent + "}"]
+
+
 def _node_line(n: Node) -> str:
     attrs = ", ".join(f"{k}={v!r}" for k, v in sorted(n.attrs.items()))
     op = f"{n.opdef.name}[{attrs}]" if attrs else n.opdef.name
@@ -221,6 +264,10 @@ def _node_line(n: Node) -> str:
     rhs = " ".join(part for part in (op, args, ctrl) if part)
     ty = "()" if n.type is None else f"{n.type.dtype.short}{shape_str(n.type.shape)}"
     return f"{n.op_name}: {ty} = {rhs}"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '\\"') + '"'
 
 
 def as_op_node(value: Any) -> Node:

@@ -112,7 +112,7 @@ def _run_node(node: Node, values: dict[int, Any], ctx: RunContext) -> Any:
             f"{op.type_name} '{node.op_name}' failed: {exc} (created at {node.site})"
         ) from exc
     if node.type is None:
-        return None
+        return out  # None, or a fused node's tuple of values
     out = np.asarray(out)
     if out.dtype != node.type.dtype.np or not is_compatible(node.type.shape, out.shape):
         raise GraphcError(

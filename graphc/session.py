@@ -9,6 +9,7 @@ changes no variable. Fetch results mirror the fetch structure.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -52,6 +53,8 @@ class Session:
       target: "numpy" (the reference interpreter), "cpu" (Numba), or "cuda".
       passes: optimization passes (None: the default pipeline; [] compiles as written).
       cache_dir: where compiled code is cached (compiled targets only).
+      debug: print each compiled program's optimized IR, pass report and source to
+        stderr (also on when the environment sets GRAPHC_DEBUG=1).
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class Session:
         passes: Any = None,
         cache_dir: str | None = None,
         config: Any = None,
+        debug: bool = False,
     ) -> None:
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
@@ -68,8 +72,9 @@ class Session:
             raise NotImplementedError("target 'cuda' is not available yet; use 'cpu' or 'numpy'")
         self.graph = graph if graph is not None else get_default_graph()
         self.target, self.passes, self.cache_dir = target, passes, cache_dir
+        self.debug = debug or os.environ.get("GRAPHC_DEBUG", "") not in ("", "0")
         self._state: dict[Node, np.ndarray] = {}
-        self._rngs: dict[Node, np.random.Generator] = {}
+        self._rngs: dict[str, np.random.Generator] = {}
         self._plans: dict[tuple, reference.Plan] = {}
         self._executables: dict[tuple, Any] = {}
         self._version = 0  # bumped whenever the set of variable buffers changes
@@ -152,10 +157,11 @@ class Session:
         return values
 
     def _rng(self, node: Node) -> np.random.Generator:
-        rng = self._rngs.get(node)
+        rng = self._rngs.get(node.op_name)  # by name: passes may rebuild the node
         if rng is None:
             seed = node.attrs["seed"]
-            rng = self._rngs[node] = np.random.default_rng(None if seed is None else list(seed))
+            rng = np.random.default_rng(None if seed is None else list(seed))
+            self._rngs[node.op_name] = rng
         return rng
 
     def _resolve(self, fetch: Any) -> tuple[Node, bool]:

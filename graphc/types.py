@@ -118,6 +118,8 @@ class TensorType:
     def __str__(self) -> str:
         return f"{self.dtype.short}{shape_str(self.shape)}"
 
+    __repr__ = __str__
+
 
 class StaticShape(tuple):
     """The tuple users see as `tensor.shape`, with TF1's `as_list()` and `ndims`."""

@@ -646,6 +646,9 @@ COVERED_ELSEWHERE = {
     "random_standard_normal": "test_random.py",
     "truncated_normal": "test_random.py",
     "random_uniform_int": "test_random.py",
+    "fused": "test_passes.py (fusion), test_fuzz.py",
+    "fused_output": "test_passes.py (fusion), test_fuzz.py",
+    "kernel_param": "test_passes.py (fusion), test_fuzz.py",
 }
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numba
 
-from graphc import __version__
+from graphc._version import __version__
 
 ENV_CACHE_DIR = "GRAPHC_CACHE_DIR"
 

@@ -46,6 +46,11 @@ def np_dtype(dtype: DType) -> str:
     return f"np.{dtype.np_name}"
 
 
+def shape_text(dims: list[str]) -> str:
+    """A shape tuple as source text: `(n, 3)`, `(3,)`, `()`."""
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
 def literal(value: np.ndarray | float | int | bool, dtype: DType) -> str:
     """A scalar of `dtype` as source text (infinities and NaN spelled through np)."""
     v = np.asarray(value).item()
@@ -68,6 +73,7 @@ class Context:
         self.aliases: set[int] = set()  # nodes whose array may be a buffer, feed or constant
         self.writes: list[tuple[Node, str]] = []
         self.buffers: dict[int, str] = {}  # variable id -> its buffer argument
+        self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
         self._loop_depth = 0
 
     # ---- values ---------------------------------------------------------------------
@@ -106,8 +112,7 @@ class Context:
 
     def empty(self, node: Node, dims: list[str]) -> str:
         name = self.new(node)
-        shape = "(" + "".join(d + ", " for d in dims) + ")"
-        self.src(f"{name} = np.empty({shape}, {np_dtype(node.dtype)})")
+        self.src(f"{name} = np.empty({shape_text(dims)}, {np_dtype(node.dtype)})")
         return name
 
     # ---- loops ----------------------------------------------------------------------
@@ -175,7 +180,7 @@ def emit_elementwise(ctx: Context, node: Node) -> None:
 
 def generate(program: Program) -> str:
     """The module source for `program`: imports, the store helper, and `step`."""
-    from graphc.codegen import emitters
+    from graphc.codegen import emitters, kernels  # noqa: F401  (kernels registers emitters)
 
     ctx = Context(program)
     args = _arguments(ctx, program)
@@ -246,5 +251,6 @@ def _return(ctx: Context, program: Program) -> None:
     outs = []
     for node in program.fetches:
         expr = ctx[node]
-        outs.append(f"{expr}.copy()" if id(node) in ctx.aliases else expr)
+        copy = id(node) in ctx.aliases and not ctx.is_scalar(node)
+        outs.append(f"{expr}.copy()" if copy else expr)
     ctx.src(f"return ({''.join(o + ', ' for o in outs)})")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from graphc.codegen.cpu import Context, element, literal, np_dtype
+from graphc.codegen.cpu import Context, element, literal, np_dtype, shape_text
 from graphc.errors import GraphcError
 from graphc.ir import Node
 from graphc.ops.conv import _pads, out_size
@@ -45,7 +45,7 @@ def _map(ctx: Context, node: Node, dims: list[str], source: Callable[[list[str]]
 
 def _zeros(ctx: Context, node: Node, dims: list[str]) -> str:
     name = ctx.new(node)
-    ctx.src(f"{name} = np.zeros(({''.join(d + ', ' for d in dims)}), {np_dtype(node.dtype)})")
+    ctx.src(f"{name} = np.zeros({shape_text(dims)}, {np_dtype(node.dtype)})")
     return name
 
 
@@ -106,9 +106,9 @@ def _random_shape(ctx: Context, node: Node) -> str:
     if static == ():
         return "(1,)"
     if None not in static:
-        return f"({''.join(f'{d}, ' for d in static)})"
+        return shape_text([str(d) for d in static])
     s = ctx[node.inputs[0]]
-    return f"({''.join(f'int({s}[{k}]), ' for k in range(len(static)))})"
+    return shape_text([f"int({s}[{k}])" for k in range(len(static))])
 
 
 def _draw(ctx: Context, node: Node, call: str) -> None:
@@ -323,9 +323,9 @@ def _arg(ctx: Context, node: Node) -> None:
     better = ">" if node.opdef.name == "argmax" else "<"
     out_dims = [d for k, d in enumerate(ctx.dims(x)) if k != axis] or ["1"]
     name = ctx.names.fresh(f"{node.op_name}_index")
-    ctx.src(f"{name} = np.empty(({''.join(d + ', ' for d in out_dims)}), {np_dtype(node.dtype)})")
+    ctx.src(f"{name} = np.empty({shape_text(out_dims)}, {np_dtype(node.dtype)})")
     best = ctx.names.fresh(f"{node.op_name}_best")
-    ctx.src(f"{best} = np.empty(({''.join(d + ', ' for d in out_dims)}), {np_dtype(x.dtype)})")
+    ctx.src(f"{best} = np.empty({shape_text(out_dims)}, {np_dtype(x.dtype)})")
     with ctx.loops(ctx.dims(x)) as index:
         at = ", ".join([i for k, i in enumerate(index) if k != axis] or ["0"])
         with ctx.src.indent(
@@ -396,7 +396,7 @@ def _reshape(ctx: Context, node: Node) -> None:
         ctx.src(f"{ctx.new(node)} = {ctx[x] if ctx.is_scalar(x) else ctx[x] + '.reshape(-1)[0]'}")
         return
     dims = _reshape_dims(ctx, node)
-    shape = f"({''.join(d + ', ' for d in dims)})"
+    shape = f"{shape_text(dims)}"
     if ctx.is_scalar(x):
         ctx.src(f"{ctx.new(node)} = np.full({shape}, {ctx[x]})")
         return
@@ -456,7 +456,7 @@ def _shape(ctx: Context, node: Node) -> None:
     if not dims:
         ctx.src(f"{ctx.new(node)} = np.zeros(0, {t})")
     else:
-        ctx.src(f"{ctx.new(node)} = np.array(({''.join(d + ', ' for d in dims)}), {t})")
+        ctx.src(f"{ctx.new(node)} = np.array({shape_text(dims)}, {t})")
 
 
 @emitter("size")

@@ -54,6 +54,7 @@ class OpDef:
     linear: tuple[int, ...] | bool = ()  # inputs it is linear in (True: all); jvp = the op
     stateful: bool = False  # numpy takes (ctx, node, *arrays); never folded or merged
     takes_ref: bool = False  # first input is a variable reference, not a read
+    takes_tuple: bool = False  # its input is a fused node's tuple of values
     is_source: bool = False
 
     def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Node:

@@ -1,0 +1,141 @@
+"""CPU emission of fused kernels: one loop nest computing a whole group of ops.
+
+Inside the loop every member is a scalar local named after its node; members
+that the rest of the graph needs are stored into arrays, and reductions of
+the group's values ("sinks") accumulate in the same loop. Kernel inputs are
+read with NumPy broadcasting (see `element`).
+"""
+
+from __future__ import annotations
+
+from graphc.codegen.cpu import Context, element, np_dtype, scalar_expr, shape_text
+from graphc.codegen.emitters import _REDUCE, _init, _out_index, emitter
+from graphc.ir import Node
+from graphc.types import normalize_axes
+
+BROADCASTS = ("broadcast_like", "broadcast_to")
+
+
+def _kernel_dims(ctx: Context, node: Node, shape: tuple) -> list[str]:
+    """The iteration space, each unknown dim read off an input that has it."""
+    dims = []
+    for k, d in enumerate(shape):
+        if d is not None:
+            dims.append(str(d))
+            continue
+        for x in node.inputs:
+            j = k - (len(shape) - len(x.type.shape))
+            if j >= 0 and x.type.shape[j] is None:
+                dims.append(f"{ctx[x]}.shape[{j}]")
+                break
+        else:
+            raise ValueError(f"kernel {node.op_name}: no input gives dim {k}")
+    return dims
+
+
+class _Sink:
+    """A reduction inside a kernel: its accumulator and how to update and finish it."""
+
+    def __init__(self, ctx: Context, member: Node, dims: list[str], outer: dict[int, Node]):
+        self.member, self.ctx = member, ctx
+        op = member.opdef.name
+        self.name = ctx.names.fresh(member.op_name)
+        if op == "sum_to_like":
+            like = outer[id(member.inputs[1])]
+            self.init, self.combine = "0", "{acc} + {v}"
+            self.axes, self.keep = None, True
+            self.out_dims = ctx.dims(like)
+            self.like_shape = like.type.shape
+        else:
+            init, self.combine = _REDUCE[op]
+            self.init = init
+            self.axes = normalize_axes(member.attrs["axis"], len(member.inputs[0].type.shape))
+            self.keep = member.attrs["keepdims"]
+            self.out_dims = [
+                ("1" if k in self.axes else d)
+                for k, d in enumerate(dims)
+                if self.keep or k not in self.axes
+            ]
+        self.scalar = member.type.shape == ()
+        self.wide = op in ("reduce_sum", "sum_to_like") and member.dtype.name in (
+            "float16",
+            "float32",
+        )
+
+    def start(self) -> None:
+        ctx, start = self.ctx, _init(self.ctx, self.member, self.init)
+        if self.scalar:
+            ctx.src(f"{self.name} = {'0.0' if self.wide else start}")
+            return
+        ctx.src(
+            f"{self.name} = np.empty({shape_text(self.out_dims)}, {np_dtype(self.member.dtype)})"
+        )
+        with ctx.loops(self.out_dims) as index:
+            ctx.src(f"{self.name}[{', '.join(index)}] = {start}")
+
+    def update(self, index: list[str], value: str) -> None:
+        if self.scalar:
+            target = self.name
+        elif self.axes is None:  # sum_to_like: axes where `like` has size 1
+            offset = len(index) - len(self.like_shape)
+            at = ["0" if d == 1 else index[j + offset] for j, d in enumerate(self.like_shape)]
+            target = f"{self.name}[{', '.join(at)}]"
+        else:
+            target = f"{self.name}[{', '.join(_out_index(index, self.axes, self.keep))}]"
+        self.ctx.src(f"{target} = {self.combine.format(acc=target, v=value)}")
+
+    def finish(self) -> str:
+        if self.scalar:
+            final = self.ctx.names.fresh(f"{self.member.op_name}_value")
+            self.ctx.src(f"{final} = {np_dtype(self.member.dtype)}({self.name})")
+            return final
+        return self.name
+
+
+@emitter("fused")
+def _fused(ctx: Context, node: Node) -> None:
+    kernel = node.attrs["kernel"]
+    inner = kernel.graph
+    outer = {id(p): x for p, x in zip(inner.inputs, node.inputs, strict=True)}
+    dims = _kernel_dims(ctx, node, kernel.shape)
+    ctx.src(f"# kernel {kernel.name}: {len(kernel.ops)} ops in one loop: {', '.join(kernel.ops)}")
+    stored = {}
+    for o in inner.outputs:
+        if o.opdef.name not in _REDUCE and o.opdef.name != "sum_to_like":
+            stored[id(o)] = ctx.names.fresh(o.op_name)
+            ctx.src(f"{stored[id(o)]} = np.empty({shape_text(dims)}, {np_dtype(o.dtype)})")
+    sinks = {
+        id(m): _Sink(ctx, m, dims, outer)
+        for m in inner.nodes
+        if m.opdef.name in _REDUCE or m.opdef.name == "sum_to_like"
+    }
+    for sink in sinks.values():
+        sink.start()
+    local: dict[int, str] = {}
+    with ctx.loops(dims) as index:
+
+        def value(x: Node) -> str:
+            return (
+                local[id(x)] if id(x) in local else element(ctx, outer[id(x)], index, kernel.shape)
+            )
+
+        for m in inner.nodes:
+            if id(m) in outer:
+                continue
+            if id(m) in sinks:
+                sinks[id(m)].update(index, value(m.inputs[0]))
+                continue
+            operands = [value(x) for x in m.inputs]
+            expr = operands[0] if m.opdef.name in BROADCASTS else scalar_expr(m, operands)
+            local[id(m)] = ctx.names.fresh(f"t_{m.op_name}")
+            ctx.src(f"{local[id(m)]} = {expr}  # {m.op_name}")
+            if id(m) in stored:
+                ctx.src(f"{stored[id(m)]}[{', '.join(index)}] = {local[id(m)]}")
+    values = [stored[id(o)] if id(o) in stored else sinks[id(o)].finish() for o in inner.outputs]
+    ctx.kernels[id(node)] = values
+    ctx.bind(node, "None")
+
+
+@emitter("fused_output")
+def _fused_output(ctx: Context, node: Node) -> None:
+    ctx.bind(node, ctx.kernels[id(node.inputs[0])][node.attrs["index"]])

@@ -1,0 +1,71 @@
+"""Fused kernels: one node standing for a group of ops computed in one loop.
+
+A `fused` node holds a `Kernel` (an inner graph over parameter nodes, one per
+input of the fused node) and has no tensor of its own; each value the rest of
+the graph needs from it is a `fused_output` node picking one kernel output.
+The fused node's reference semantics evaluate the inner graph, so optimized
+graphs stay executable by the reference interpreter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graphc.graph import Graph
+from graphc.ops import Kind, defop
+from graphc.types import TensorType
+
+
+@dataclass(frozen=True, eq=False)
+class Kernel:
+    """The inside of a fused node: inner graph, the original ops it contains, its loop shape."""
+
+    name: str
+    graph: Graph  # inputs: parameters aligned with the fused node's inputs
+    ops: tuple[str, ...]  # names of the user's ops it contains, in order
+    shape: tuple[int | None, ...]  # the iteration space (the group's elementwise shape)
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return f"{self.name}<{len(self.ops)} ops>"
+
+
+def _fused_numpy(*arrays: Any, kernel: Kernel) -> tuple:
+    from graphc import reference
+
+    feeds = dict(zip(kernel.graph.inputs, arrays, strict=True))
+    return tuple(reference.evaluate(list(kernel.graph.outputs), feeds))
+
+
+fused = defop(
+    "fused",
+    "Fused",
+    Kind.OPAQUE,
+    infer=lambda *types, kernel: None,
+    numpy=_fused_numpy,
+    differentiable=False,
+)
+fused_output = defop(
+    "fused_output",
+    "FusedOutput",
+    Kind.OPAQUE,
+    infer=lambda _kernel_value, *, index, out: out,
+    numpy=lambda values, *, index, out: values[index],
+    differentiable=False,
+    takes_tuple=True,
+)
+kernel_param = defop(
+    "kernel_param",
+    "KernelParam",
+    Kind.OPAQUE,
+    infer=lambda *, index, type_: type_,
+    numpy=lambda *, index, type_: None,
+    differentiable=False,
+    is_source=True,
+)
+
+
+def output_type(node: Any) -> TensorType:
+    return node.attrs["out"]

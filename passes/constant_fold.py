@@ -1,0 +1,76 @@
+"""`fold_constants`: evaluate pure subgraphs of constants once, at compile time.
+
+Never folds stateful ops (variables, random draws, assignments), nodes with
+control inputs, or results above `FOLD_LIMIT` elements (a broadcast of a
+scalar to a large shape stays a cheap op instead of a large constant). Shape
+queries (`shape`, `size`, `reduced_size`) of fully known shapes fold too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.graph import Graph
+from graphc.ir import Attrs, ConstValue, Node
+from graphc.ops.state import const
+from passes.manager import note
+from passes.rewrite import provenance, rewrite
+
+FOLD_LIMIT = 1 << 16
+_NEVER = ("fused", "fused_output", "kernel_param")
+_SHAPE_QUERIES = ("shape", "size", "reduced_size")
+
+
+def _as_constant(node: Node, value: np.ndarray) -> Node:
+    """A Const node with `node`'s name and type, standing for everything it replaced."""
+    array = np.asarray(value, node.dtype.np).reshape(node.type.shape)
+    origins = sorted({o for x in (node, *node.inputs) for o in provenance(x)})
+    note(f"folded {node.op_name} ({node.opdef.type_name}) into a constant")
+    return Node(
+        const,
+        (),
+        Attrs(value=ConstValue(array)),
+        node.type,
+        node.op_name,
+        node.graph,
+        (),
+        node.site,
+        tuple(origins),
+    )
+
+
+def _foldable(node: Node) -> bool:
+    op = node.opdef
+    return (
+        node.type is not None
+        and not op.stateful
+        and not op.is_source
+        and op.name not in _NEVER
+        and not node.control_inputs
+        and node.type.fully_known
+        and int(np.prod(node.type.shape)) <= FOLD_LIMIT
+    )
+
+
+def fold_constant_node(node: Node) -> Node | None:
+    # f(c1, ..., cn) -> c   when every input is a constant and f is pure
+    if not _foldable(node) or not all(x.opdef is const for x in node.inputs):
+        return None
+    arrays = [x.attrs["value"].array for x in node.inputs]
+    with np.errstate(all="ignore"):
+        return _as_constant(node, node.opdef.numpy(*arrays, **node.attrs))
+
+
+def fold_shape_query(node: Node) -> Node | None:
+    # shape(x), size(x), reduced_size(x) -> c   when x's static shape is fully known
+    if node.opdef.name not in _SHAPE_QUERIES or not _foldable(node):
+        return None
+    x = node.inputs[0]
+    if not x.type.fully_known:
+        return None
+    return _as_constant(node, node.opdef.numpy(np.empty(x.type.shape, x.dtype.np), **node.attrs))
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """Replaces pure subgraphs of constants (and static shape queries) by constants."""
+    return rewrite(graph, fold_constant_node, fold_shape_query)

@@ -1,0 +1,45 @@
+"""`eliminate_common_subexpressions`: merge structurally equal pure nodes.
+
+Two nodes are equal when they have the same op, the same (already merged)
+inputs, attrs, control inputs and type; inputs of commutative ops are
+compared as a set. The first node in topological order is kept. Stateful ops
+(variable reads, random draws, assignments) are never merged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphc.graph import Graph
+from graphc.ir import Node
+from passes.manager import note
+from passes.rewrite import rewrite
+
+COMMUTATIVE = frozenset(
+    ["add", "multiply", "maximum", "minimum", "equal", "not_equal", "logical_and", "logical_or"]
+)
+
+
+def _key(node: Node) -> tuple[Any, ...]:
+    ids = [id(x) for x in node.inputs]
+    inputs = tuple(sorted(ids)) if node.opdef.name in COMMUTATIVE else tuple(ids)
+    control = tuple(id(c) for c in node.control_inputs)
+    return (node.opdef.name, inputs, node.attrs, control, node.type)
+
+
+def eliminate_common_subexpressions(graph: Graph) -> Graph:
+    """Keeps one node of each set of equal pure nodes."""
+    table: dict[tuple[Any, ...], Node] = {}
+
+    def merge(node: Node) -> Node | None:
+        # f(a, b) computed twice -> computed once
+        op = node.opdef
+        if op.stateful or (op.is_source and op.name != "const") or node.type is None:
+            return None
+        first = table.setdefault(_key(node), node)
+        if first is node:
+            return None
+        note(f"merged {node.op_name} with {first.op_name}")
+        return first
+
+    return rewrite(graph, merge)

@@ -1,0 +1,244 @@
+"""`fuse_elementwise`: group connected elementwise ops into kernels computed in one loop.
+
+A group holds elementwise (and broadcast) nodes of one output shape, plus
+optionally reductions of values of that shape ("sinks", e.g. the sum in
+`reduce_sum(x * y)`), computed in the same loop. Legality:
+- convex: no path leaves the group and re-enters it (checked with ancestor
+  bit sets), so the fused graph stays acyclic;
+- nothing in the group reads a sink's result (a reduction is complete only
+  after the loop);
+- no member has control inputs, and stateful ops never join.
+Every member another node (or a graph output) needs stays an output of the
+kernel, so intermediates used elsewhere are still produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from graphc.graph import Graph
+from graphc.ir import Attrs, Node
+from graphc.ops import Kind
+from graphc.ops.fused import Kernel, fused, fused_output, kernel_param
+from passes.manager import note
+from passes.rewrite import fresh_name, naming, provenance, with_inputs
+
+SINKS = ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "sum_to_like")
+BROADCASTS = ("broadcast_like", "broadcast_to")
+
+
+@dataclass
+class Group:
+    shape: tuple
+    members: list[Node] = field(default_factory=list)
+    mask: int = 0
+    sinks: set[int] = field(default_factory=set)
+
+
+def _elementwise(node: Node) -> bool:
+    ok = node.opdef.kind is Kind.ELEMWISE or node.opdef.name in BROADCASTS
+    return ok and not node.opdef.stateful and not node.control_inputs and bool(node.type.shape)
+
+
+def _sink(node: Node) -> bool:
+    return node.opdef.name in SINKS and not node.control_inputs
+
+
+def _groups(graph: Graph) -> list[Group]:
+    """Greedy grouping in topological order, keeping every group convex."""
+    index = {id(n): i for i, n in enumerate(graph.nodes)}
+    ancestors: list[int] = []
+    group_of: dict[int, Group] = {}
+    groups: list[Group] = []
+    for i, node in enumerate(graph.nodes):
+        preds = graph.dependencies(node)
+        ancestors.append(_union(ancestors[index[id(p)]] | 1 << index[id(p)] for p in preds))
+        if not preds and node.inputs:
+            continue  # a fed tensor: its value comes from outside
+        if _elementwise(node):
+            shape, candidates = node.type.shape, node.inputs
+        elif _sink(node) and node.inputs[0].type.shape:
+            shape, candidates = node.inputs[0].type.shape, node.inputs[:1]
+        else:
+            continue
+        legal = [
+            g
+            for g in _owners(candidates, group_of)
+            if g.shape == shape and _can_join(node, g, index, ancestors)
+        ]
+        group = legal[0] if legal else None
+        for other in legal[1:]:  # the node connects several groups: merge them when convex
+            if _can_merge(group, other, node, index, ancestors):
+                _merge(group, other, group_of, groups, index)
+        if group is None:
+            if not _elementwise(node):
+                continue
+            group = Group(shape)
+            groups.append(group)
+        group.members.append(node)
+        group.mask |= 1 << i
+        if not _elementwise(node):
+            group.sinks.add(id(node))
+        group_of[id(node)] = group
+    return [g for g in groups if len(g.members) > 1]
+
+
+def _union(masks) -> int:
+    out = 0
+    for m in masks:
+        out |= m
+    return out
+
+
+def _owners(candidates: tuple[Node, ...], group_of: dict[int, Group]) -> list[Group]:
+    seen: list[Group] = []
+    for x in candidates:
+        g = group_of.get(id(x))
+        if g is not None and g not in seen:
+            seen.append(g)
+    return seen
+
+
+def _can_join(node: Node, group: Group, index: dict[int, int], ancestors: list[int]) -> bool:
+    for x in node.inputs:
+        if id(x) in group.sinks:
+            return False  # a reduction's result exists only after the loop
+        inside = group.mask >> index[id(x)] & 1
+        if not inside and ancestors[index[id(x)]] & group.mask:
+            return False  # x depends on the group: joining would make a cycle
+    return True
+
+
+def _can_merge(
+    group: Group, other: Group, node: Node, index: dict[int, int], ancestors: list[int]
+) -> bool:
+    """True when group, other and node together stay convex and read no sink of theirs."""
+    mask = group.mask | other.mask | 1 << index[id(node)]
+    sinks = group.sinks | other.sinks
+    for m in (*group.members, *other.members, node):
+        for x in m.inputs:
+            if id(x) in sinks:
+                return False
+            if not mask >> index[id(x)] & 1 and ancestors[index[id(x)]] & mask:
+                return False
+    return True
+
+
+def _merge(
+    group: Group,
+    other: Group,
+    group_of: dict[int, Group],
+    groups: list[Group],
+    index: dict[int, int],
+) -> None:
+    group.members = sorted([*group.members, *other.members], key=lambda m: index[id(m)])
+    group.mask |= other.mask
+    group.sinks |= other.sinks
+    for m in other.members:
+        group_of[id(m)] = group
+    groups.remove(other)
+
+
+def _users(graph: Graph) -> dict[int, list[Node]]:
+    users: dict[int, list[Node]] = {}
+    for n in graph.nodes:
+        for x in (*n.inputs, *n.control_inputs):
+            users.setdefault(id(x), []).append(n)
+    return users
+
+
+def _build(
+    group: Group, inputs: list[Node], graph: Graph, users: dict[int, list[Node]]
+) -> dict[int, Node]:
+    """The fused node for `group` on (rewritten) `inputs`; maps member ids to their new nodes."""
+    members = {id(m) for m in group.members}
+    outputs_needed = {id(o) for o in graph.outputs}
+    params = [
+        Node(kernel_param, (), Attrs(index=k, type_=x.type), x.type, f"p{k}", x.graph, (), x.site)
+        for k, x in enumerate(inputs)
+    ]
+    inner = {id(x): p for x, p in zip(_external_inputs(group), params, strict=True)}
+    for m in group.members:
+        inner[id(m)] = with_inputs(m, [inner[id(x)] for x in m.inputs], ())
+    outs = [
+        m
+        for m in group.members
+        if id(m) in outputs_needed or any(id(u) not in members for u in users.get(id(m), []))
+    ]
+    ops = tuple(o for m in group.members for o in provenance(m))
+    name = fresh_name("fused")
+    kernel = Kernel(
+        name, Graph.from_outputs([inner[id(o)] for o in outs], params), ops, group.shape
+    )
+    first = group.members[0]
+    node = Node(
+        fused, tuple(inputs), Attrs(kernel=kernel), None, name, first.graph, (), first.site, ops
+    )
+    note(f"fused {len(group.members)} ops into kernel {name}: {', '.join(ops)}")
+    return {
+        id(o): Node(
+            fused_output,
+            (node,),
+            Attrs(index=k, out=o.type),
+            o.type,
+            o.op_name,
+            o.graph,
+            (),
+            o.site,
+            provenance(o),
+        )
+        for k, o in enumerate(outs)
+    }
+
+
+def fuse_elementwise(graph: Graph) -> Graph:
+    """Replaces each fusable group by one fused node and its outputs."""
+    groups = _groups(graph)
+    if not groups:
+        return graph
+    users = _users(graph)
+    unit_of = {id(m): ("g", k) for k, g in enumerate(groups) for m in g.members}
+    memo: dict[int, Node] = {id(x): x for x in graph.inputs}
+    with naming(graph):
+        for unit in _unit_order(graph, unit_of):
+            if unit[0] == "g":
+                group = groups[unit[1]]
+                memo.update(
+                    _build(group, [memo[id(x)] for x in _external_inputs(group)], graph, users)
+                )
+                continue
+            node = graph.nodes[unit[1]]
+            if id(node) not in memo:
+                inputs = [memo[id(x)] for x in node.inputs]
+                memo[id(node)] = with_inputs(
+                    node, inputs, [memo[id(c)] for c in node.control_inputs]
+                )
+    return Graph.from_outputs([memo[id(o)] for o in graph.outputs], graph.inputs)
+
+
+def _unit_order(graph: Graph, unit_of: dict[int, tuple]) -> list[tuple]:
+    """Groups contracted to single units, in a deterministic topological order (networkx)."""
+    index = {id(n): i for i, n in enumerate(graph.nodes)}
+    dag = nx.DiGraph()
+    first: dict[tuple, int] = {}
+    for i, node in enumerate(graph.nodes):
+        unit = unit_of.get(id(node), ("n", i))
+        first.setdefault(unit, i)
+        dag.add_node(unit)
+        for p in graph.dependencies(node):
+            source = unit_of.get(id(p), ("n", index[id(p)]))
+            if source != unit:
+                dag.add_edge(source, unit)
+    return list(nx.lexicographical_topological_sort(dag, key=first.__getitem__))
+
+
+def _external_inputs(group: Group) -> list[Node]:
+    members = {id(m) for m in group.members}
+    inputs: list[Node] = []
+    for m in group.members:
+        for x in m.inputs:
+            if id(x) not in members and all(x is not y for y in inputs):
+                inputs.append(x)
+    return inputs

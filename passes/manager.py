@@ -1,0 +1,119 @@
+"""The pass manager: runs a named pipeline to a fixed point and records a report.
+
+Invariants: a pass is a pure `Graph -> Graph`; returning the same object means
+no change. Passes describe what they changed with `note()`, which the manager
+collects per pass (outside a manager, notes are dropped). Every pass result is
+checked with `verify()`; a pass that raises or returns an invalid graph is
+reported as a PassError naming the pass and the passes that ran before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphc.errors import PassError
+from graphc.graph import Graph
+
+Pass = Callable[[Graph], Graph]
+_JOURNAL: list[list[str]] = []
+
+
+def note(message: str) -> None:
+    """Records one change made by the running pass (e.g. "folded x into a constant")."""
+    if _JOURNAL:
+        _JOURNAL[-1].append(message)
+
+
+@contextlib.contextmanager
+def _journal() -> Iterator[list[str]]:
+    _JOURNAL.append([])
+    try:
+        yield _JOURNAL[-1]
+    finally:
+        _JOURNAL.pop()
+
+
+@dataclass
+class PassRecord:
+    """One run of one pass: node counts before and after, its changes and its time."""
+
+    name: str
+    nodes_before: int
+    nodes_after: int
+    changes: list[str]
+    seconds: float
+    round: int = 0
+
+
+@dataclass
+class Report:
+    """What the optimizer did, pass by pass."""
+
+    records: list[PassRecord] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = ["pass                  round  nodes before -> after  changes  time"]
+        for r in self.records:
+            lines.append(
+                f"{r.name:<21} {r.round:>5}  {r.nodes_before:>12} -> {r.nodes_after:<5}"
+                f"  {len(r.changes):>7}  {r.seconds * 1e3:6.1f} ms"
+            )
+        return "\n".join(lines)
+
+    def changes(self, name: str | None = None) -> list[str]:
+        """Every change, or those of the pass `name`."""
+        return [c for r in self.records if name in (None, r.name) for c in r.changes]
+
+    def details(self) -> str:
+        """The table followed by every change, grouped by pass."""
+        out = [str(self)]
+        for r in self.records:
+            out += [f"[{r.name}, round {r.round}] {c}" for c in r.changes]
+        return "\n".join(out)
+
+
+def named(passes: Sequence[Any]) -> list[tuple[str, Pass]]:
+    """(name, pass) pairs from passes given as functions or as (name, function)."""
+    return [p if isinstance(p, tuple) else (getattr(p, "__name__", repr(p)), p) for p in passes]
+
+
+def run_pass(
+    name: str, fn: Pass, graph: Graph, report: Report, ran: list[str], round_: int = 0
+) -> Graph:
+    """Runs one pass, verifies its result, and appends its record to `report`."""
+    started = time.perf_counter()
+    try:
+        with _journal() as changes:
+            out = fn(graph)
+        if not isinstance(out, Graph):
+            raise TypeError(f"returned {type(out).__name__}, not a Graph")
+        if len(out.outputs) != len(graph.outputs):
+            raise ValueError(f"returned {len(out.outputs)} outputs, expected {len(graph.outputs)}")
+        out.verify()
+    except Exception as exc:
+        before = ", ".join(ran) or "none"
+        raise PassError(f"pass '{name}' failed: {exc} (passes before it: {before})") from exc
+    ran.append(name)
+    seconds = time.perf_counter() - started
+    record = PassRecord(name, len(graph.nodes), len(out.nodes), changes, seconds, round_)
+    report.records.append(record)
+    return out
+
+
+def run_to_fixed_point(
+    graph: Graph, passes: Sequence[Any], report: Report | None = None, max_rounds: int = 8
+) -> Graph:
+    """Repeats the passes until a whole round changes nothing (at most `max_rounds`)."""
+    report = report if report is not None else Report()
+    ran: list[str] = []
+    for round_ in range(max_rounds):
+        start = graph
+        for name, fn in named(passes):
+            graph = run_pass(name, fn, graph, report, ran, round_)
+        if graph is start:
+            break
+    return graph

@@ -1,0 +1,204 @@
+"""`simplify`: algebraic identities and numerically stabilizing rewrites.
+
+Each rule states its algebra. Identities fire only when the result has
+exactly the replaced node's type (nothing was broadcast), and `x * 0 -> 0`
+only for integers (for floats, inf * 0 and nan * 0 are nan). `x + 0 -> x`
+ignores the sign of zero (-0.0 + 0.0 is +0.0), as fast-math compilers do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.graph import Graph
+from graphc.ir import Node
+from graphc.ops import REGISTRY, Kind
+from graphc.ops.state import const
+from passes.manager import note
+from passes.rewrite import new_node, rewrite
+
+RESHAPES = ("reshape", "reshape_like", "expand_dims", "squeeze")
+
+
+def _op(node: Node, *names: str) -> bool:
+    return node.opdef.name in names
+
+
+def is_constant(node: Node, value: float) -> bool:
+    """True for a Const node whose every element equals `value`."""
+    return node.opdef is const and bool(np.all(node.attrs["value"].array == value))
+
+
+def _replaced(node: Node, by: Node, rule: str) -> Node:
+    note(f"{rule}: {node.op_name} -> {by.op_name}")
+    return by
+
+
+def _operand_other_than(node: Node, pred) -> Node | None:
+    """For a binary node with one operand satisfying `pred`, the other operand."""
+    a, b = node.inputs
+    if pred(b):
+        return a
+    if pred(a):
+        return b
+    return None
+
+
+def _is_ones(x: Node) -> bool:
+    return is_constant(x, 1) or _op(x, "ones_like")
+
+
+def _is_zeros(x: Node) -> bool:
+    return is_constant(x, 0) or _op(x, "zeros_like")
+
+
+def neutral_element(node: Node) -> Node | None:
+    # x * 1 -> x,  1 * x -> x,  x / 1 -> x,  x + 0 -> x,  0 + x -> x,  x - 0 -> x
+    if _op(node, "multiply"):
+        x = _operand_other_than(node, _is_ones)
+    elif _op(node, "add"):
+        x = _operand_other_than(node, _is_zeros)
+    elif _op(node, "divide"):
+        x = node.inputs[0] if _is_ones(node.inputs[1]) else None
+    elif _op(node, "subtract"):
+        x = node.inputs[0] if _is_zeros(node.inputs[1]) else None
+    else:
+        return None
+    if x is None or x.type != node.type:
+        return None
+    return _replaced(node, x, "neutral element")
+
+
+def integer_times_zero(node: Node) -> Node | None:
+    # x * 0 -> 0   (integers only: for floats inf * 0 and nan * 0 are nan)
+    if not _op(node, "multiply") or node.dtype.is_floating:
+        return None
+    zero = _operand_other_than(node, _is_zeros)
+    if zero is None:
+        return None
+    x = node.inputs[0] if node.inputs[1] is not zero else node.inputs[1]
+    if x.type != node.type:
+        return None
+    note(f"integer times zero: {node.op_name} -> zeros")
+    return new_node(REGISTRY["zeros_like"], [x], like=node)
+
+
+def double_negation(node: Node) -> Node | None:
+    # -(-x) -> x
+    if _op(node, "negative") and _op(node.inputs[0], "negative"):
+        return _replaced(node, node.inputs[0].inputs[0], "double negation")
+    return None
+
+
+def transpose_of_transpose(node: Node) -> Node | None:
+    # transpose(transpose(x, p), q) -> transpose(x, p[q])   (x itself when that is the identity)
+    if not (_op(node, "transpose") and _op(node.inputs[0], "transpose")):
+        return None
+    inner = node.inputs[0]
+    p, q = inner.attrs["perm"], node.attrs["perm"]
+    perm = tuple(p[k] for k in q)
+    x = inner.inputs[0]
+    if perm == tuple(range(len(perm))):
+        return _replaced(node, x, "transpose of transpose")
+    note(f"transpose of transpose: {node.op_name}")
+    return new_node(REGISTRY["transpose"], [x], {"perm": perm}, like=node, name=node.op_name)
+
+
+def reshape_chain(node: Node) -> Node | None:
+    # reshape(reshape(x)) -> reshape(x);  reshape(x) -> x when the type is unchanged
+    if not _op(node, *RESHAPES):
+        return None
+    x = node.inputs[0]
+    if x.type == node.type and sum(d is None for d in node.type.shape) <= 1:
+        return _replaced(node, x, "no-op reshape")
+    if not _op(x, *RESHAPES) or sum(d is None for d in node.type.shape) > 1:
+        return None
+    target = tuple(-1 if d is None else d for d in node.type.shape)
+    note(f"reshape chain: {node.op_name}")
+    return new_node(
+        REGISTRY["reshape"], [x.inputs[0]], {"shape": target}, like=node, name=node.op_name
+    )
+
+
+def log_of_exp(node: Node) -> Node | None:
+    # log(exp(x)) -> x   (exact in real arithmetic; avoids overflow of exp)
+    if _op(node, "log") and _op(node.inputs[0], "exp"):
+        return _replaced(node, node.inputs[0].inputs[0], "log of exp")
+    return None
+
+
+def log_softmax(node: Node) -> Node | None:
+    # log(exp(z) / sum(exp(z), keepdims)) -> z - log(sum(exp(z), keepdims))   (exp(z) > 0)
+    if not (_op(node, "log") and _op(node.inputs[0], "divide")):
+        return None
+    e, s = node.inputs[0].inputs
+    if not (_op(e, "exp") and _op(s, "reduce_sum") and s.inputs[0] is e and s.attrs["keepdims"]):
+        return None
+    z = e.inputs[0]
+    if z.type != node.type:
+        return None
+    note(f"log of softmax -> log_softmax: {node.op_name}")
+    log_s = new_node(REGISTRY["log"], [s], like=node)
+    return new_node(REGISTRY["subtract"], [z, log_s], like=node, name=node.op_name)
+
+
+def log_sigmoid(node: Node) -> Node | None:
+    # log(sigmoid(x)) -> -softplus(-x) = -(max(-x, 0) + log1p(exp(-|x|)))
+    if not (_op(node, "log") and _op(node.inputs[0], "sigmoid")):
+        return None
+    x = node.inputs[0].inputs[0]
+    note(f"log of sigmoid -> -softplus(-x): {node.op_name}")
+    relu = new_node(REGISTRY["relu"], [new_node(REGISTRY["negative"], [x], like=node)], like=node)
+    tail = new_node(REGISTRY["negative"], [new_node(REGISTRY["abs"], [x], like=node)], like=node)
+    log1p = new_node(REGISTRY["log1p"], [new_node(REGISTRY["exp"], [tail], like=node)], like=node)
+    softplus = new_node(REGISTRY["add"], [relu, log1p], like=node)
+    return new_node(REGISTRY["negative"], [softplus], like=node, name=node.op_name)
+
+
+def pass_through(node: Node) -> Node | None:
+    # identity(x) -> x, stop_gradient(x) -> x, cast(x: T, T) -> x, broadcast of x to x's shape -> x,
+    # a reduction over no axes -> x
+    trivial = _op(
+        node, "identity", "stop_gradient", "cast", "broadcast_like", "broadcast_to", "sum_to_like"
+    ) or (
+        _op(node, "reduce_sum", "reduce_max", "reduce_min", "reduce_prod")
+        and node.attrs["axis"] == ()
+    )
+    x = node.inputs[0] if node.inputs else None
+    if not trivial or node.control_inputs or x.type != node.type:
+        return None
+    return _replaced(node, x, f"no-op {node.opdef.name}")
+
+
+def shape_of_elementwise(node: Node) -> Node | None:
+    # shape(f(x, ...)) -> shape(x)  when f is elementwise and x already has f's shape
+    # (the query then stops depending on f's value, which lets f fuse with its users)
+    if not _op(node, "shape", "size", "reduced_size"):
+        return None
+    f = node.inputs[0]
+    if f.opdef.kind is not Kind.ELEMWISE:
+        return None
+    x = next((x for x in f.inputs if x.type.shape == f.type.shape), None)
+    if x is None:
+        return None
+    note(f"shape query moved up: {node.op_name} reads {x.op_name} instead of {f.op_name}")
+    return new_node(node.opdef, [x], dict(node.attrs), like=node, name=node.op_name)
+
+
+RULES = (
+    neutral_element,
+    integer_times_zero,
+    double_negation,
+    transpose_of_transpose,
+    reshape_chain,
+    log_of_exp,
+    log_softmax,
+    log_sigmoid,
+    pass_through,
+    shape_of_elementwise,
+)
+
+
+def simplify(graph: Graph) -> Graph:
+    """Applies every algebraic rule of this module to a fixed point."""
+    return rewrite(graph, *RULES)
