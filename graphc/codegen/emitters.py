@@ -289,31 +289,57 @@ def _out_index(index: list[str], axes: tuple[int, ...], keep: bool) -> list[str]
     return ["0" if k in axes else i for k, i in enumerate(index) if keep or k not in axes]
 
 
+def allocate_reduction(
+    ctx: Context, node: Node, name: str, dims: list[str], extent: list[str]
+) -> None:
+    """The output array of a reduction over `extent`, filled with the identity only when
+    that extent may be empty (otherwise the first reduced element initializes each entry)."""
+    t = np_dtype(node.dtype)
+    if all(d.isdigit() and int(d) > 0 for d in extent):
+        ctx.src(f"{name} = np.empty({shape_text(dims)}, {t})")
+        return
+    identity = _init(ctx, node, _REDUCE.get(node.opdef.name, ("0",))[0])
+    with ctx.src.indent(
+        f"if {' * '.join(extent) or '1'} == 0:  # an empty reduction: the identity"
+    ):
+        ctx.src(f"{name} = np.full({shape_text(dims)}, {identity}, {t})")
+    with ctx.src.indent("else:"):
+        ctx.src(f"{name} = np.empty({shape_text(dims)}, {t})")
+
+
+def reduce_into(ctx: Context, target: str, combine: str, value: str, first: str) -> None:
+    """target = value for the first reduced element, else combine(target, value)."""
+    if not first:
+        ctx.src(f"{target} = {value}")
+        return
+    with ctx.src.indent(f"if {first}:"):
+        ctx.src(f"{target} = {value}")
+    with ctx.src.indent("else:"):
+        ctx.src(f"{target} = {combine.format(acc=target, v=value)}")
+
+
 @emitter(*_REDUCE)
 def _reduce(ctx: Context, node: Node) -> None:
     x = node.inputs[0]
-    init, combine = _REDUCE[node.opdef.name]
+    _, combine = _REDUCE[node.opdef.name]
     axes, keep = _reduced(ctx, node, x)
-    start = _init(ctx, node, init)
+    in_dims = ctx.dims(x)
     if ctx.is_scalar(node):
         acc = ctx.names.fresh("acc")
         wide = node.opdef.name == "reduce_sum" and node.dtype.name in ("float16", "float32")
-        ctx.src(f"{acc} = {'0.0' if wide else start}  # float32 sums accumulate in float64")
-        with ctx.loops(ctx.dims(x)) as index:
+        start = "0.0" if wide else _init(ctx, node, _REDUCE[node.opdef.name][0])
+        ctx.src(f"{acc} = {start}{'  # float32 sums accumulate in float64' if wide else ''}")
+        with ctx.loops(in_dims) as index:
             ctx.src(f"{acc} = {combine.format(acc=acc, v=_at(ctx, x, index))}")
         ctx.src(f"{ctx.new(node)} = {np_dtype(node.dtype)}({acc})")
         return
-    out_dims = (
-        [d for k, d in enumerate(ctx.dims(x)) if k not in axes]
-        if not keep
-        else ["1" if k in axes else d for k, d in enumerate(ctx.dims(x))]
-    )
-    name = ctx.empty(node, out_dims)
-    with ctx.loops(out_dims) as index:
-        ctx.src(f"{name}[{', '.join(index)}] = {start}")
-    with ctx.loops(ctx.dims(x)) as index:
+    out_dims = [("1" if k in axes else d) for k, d in enumerate(in_dims) if keep or k not in axes]
+    name = ctx.new(node)
+    allocate_reduction(ctx, node, name, out_dims, [in_dims[a] for a in axes])
+    with ctx.loops(in_dims) as index:
         target = f"{name}[{', '.join(_out_index(index, axes, keep))}]"
-        ctx.src(f"{target} = {combine.format(acc=target, v=_at(ctx, x, index))}")
+        first = " and ".join(f"{index[a]} == 0" for a in axes)
+        reduce_into(ctx, target, combine, _at(ctx, x, index), first)
 
 
 @emitter("argmax", "argmin")

@@ -9,7 +9,14 @@ read with NumPy broadcasting (see `element`).
 from __future__ import annotations
 
 from graphc.codegen.cpu import Context, element, np_dtype, scalar_expr, shape_text
-from graphc.codegen.emitters import _REDUCE, _init, _out_index, emitter
+from graphc.codegen.emitters import (
+    _REDUCE,
+    _init,
+    _out_index,
+    allocate_reduction,
+    emitter,
+    reduce_into,
+)
 from graphc.ir import Node
 from graphc.types import normalize_axes
 
@@ -34,55 +41,67 @@ def _kernel_dims(ctx: Context, node: Node, shape: tuple) -> list[str]:
 
 
 class _Sink:
-    """A reduction inside a kernel: its accumulator and how to update and finish it."""
+    """A reduction inside a kernel: its accumulator and how to update and finish it.
+
+    Array results need no initialization loop: the first element reduced into
+    each output position (all reduced indices 0) is stored, later ones combined.
+    """
 
     def __init__(self, ctx: Context, member: Node, dims: list[str], outer: dict[int, Node]):
-        self.member, self.ctx = member, ctx
-        op = member.opdef.name
+        self.member, self.ctx, self.dims = member, ctx, dims
         self.name = ctx.names.fresh(member.op_name)
-        if op == "sum_to_like":
+        shape = member.inputs[0].type.shape
+        if member.opdef.name == "sum_to_like":
             like = outer[id(member.inputs[1])]
-            self.init, self.combine = "0", "{acc} + {v}"
-            self.axes, self.keep = None, True
-            self.out_dims = ctx.dims(like)
-            self.like_shape = like.type.shape
+            offset = len(shape) - len(like.type.shape)
+            self.combine, self.out_dims = "{acc} + {v}", ctx.dims(like)
+            self.axes = tuple(range(offset)) + tuple(
+                j + offset
+                for j, d in enumerate(like.type.shape)
+                if d == 1 and shape[j + offset] != 1
+            )
+            self.target = lambda index: [
+                "0" if j + offset in self.axes else index[j + offset]
+                for j in range(len(like.type.shape))
+            ]
         else:
-            init, self.combine = _REDUCE[op]
-            self.init = init
-            self.axes = normalize_axes(member.attrs["axis"], len(member.inputs[0].type.shape))
-            self.keep = member.attrs["keepdims"]
+            _, self.combine = _REDUCE[member.opdef.name]
+            self.axes = normalize_axes(member.attrs["axis"], len(shape))
+            keep = member.attrs["keepdims"]
             self.out_dims = [
                 ("1" if k in self.axes else d)
                 for k, d in enumerate(dims)
-                if self.keep or k not in self.axes
+                if keep or k not in self.axes
             ]
+            self.target = lambda index: _out_index(index, self.axes, keep)
         self.scalar = member.type.shape == ()
-        self.wide = op in ("reduce_sum", "sum_to_like") and member.dtype.name in (
+        self.wide = member.opdef.name in ("reduce_sum", "sum_to_like") and member.dtype.name in (
             "float16",
             "float32",
         )
 
     def start(self) -> None:
-        ctx, start = self.ctx, _init(self.ctx, self.member, self.init)
         if self.scalar:
-            ctx.src(f"{self.name} = {'0.0' if self.wide else start}")
-            return
-        ctx.src(
-            f"{self.name} = np.empty({shape_text(self.out_dims)}, {np_dtype(self.member.dtype)})"
-        )
-        with ctx.loops(self.out_dims) as index:
-            ctx.src(f"{self.name}[{', '.join(index)}] = {start}")
+            start = (
+                "0.0"
+                if self.wide
+                else _init(self.ctx, self.member, _REDUCE.get(self.member.opdef.name, ("0",))[0])
+            )
+            self.ctx.src(f"{self.name} = {start}")
+        else:
+            allocate_reduction(self.ctx, self.member, self.name, self.out_dims, self.extent)
+
+    @property
+    def extent(self) -> list[str]:
+        return [self.dims[a] for a in self.axes]
 
     def update(self, index: list[str], value: str) -> None:
         if self.scalar:
-            target = self.name
-        elif self.axes is None:  # sum_to_like: axes where `like` has size 1
-            offset = len(index) - len(self.like_shape)
-            at = ["0" if d == 1 else index[j + offset] for j, d in enumerate(self.like_shape)]
-            target = f"{self.name}[{', '.join(at)}]"
-        else:
-            target = f"{self.name}[{', '.join(_out_index(index, self.axes, self.keep))}]"
-        self.ctx.src(f"{target} = {self.combine.format(acc=target, v=value)}")
+            self.ctx.src(f"{self.name} = {self.combine.format(acc=self.name, v=value)}")
+            return
+        target = f"{self.name}[{', '.join(self.target(index))}]"
+        first = " and ".join(f"{index[a]} == 0" for a in self.axes)
+        reduce_into(self.ctx, target, self.combine, value, first)
 
     def finish(self) -> str:
         if self.scalar:

@@ -1,0 +1,298 @@
+"""Each pass on hand-built graphs: expected structure, no-change identity, reports, errors."""
+
+import numpy as np
+import pytest
+from graph_checks import assert_same_graph, canonical, function
+
+import graphc as tf
+import passes
+from graphc import reference
+from graphc.errors import PassError
+from graphc.graph import Graph
+
+
+@pytest.fixture
+def x():
+    return tf.placeholder(tf.float32, [None, 3], name="x")
+
+
+def _ops(graph):
+    return [n.opdef.name for n in graph.nodes]
+
+
+# ---- simplify -----------------------------------------------------------------------------------
+def test_simplify_neutral_elements_and_double_negation(x):
+    g = function(tf.negative(-((x * 1.0 + 0.0) / 1.0)), tf.identity(x - 0.0), inputs=(x,))
+    assert_same_graph(passes.simplify(g), function(x, x, inputs=(x,)))
+
+
+def test_simplify_keeps_broadcasting_identities(x):
+    ones = tf.ones([2, 1, 3])
+    g = function(x * ones, inputs=(x,))  # the result has a new leading axis: not x
+    assert passes.simplify(g) is g
+
+
+def test_simplify_float_times_zero_is_kept_but_integer_is_folded(x):
+    g = function(x * 0.0, inputs=(x,))
+    assert passes.simplify(g) is g  # inf * 0 and nan * 0 are nan
+    i = tf.placeholder(tf.int32, [4])
+    out = passes.simplify(function(i * 0, inputs=(i,)))
+    assert _ops(out)[-1] == "zeros_like"
+
+
+def test_simplify_transposes_and_reshapes():
+    m = tf.placeholder(tf.float32, [2, 3, 4], name="m")
+    twice = tf.transpose(tf.transpose(m, [1, 2, 0]), [2, 0, 1])
+    composed = tf.transpose(tf.transpose(m, [1, 0, 2]), [0, 2, 1])
+    chain = tf.reshape(tf.reshape(m, [6, 4]), [24])
+    g = passes.simplify(function(twice, composed, chain, inputs=(m,)))
+    expected = function(m, tf.transpose(m, [1, 2, 0]), tf.reshape(m, [24]), inputs=(m,))
+    assert_same_graph(g, expected)
+
+
+def test_simplify_log_softmax_is_stable(x):
+    out = tf.log(tf.nn.softmax(x))
+    g = passes.simplify(function(out, inputs=(x,)))
+    assert "divide" not in _ops(g)
+    big = np.array([[0.0, 1000.0, -1000.0]], np.float32)
+    (value,) = reference.evaluate(list(g.outputs), {x: big})
+    assert np.isfinite(value).all()
+    np.testing.assert_allclose(value, [[-1000.0, 0.0, -2000.0]])
+
+
+def test_simplify_log_sigmoid(x):
+    g = passes.simplify(function(tf.log(tf.sigmoid(x)), inputs=(x,)))
+    assert "sigmoid" not in _ops(g)
+    values = np.array([[-200.0, 0.0, 30.0]], np.float32)
+    (value,) = reference.evaluate(list(g.outputs), {x: values})
+    np.testing.assert_allclose(value, [[-200.0, np.log(0.5), -np.exp(-30.0)]], rtol=1e-6)
+
+
+# ---- constant folding ---------------------------------------------------------------------------
+def test_fold_constants(x):
+    five = tf.constant(2.0) + tf.constant(3.0)
+    g = passes.constant_folding(function(x * five, tf.shape(tf.ones([2, 3])), inputs=(x,)))
+    consts = [n for n in g.nodes if n.opdef.name == "const"]
+    assert sorted(float(np.sum(c.attrs["value"].array)) for c in consts) == [5.0, 5.0]
+    assert _ops(g).count("multiply") == 1
+
+
+def test_fold_never_touches_random_ops_or_huge_results(x):
+    noise = tf.random_normal([3]) + 1.0
+    big = tf.broadcast_to(tf.constant(1.0), [300, 300])
+    g = function(noise, big, inputs=(x,))
+    assert passes.constant_folding(g) is g
+
+
+# ---- CSE ----------------------------------------------------------------------------------------
+def test_cse_merges_equal_nodes_including_commutative_ones(x):
+    y = tf.placeholder(tf.float32, [None, 3], name="y")
+    g = function(tf.exp(x) * (x + y), tf.exp(x) - (y + x), inputs=(x, y))
+    out = passes.cse(g)
+    assert _ops(out).count("exp") == 1 and _ops(out).count("add") == 1
+
+
+def test_cse_never_merges_random_or_assignments():
+    v = tf.Variable(1.0)
+    a, b = tf.random_normal([2], seed=1), tf.random_normal([2], seed=1)
+    g = function(a, b, v.assign(2.0), v.assign(2.0))
+    out = passes.cse(g)
+    for op in ("random_standard_normal", "assign"):
+        assert _ops(out).count(op) == _ops(g).count(op) == 2
+    assert _ops(out).count("const") < _ops(g).count("const")  # equal constants do merge
+
+
+# ---- DCE ----------------------------------------------------------------------------------------
+def test_dce_drops_control_edges_to_pure_nodes(x):
+    pure = tf.exp(x)
+    v = tf.Variable(np.zeros(3, np.float32))
+    write = v.assign([1.0, 2.0, 3.0])
+    with tf.control_dependencies([pure, write]):
+        out = tf.no_op()
+    g = passes.dce(function(out.node, inputs=(x,)))
+    assert [c.opdef.name for c in g.outputs[0].control_inputs] == ["assign"]
+    assert "exp" not in _ops(g)
+    assert passes.dce(g) is g
+
+
+# ---- fusion -------------------------------------------------------------------------------------
+def test_fusion_groups_a_chain_and_keeps_needed_intermediates(x):
+    a = tf.tanh(x * 2.0)
+    b = tf.nn.relu(a + 1.0)
+    g = function(b, a, inputs=(x,))
+    out = passes.fusion(g)
+    (kernel,) = [n.attrs["kernel"] for n in out.nodes if n.opdef.name == "fused"]
+    assert [op.split("/")[-1] for op in kernel.ops] == ["Mul", "Tanh", "AddV2", "Relu"]
+    assert [o.opdef.name for o in out.outputs] == ["fused_output", "fused_output"]
+    feeds = {x: np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)}
+    for got, want in zip(
+        reference.evaluate(list(out.outputs), feeds),
+        reference.evaluate(list(g.outputs), feeds),
+        strict=True,
+    ):
+        np.testing.assert_allclose(got, want)
+
+
+def test_fusion_is_convex(x):
+    w = tf.placeholder(tf.float32, [3, 3], name="w")
+    a = tf.exp(x)
+    c = a + tf.matmul(a, w)  # joining a's group would route a -> matmul -> c around it
+    out = passes.fusion(function(c, inputs=(x, w)))
+    assert "fused" not in _ops(out)
+
+
+def test_fusion_takes_a_reduction_of_the_group_but_not_its_users(x):
+    e = tf.exp(x)
+    total = tf.reduce_sum(e * x)
+    softmax = e / tf.reduce_sum(e, 1, keepdims=True)  # needs the sum after the loop
+    out = passes.fusion(function(total, softmax, inputs=(x,)))
+    kernels = [n.attrs["kernel"] for n in out.nodes if n.opdef.name == "fused"]
+    first = [op.split("/")[-1] for op in kernels[0].ops]
+    assert first == ["Exp", "Mul", "Sum", "Sum_1"]
+    assert all("RealDiv" not in op for op in kernels[0].ops)
+
+
+def test_fusion_never_crosses_control_edges(x):
+    a = tf.exp(x)
+    with tf.control_dependencies([a]):
+        b = tf.sin(a)
+    assert passes.fusion(function(b, inputs=(x,))).outputs[0] is b
+
+
+def test_nothing_to_fuse_returns_the_same_graph(x):
+    g = function(tf.reduce_sum(x), inputs=(x,))
+    assert passes.fusion(g) is g
+
+
+def test_optimized_text_shows_kernels_with_member_ops(x):
+    g, _ = tf.optimize(tf.nn.relu(x * 2.0 + 1.0), [x])
+    text = g.as_text()
+    assert "fused[kernel=fused<3 ops>] x" in text
+    assert "Relu: f32[?,3] = relu AddV2" in text and text.count("{") == 2
+
+
+# ---- pipeline and reports -----------------------------------------------------------------------
+def _mlp_step():
+    tf.set_random_seed(0)
+    x = tf.placeholder(tf.float32, [None, 8], name="x")
+    y = tf.placeholder(tf.int64, [None], name="y")
+    w1 = tf.Variable(tf.random_normal([8, 16], stddev=0.1), name="w1")
+    b1 = tf.Variable(tf.zeros([16]), name="b1")
+    w2 = tf.Variable(tf.random_normal([16, 4], stddev=0.1), name="w2")
+    logits = tf.matmul(tf.nn.relu(tf.matmul(x, w1) + b1), w2)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    train = tf.train.AdamOptimizer(0.01).minimize(loss)
+    return x, y, loss, train
+
+
+def test_report_records_every_pass_with_provenance():
+    x, y, loss, train = _mlp_step()
+    _, report = tf.optimize([train, loss], [x, y])
+    assert [r.name for r in report.records][:4] == ["simplify", "constant_folding", "cse", "dce"]
+    assert report.records[-1].name == "fusion"
+    assert any(c.startswith("folded Adam/") for c in report.changes("constant_folding"))
+    assert any(c.startswith("merged ") for c in report.changes("cse"))
+    assert any(
+        c.startswith("fused ") and " ops into kernel " in c for c in report.changes("fusion")
+    )
+    assert report.records[0].nodes_before > report.records[-1].nodes_after
+    assert "fusion" in str(report) and "ms" in str(report)
+
+
+def test_cse_shrinks_the_gradient_graph_of_a_softmax_mlp():
+    x = tf.placeholder(tf.float32, [None, 8], name="x")
+    labels = tf.placeholder(tf.float32, [None, 4], name="labels")
+    w = tf.Variable(np.ones((8, 4), np.float32) / 8, name="w")
+    logits = tf.matmul(x, w)
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    probabilities = tf.nn.softmax(logits)  # recomputes the max, exp and sum of the loss
+    train = tf.train.AdamOptimizer(0.1).minimize(loss)
+    graph = Graph.from_outputs([train.node, loss, probabilities], [x, labels])
+    after = passes.cse(graph)
+    assert len(after.nodes) < len(graph.nodes)
+    assert _ops(graph).count("exp") == 2 and _ops(after).count("exp") == 1
+    assert _ops(graph).count("reduce_max") == 2 and _ops(after).count("reduce_max") == 1
+    feeds = {x: np.eye(2, 8, dtype=np.float32), labels: np.eye(2, 4, dtype=np.float32)}
+    state = {w: np.ones((8, 4), np.float32) / 8}
+    for got, want in zip(
+        reference.evaluate(list(after.outputs[1:]), feeds, state),
+        reference.evaluate(list(graph.outputs[1:]), feeds, state),
+        strict=True,
+    ):
+        np.testing.assert_allclose(got, want)
+
+
+def test_mlp_step_compiles_to_far_fewer_loops_than_elementwise_ops(tmp_path):
+    x, y, loss, train = _mlp_step()
+    graph = Graph.from_outputs([train.node, loss], [x, y])
+    elementwise = sum(
+        n.opdef.kind.value == "elementwise" and n.type.shape != () for n in graph.nodes
+    )
+    with tf.Session(cache_dir=tmp_path) as sess:
+        step = sess.make_callable([train, loss], [x, y])
+    body = step.source.split("def step(")[1]
+    loops = [line for line in body.splitlines() if line.startswith("    for ")]
+    assert len(step.kernels) >= 3
+    assert len(loops) * 3 <= elementwise, (len(loops), elementwise)
+
+
+def test_a_user_pass_that_raises_is_named():
+    x = tf.placeholder(tf.float32, [2])
+
+    def explode(graph):
+        raise RuntimeError("boom")
+
+    with pytest.raises(
+        PassError, match=r"pass 'explode' failed: boom \(passes before it: simplify\)"
+    ):
+        tf.optimize(x * 2.0, [x], passes=[passes.simplify, explode])
+
+
+def test_a_user_pass_returning_an_invalid_graph_is_named_with_what_verify_found(tmp_path):
+    import dataclasses
+
+    x = tf.placeholder(tf.float32, [2])
+    y = tf.exp(x)
+
+    def corrupt(graph):
+        bad = dataclasses.replace(graph.outputs[0], type=tf.placeholder(tf.float64, [2]).type)
+        return Graph.from_outputs([bad], graph.inputs)
+
+    with tf.Session(passes=[corrupt], cache_dir=tmp_path) as sess:
+        with pytest.raises(
+            PassError, match=r"pass 'corrupt' failed: .*has type f64\[2\], inferred f32\[2\]"
+        ):
+            sess.run(y, {x: [1.0, 2.0]})
+        sess.passes = None  # the session stays usable
+        np.testing.assert_allclose(sess.run(y, {x: [0.0, 1.0]}), [1.0, np.e], rtol=1e-6)
+
+
+def test_empty_pass_list_compiles_the_graph_as_written(tmp_path):
+    x = tf.placeholder(tf.float32, [None])
+    out = tf.exp(x) * 1.0 + 2.0
+    with tf.Session(passes=[], cache_dir=tmp_path) as sess:
+        step = sess.make_callable(out, [x])
+        np.testing.assert_allclose(step(np.zeros(2, np.float32)), [3.0, 3.0])
+    assert step.kernels == [] and len(step.report.records) == 0
+    assert canonical(step.graph) == canonical(function(out, inputs=(x,)))
+
+
+def test_executable_inspection(tmp_path):
+    x, y, loss, train = _mlp_step()
+    with tf.Session(cache_dir=tmp_path) as sess:
+        step = sess.make_callable([train, loss], [x, y])
+    assert step.graph.outputs[1].dtype == tf.float32
+    kernel = step.kernels[0]
+    assert kernel.name.startswith("fused") and all(isinstance(op, str) for op in kernel.ops)
+    dot = step.to_dot()
+    assert dot.startswith("digraph graphc {") and dot.rstrip().endswith("}")
+    assert f'"{kernel.name}"' in dot and "fillcolor=lightyellow" in dot
+    assert "# kernel fused" in step.source and f"# {kernel.name}: () = fused" in step.source
+
+
+def test_debug_prints_ir_report_and_source(tmp_path, capsys):
+    x = tf.placeholder(tf.float32, [None], name="x")
+    with tf.Session(debug=True, cache_dir=tmp_path) as sess:
+        sess.run(tf.exp(x) + 1.0, {x: [0.0]})
+    err = capsys.readouterr().err
+    assert "graph(x: f32[?])" in err and "def step(" in err and "fusion" in err
