@@ -23,22 +23,43 @@ sys.path.insert(0, HERE)
 
 import workloads  # noqa: E402
 
-STEPS = {"W1": 40, "W2": 3000}
+STEPS = {"W1": 40, "W2": 3000, "W3": 5, "W3-grad": 5}
+WORKLOADS = ("W1", "W2", "W3", "W3-grad")
+
+
+def build(system: str, workload: str, cache: str):
+    """A step function; `graphc-nopasses` is graphc compiling the graph as written."""
+    if system.startswith("graphc"):
+        passes = [] if system == "graphc-nopasses" else None
+        return workloads.SYSTEMS["graphc"][workload](cache, passes=passes)
+    return workloads.SYSTEMS[system][workload]()
+
+
+def checksum(value) -> float:
+    """A number to compare systems by: the loss, or the sum of the first result."""
+    import numpy as np
+
+    first = value[0] if isinstance(value, list | tuple) else value
+    return float(np.sum(np.asarray(first, dtype=np.float64)))
 
 
 def available(system: str) -> bool:
     return system != "jax" or importlib.util.find_spec("jax") is not None
 
 
-def time_steps(step, n: int, rounds: int) -> list[float]:
-    for _ in range(3):
-        step()
-    per_step = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for _ in range(n):
+def time_steps(steps: dict, n: int, rounds: int) -> dict[str, list[float]]:
+    """Seconds per step of each system; rounds alternate between systems, so the noise of
+    this shared machine falls on all of them alike."""
+    for step in steps.values():
+        for _ in range(3):
             step()
-        per_step.append((time.perf_counter() - started) / n)
+    per_step: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            started = time.perf_counter()
+            for _ in range(n):
+                step()
+            per_step[name].append((time.perf_counter() - started) / n)
     return per_step
 
 
@@ -67,6 +88,7 @@ def versions() -> dict[str, str]:
     for name in ("numpy", "numba", "scipy", "jax", "graphc"):
         if importlib.util.find_spec(name) is not None:
             out[name] = __import__(name).__version__
+    out["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE", "unset")
     return out
 
 
@@ -81,7 +103,10 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--systems", nargs="*", default=["graphc", "numpy", "jax"])
+    parser.add_argument(
+        "--systems", nargs="*", default=["graphc", "graphc-nopasses", "numpy", "jax"]
+    )
+    parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
     opts = parser.parse_args()
     systems = [s for s in opts.systems if available(s)]
     results: dict = {
@@ -91,27 +116,17 @@ def main() -> None:
         "workloads": {},
     }
     cache = tempfile.mkdtemp(prefix="graphc-bench-")
-    for wl in ("W1", "W2"):
-        losses, timings = {}, {}
+    for wl in opts.workloads:
+        steps = {system: build(system, wl, cache) for system in systems}
+        count = 5 if wl in ("W1", "W2") else 1
+        losses = {name: [checksum(step()) for _ in range(count)] for name, step in steps.items()}
+        timings = time_steps(steps, STEPS[wl], opts.rounds)
         for system in systems:
-            step = (
-                workloads.SYSTEMS[system][wl](cache)
-                if system == "graphc"
-                else workloads.SYSTEMS[system][wl]()
-            )
-            losses[system] = [float(step()) for _ in range(5)]
-            timings[system] = time_steps(step, STEPS[wl], opts.rounds)
-            print(
-                wl,
-                system,
-                f"median {statistics.median(timings[system]) * 1e6:.1f} us/step",
-                "losses",
-                [round(v, 5) for v in losses[system]],
-                flush=True,
-            )
+            median = statistics.median(timings[system])
+            print(wl, system, f"median {median * 1e6:.1f} us/step", losses[system], flush=True)
         results["workloads"][wl] = {"losses": losses, "seconds_per_step": timings}
     first: dict[str, dict[str, float]] = {}
-    for system in systems:
+    for system in [s for s in systems if s != "graphc-nopasses"]:
         if system == "graphc":
             cold_dir = tempfile.mkdtemp(prefix="graphc-cold-")
             first[system] = {
@@ -137,7 +152,7 @@ def write(results: dict) -> None:
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()),
         "",
-        "| workload | system | median per step | spread (min-max of rounds) | loss at step 0 |",
+        "| workload | system | median per step | spread (min-max of rounds) | loss / checksum |",
         "| --- | --- | --- | --- | --- |",
     ]
     for wl, data in results["workloads"].items():

@@ -12,6 +12,7 @@ import numpy as np
 
 W1 = {"sizes": (784, 256, 256, 10), "batch": 128, "lr": 1e-3}
 W2 = {"sizes": (16, 32, 1), "batch": 8, "lr": 0.01}
+W3 = {"n": 10_000_000}
 
 
 def init(sizes: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
@@ -35,8 +36,32 @@ def data_w2(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return x, rng.standard_normal((W2["batch"], 1)).astype(np.float32)
 
 
+def data_w3(seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (
+        rng.standard_normal(W3["n"], dtype=np.float32),
+        rng.standard_normal(W3["n"], dtype=np.float32),
+    )
+
+
 # ---- graphc ---------------------------------------------------------------------------------
-def graphc_w1(cache_dir: str | None = None):
+def graphc_w3(cache_dir: str | None = None, passes=None, gradient: bool = False):
+    """z = tanh(x*y + sin(x)) * exp(-x*x) + 0.5*y, or the gradients of sum(z)."""
+    import graphc as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None], name="x")
+        y = tf.placeholder(tf.float32, [None], name="y")
+        z = tf.tanh(x * y + tf.sin(x)) * tf.exp(-x * x) + 0.5 * y
+        fetch = tf.gradients(tf.reduce_sum(z), [x, y]) if gradient else z
+    sess = tf.Session(g, cache_dir=cache_dir, passes=passes)
+    fn = sess.make_callable(fetch, [x, y])
+    xv, yv = data_w3()
+    return lambda: fn(xv, yv)
+
+
+def graphc_w1(cache_dir: str | None = None, passes=None):
     import graphc as tf
 
     g = tf.Graph()
@@ -52,14 +77,14 @@ def graphc_w1(cache_dir: str | None = None):
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
         train = tf.train.AdamOptimizer(W1["lr"]).minimize(loss)
         init_op = tf.global_variables_initializer()
-    sess = tf.Session(g, cache_dir=cache_dir)
+    sess = tf.Session(g, cache_dir=cache_dir, passes=passes)
     sess.run(init_op)
     fn = sess.make_callable([train, loss], [x, y])
     xv, yv = data_w1()
     return lambda: fn(xv, yv)[1]
 
 
-def graphc_w2(cache_dir: str | None = None):
+def graphc_w2(cache_dir: str | None = None, passes=None):
     import graphc as tf
 
     g = tf.Graph()
@@ -71,7 +96,7 @@ def graphc_w2(cache_dir: str | None = None):
         loss = tf.losses.mean_squared_error(y, pred)
         train = tf.train.GradientDescentOptimizer(W2["lr"]).minimize(loss)
         init_op = tf.global_variables_initializer()
-    sess = tf.Session(g, cache_dir=cache_dir)
+    sess = tf.Session(g, cache_dir=cache_dir, passes=passes)
     sess.run(init_op)
     fn = sess.make_callable([train, loss], [x, y])
     xv, yv = data_w2()
@@ -133,6 +158,21 @@ def numpy_w2():
         return loss
 
     return step
+
+
+def numpy_w3(gradient: bool = False):
+    xv, yv = data_w3()
+
+    def forward():
+        return np.tanh(xv * yv + np.sin(xv)) * np.exp(-xv * xv) + np.float32(0.5) * yv
+
+    def backward():
+        t = np.tanh(xv * yv + np.sin(xv))
+        e = np.exp(-xv * xv)
+        dt = (1 - t * t) * e
+        return [dt * (yv + np.cos(xv)) - 2 * xv * t * e, dt * xv + np.float32(0.5)]
+
+    return backward if gradient else forward
 
 
 # ---- JAX ---------------------------------------------------------------------------------------
@@ -198,8 +238,26 @@ def jax_w2():
     return step
 
 
+def jax_w3(gradient: bool = False):
+    import jax
+    import jax.numpy as jnp
+
+    xv, yv = (jnp.asarray(a) for a in data_w3())
+
+    def f(x, y):
+        return jnp.tanh(x * y + jnp.sin(x)) * jnp.exp(-x * x) + 0.5 * y
+
+    fn = jax.jit(jax.grad(lambda x, y: jnp.sum(f(x, y)), argnums=(0, 1)) if gradient else f)
+    return lambda: jax.block_until_ready(fn(xv, yv))
+
+
 SYSTEMS = {
-    "graphc": {"W1": graphc_w1, "W2": graphc_w2},
-    "numpy": {"W1": numpy_w1, "W2": numpy_w2},
-    "jax": {"W1": jax_w1, "W2": jax_w2},
+    "graphc": {
+        "W1": graphc_w1,
+        "W2": graphc_w2,
+        "W3": graphc_w3,
+        "W3-grad": lambda cache_dir=None, passes=None: graphc_w3(cache_dir, passes, True),
+    },
+    "numpy": {"W1": numpy_w1, "W2": numpy_w2, "W3": numpy_w3, "W3-grad": lambda: numpy_w3(True)},
+    "jax": {"W1": jax_w1, "W2": jax_w2, "W3": jax_w3, "W3-grad": lambda: jax_w3(True)},
 }

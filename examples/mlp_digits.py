@@ -36,6 +36,10 @@ with tf.Session() as sess:
     sess.run(tf.global_variables_initializer())
     step = sess.make_callable([train_op, loss], [x, labels])
     step(x_train[:BATCH], y_train[:BATCH])
+    print("optimization passes on the training step:")
+    print(step.report)
+    kernel = step.kernels[0]
+    print(f"{len(step.kernels)} fused kernels, e.g. {kernel.name}: {', '.join(kernel.ops)}")
     print(
         f"compiled the training step in {time.perf_counter() - started:.2f} s "
         f"({len(step.source.splitlines())} lines of generated source)"

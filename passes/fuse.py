@@ -169,9 +169,15 @@ def _build(
     ]
     ops = tuple(o for m in group.members for o in provenance(m))
     name = fresh_name("fused")
-    kernel = Kernel(
-        name, Graph.from_outputs([inner[id(o)] for o in outs], params), ops, group.shape
-    )
+    epilogue = _epilogue(_external_inputs(group), outs, members, users, outputs_needed)
+    inner_graph = Graph.from_outputs([inner[id(o)] for o in outs], params)
+    kernel = Kernel(name, inner_graph, ops, group.shape, epilogue)
+    if epilogue is not None:
+        matmul = _external_inputs(group)[epilogue[0]].op_name
+        note(
+            f"kernel {name} is the epilogue of {matmul}: it writes {outs[epilogue[1]].op_name} "
+            f"into {matmul}'s result"
+        )
     first = group.members[0]
     node = Node(
         fused, tuple(inputs), Attrs(kernel=kernel), None, name, first.graph, (), first.site, ops
@@ -191,6 +197,24 @@ def _build(
         )
         for k, o in enumerate(outs)
     }
+
+
+def _epilogue(
+    inputs: list[Node],
+    outs: list[Node],
+    members: set[int],
+    users: dict[int, list[Node]],
+    outputs_needed: set[int],
+) -> tuple[int, int] | None:
+    """(input, output) positions when a matmul's result, read by this kernel alone, can hold
+    one of the kernel's outputs (same type): the bias + activation epilogue of a dense layer."""
+    for k, x in enumerate(inputs):
+        only_here = all(id(u) in members for u in users.get(id(x), []))
+        if x.opdef.name == "matmul" and only_here and id(x) not in outputs_needed:
+            for j, o in enumerate(outs):
+                if o.type == x.type and o.opdef.name not in SINKS:
+                    return k, j
+    return None
 
 
 def fuse_elementwise(graph: Graph) -> Graph:

@@ -132,3 +132,25 @@ def test_nan_feeds_propagate(cache):
     with tf.Session(cache_dir=cache) as sess:
         out = sess.run(tf.exp(x) + tf.reduce_max(x), {x: [np.nan, 1.0]})
     assert np.isnan(out).all()
+
+
+def test_large_kernels_run_in_parallel_and_agree(cache):
+    x = tf.placeholder(tf.float32, [None], name="x")
+    y = tf.placeholder(tf.float32, [None], name="y")
+    z = tf.tanh(x * y + tf.sin(x)) * tf.exp(-x * x) + 0.5 * y
+    gx, gy = tf.gradients(tf.reduce_sum(z), [x, y])
+    rng = np.random.default_rng(0)
+    feeds = {
+        x: rng.standard_normal(300_000, np.float32),
+        y: rng.standard_normal(300_000, np.float32),
+    }
+    with tf.Session(cache_dir=cache) as sess:
+        step = sess.make_callable([z, gx, gy], [x, y])
+        got = step(feeds[x], feeds[y])
+        small = step(feeds[x][:10], feeds[y][:10])  # below the threshold: the serial loop
+    assert "prange(" in step.source and "parallel=True" in step.source
+    with tf.Session(target="numpy") as ref:
+        want = ref.run([z, gx, gy], feeds)
+    for g, w, s in zip(got, want, small, strict=True):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(s, w[:10], rtol=2e-5, atol=2e-6)

@@ -159,6 +159,22 @@ def test_fusion_never_crosses_control_edges(x):
     assert passes.fusion(function(b, inputs=(x,))).outputs[0] is b
 
 
+def test_dense_layer_bias_and_activation_are_the_matmul_epilogue(x, tmp_path):
+    w = tf.Variable(np.full((3, 4), 0.5, np.float32))
+    b = tf.Variable(np.arange(4, dtype=np.float32) - 2)
+    dense = tf.nn.relu(tf.matmul(x, w) + b)
+    g, report = tf.optimize(dense, [x])
+    (kernel,) = [n.attrs["kernel"] for n in g.nodes if n.opdef.name == "fused"]
+    assert kernel.epilogue == (0, 0)
+    assert any("epilogue of MatMul" in c for c in report.changes("fusion"))
+    with tf.Session(cache_dir=tmp_path) as sess:
+        sess.run(tf.global_variables_initializer())
+        step = sess.make_callable(dense, [x])
+        got = step(np.ones((2, 3), np.float32))
+    assert "written in place" in step.source
+    np.testing.assert_allclose(got, np.maximum(1.5 + np.arange(4) - 2, 0)[None].repeat(2, 0))
+
+
 def test_nothing_to_fuse_returns_the_same_graph(x):
     g = function(tf.reduce_sum(x), inputs=(x,))
     assert passes.fusion(g) is g

@@ -74,6 +74,7 @@ class Context:
         self.writes: list[tuple[Node, str]] = []
         self.buffers: dict[int, str] = {}  # variable id -> its buffer argument
         self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
+        self.parallel = False  # set when a kernel uses prange: the step needs parallel=True
         self._loop_depth = 0
 
     # ---- values ---------------------------------------------------------------------
@@ -117,14 +118,15 @@ class Context:
 
     # ---- loops ----------------------------------------------------------------------
     @contextmanager
-    def loops(self, dims: list[str]) -> Iterator[list[str]]:
-        """Nested loops over `dims`; yields the index names (fresh per depth)."""
+    def loops(self, dims: list[str], parallel: bool = False) -> Iterator[list[str]]:
+        """Nested loops over `dims` (the outer one a prange when `parallel`); yields indices."""
         names = [f"i{self._loop_depth + k}" for k in range(len(dims))]
         self._loop_depth += len(dims)
         entered = 0
         try:
-            for name, dim in zip(names, dims, strict=True):
-                self.src(f"for {name} in range({dim}):")
+            for k, (name, dim) in enumerate(zip(names, dims, strict=True)):
+                loop = "prange" if parallel and k == 0 else "range"
+                self.src(f"for {name} in {loop}({dim}):")
                 self.src._level += 1
                 entered += 1
             yield names
@@ -160,9 +162,19 @@ def broadcast_dims(ctx: Context, node: Node) -> list[str]:
     return out
 
 
+# float32 snippets faster than the op's own: Numba calls libm's scalar tanhf (about 7x slower
+# than this exp form on 10M elements here); clamping at 9 keeps exp finite, where tanh is 1 in
+# float32 anyway. Absolute error below 1.2e-7 (measured against NumPy).
+FLOAT32_EXPRS = {
+    "tanh": "(np.float32(1.0) - np.float32(2.0) / (math.exp(np.float32(2.0) * "
+    "min(max({0}, np.float32(-9.0)), np.float32(9.0))) + np.float32(1.0)))",
+}
+
+
 def scalar_expr(node: Node, operands: list[str]) -> str:
     """The op's scalar snippet applied to operand expressions."""
-    return node.opdef.expr.format(*operands, **node.attrs)
+    fast = FLOAT32_EXPRS.get(node.opdef.name) if node.dtype.name == "float32" else None
+    return (fast or node.opdef.expr).format(*operands, **node.attrs)
 
 
 def emit_elementwise(ctx: Context, node: Node) -> None:
@@ -201,7 +213,7 @@ def generate(program: Program) -> str:
     out("import math")
     out()
     out("import numpy as np")
-    out("from numba import njit")
+    out("from numba import njit, prange" if ctx.parallel else "from numba import njit")
     out()
     out()
     out(f"@{JIT}")
@@ -211,7 +223,7 @@ def generate(program: Program) -> str:
             out("dst[i] = src[i]")
     out()
     out()
-    out(f"@{JIT}")
+    out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
     out(f"def step({', '.join(args)}):")
     out.lines.extend(body)
     return out.text()
