@@ -75,6 +75,10 @@ class Context:
         self.buffers: dict[int, str] = {}  # variable id -> its buffer argument
         self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
         self.parallel = False  # set when a kernel uses prange: the step needs parallel=True
+        # OpenBLAS worker threads keep spinning after each np.dot and fight Numba's workers for
+        # the 2 cores: parallel kernels made the W1 MLP step 5x slower (1.6 -> 8.4 ms). So
+        # programs that call BLAS keep every loop serial.
+        self.allow_parallel = not any(n.opdef.name == "matmul" for n in program.order)
         self._loop_depth = 0
 
     # ---- values ---------------------------------------------------------------------

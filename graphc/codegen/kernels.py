@@ -196,7 +196,7 @@ def _fused(ctx: Context, node: Node) -> None:
     }
     for sink in sinks.values():
         sink.start()
-    mode = _parallel_mode(kernel, sinks)
+    mode = _parallel_mode(kernel, sinks) if ctx.allow_parallel else "no"
     if mode == "guard":
         with ctx.src.indent(f"if {' * '.join(dims)} >= {PARALLEL_MIN_SIZE}:  # big: both cores"):
             _loop(ctx, node, kernel, dims, outer, stored, sinks, in_place, parallel=True)
