@@ -1,7 +1,9 @@
 """Runs the BENCH.md workloads (W1, W2) for graphc and its peers; writes benchmarks/results/.
 
-Usage: python benchmarks/run.py [--rounds 5] [--systems graphc numpy jax]
-Peers that are not installed are skipped. Run by hand, never from the tests.
+Usage: python benchmarks/run.py [--rounds 3] [--processes 3] [--systems ...] [--workloads ...]
+Each system runs in fresh processes, alternating with the others (thread pools of one
+system, such as OpenBLAS's or XLA's, spin after use and would slow the next). Peers that
+are not installed are skipped. Run by hand, never from the tests.
 """
 
 from __future__ import annotations
@@ -47,20 +49,31 @@ def available(system: str) -> bool:
     return system != "jax" or importlib.util.find_spec("jax") is not None
 
 
-def time_steps(steps: dict, n: int, rounds: int) -> dict[str, list[float]]:
-    """Seconds per step of each system; rounds alternate between systems, so the noise of
-    this shared machine falls on all of them alike."""
-    for step in steps.values():
-        for _ in range(3):
-            step()
-    per_step: dict[str, list[float]] = {name: [] for name in steps}
+def time_steps(step, n: int, rounds: int) -> list[float]:
+    for _ in range(3):
+        step()
+    per_step = []
     for _ in range(rounds):
-        for name, step in steps.items():
-            started = time.perf_counter()
-            for _ in range(n):
-                step()
-            per_step[name].append((time.perf_counter() - started) / n)
+        started = time.perf_counter()
+        for _ in range(n):
+            step()
+        per_step.append((time.perf_counter() - started) / n)
     return per_step
+
+
+def worker(system: str, workload: str, rounds: int, cache: str) -> dict:
+    """One system on one workload in this process: checksums of the first steps, then times."""
+    step = build(system, workload, cache)
+    count = 5 if workload in ("W1", "W2") else 1
+    checks = [checksum(step()) for _ in range(count)]
+    return {"checksums": checks, "seconds": time_steps(step, STEPS[workload], rounds)}
+
+
+def measure(system: str, workload: str, rounds: int, cache: str) -> dict:
+    """Runs `worker` in a fresh process, so no system's thread pools disturb another's."""
+    command = [sys.executable, __file__, "--worker", system, workload, str(rounds), cache]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 FIRST_STEP = """
@@ -101,8 +114,13 @@ def machine() -> str:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        system, workload, rounds, cache = sys.argv[2:6]
+        print(json.dumps(worker(system, workload, int(rounds), cache)))
+        return
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per process")
+    parser.add_argument("--processes", type=int, default=3, help="processes per system")
     parser.add_argument(
         "--systems", nargs="*", default=["graphc", "graphc-nopasses", "numpy", "jax"]
     )
@@ -117,10 +135,13 @@ def main() -> None:
     }
     cache = tempfile.mkdtemp(prefix="graphc-bench-")
     for wl in opts.workloads:
-        steps = {system: build(system, wl, cache) for system in systems}
-        count = 5 if wl in ("W1", "W2") else 1
-        losses = {name: [checksum(step()) for _ in range(count)] for name, step in steps.items()}
-        timings = time_steps(steps, STEPS[wl], opts.rounds)
+        losses: dict[str, list[float]] = {}
+        timings: dict[str, list[float]] = {s: [] for s in systems}
+        for _ in range(opts.processes):  # alternate systems, each in its own process
+            for system in systems:
+                result = measure(system, wl, opts.rounds, cache)
+                losses[system] = result["checksums"]
+                timings[system] += result["seconds"]
         for system in systems:
             median = statistics.median(timings[system])
             print(wl, system, f"median {median * 1e6:.1f} us/step", losses[system], flush=True)
