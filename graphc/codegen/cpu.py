@@ -196,7 +196,7 @@ def emit_elementwise(ctx: Context, node: Node) -> None:
 
 def generate(program: Program) -> str:
     """The module source for `program`: imports, the store helper, and `step`."""
-    from graphc.codegen import emitters, kernels  # noqa: F401  (kernels registers emitters)
+    from graphc.codegen import emit_arrays, emitters, kernels  # noqa: F401  (they register)
 
     ctx = Context(program)
     args = _arguments(ctx, program)

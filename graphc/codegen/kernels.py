@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from graphc.codegen.cpu import Context, element, np_dtype, scalar_expr, shape_text
 from graphc.codegen.emitters import (
-    _REDUCE,
-    _init,
-    _out_index,
+    REDUCE,
     allocate_reduction,
     emitter,
+    out_index,
     reduce_into,
+    reduction_init,
 )
 from graphc.ir import Node
 from graphc.ops.fused import Kernel
@@ -66,7 +66,7 @@ class _Sink:
                 for j in range(len(like.type.shape))
             ]
         else:
-            _, self.combine = _REDUCE[member.opdef.name]
+            _, self.combine = REDUCE[member.opdef.name]
             self.axes = normalize_axes(member.attrs["axis"], len(shape))
             keep = member.attrs["keepdims"]
             self.out_dims = [
@@ -74,7 +74,7 @@ class _Sink:
                 for k, d in enumerate(dims)
                 if keep or k not in self.axes
             ]
-            self.target = lambda index: _out_index(index, self.axes, keep)
+            self.target = lambda index: out_index(index, self.axes, keep)
         self.scalar = member.type.shape == ()
         self.wide = member.opdef.name in ("reduce_sum", "sum_to_like") and member.dtype.name in (
             "float16",
@@ -86,7 +86,9 @@ class _Sink:
             start = (
                 "0.0"
                 if self.wide
-                else _init(self.ctx, self.member, _REDUCE.get(self.member.opdef.name, ("0",))[0])
+                else reduction_init(
+                    self.ctx, self.member, REDUCE.get(self.member.opdef.name, ("0",))[0]
+                )
             )
             self.ctx.src(f"{self.name} = {start}")
         else:
@@ -183,7 +185,7 @@ def _fused(ctx: Context, node: Node) -> None:
     stored = {}
     in_place = _in_place(ctx, node, kernel)
     for j, o in enumerate(inner.outputs):
-        if o.opdef.name not in _REDUCE and o.opdef.name != "sum_to_like":
+        if o.opdef.name not in REDUCE and o.opdef.name != "sum_to_like":
             stored[id(o)] = ctx.names.fresh(o.op_name)
             if in_place is not None and j == in_place[1]:
                 ctx.src(f"{stored[id(o)]} = {in_place[0]}  # the matmul epilogue: written in place")
@@ -192,7 +194,7 @@ def _fused(ctx: Context, node: Node) -> None:
     sinks = {
         id(m): _Sink(ctx, m, dims, outer)
         for m in inner.nodes
-        if m.opdef.name in _REDUCE or m.opdef.name == "sum_to_like"
+        if m.opdef.name in REDUCE or m.opdef.name == "sum_to_like"
     }
     for sink in sinks.values():
         sink.start()
