@@ -177,14 +177,14 @@ _max = defelem(
     "maximum",
     "Maximum",
     np.maximum,
-    "max({0}, {1})",
+    "({1} if {0} < {1} or {1} != {1} else {0})",  # NaN in either operand gives NaN, as NumPy
     lambda n: (_mask(greater_equal(_x(n), _y(n)), n), _mask(less(_x(n), _y(n)), n)),
 )
 _min = defelem(
     "minimum",
     "Minimum",
     np.minimum,
-    "min({0}, {1})",
+    "({1} if {0} > {1} or {1} != {1} else {0})",
     lambda n: (_mask(less_equal(_x(n), _y(n)), n), _mask(greater(_x(n), _y(n)), n)),
 )
 _eq = defelem("equal", "Equal", np.equal, "({0} == {1})", allowed="any", out=bool_)

@@ -60,7 +60,7 @@ def _defrandom(name: str, type_name: str, kind: str) -> Any:
 
 
 _uniform = _defrandom("random_uniform", "RandomUniform", "uniform")
-_normal = _defrandom("random_standard_normal", "RandomStandardNormal", "normal")
+_standard_normal = _defrandom("random_standard_normal", "RandomStandardNormal", "normal")
 _truncated = _defrandom("truncated_normal", "TruncatedNormal", "truncated")
 _uniform_int = _defrandom("random_uniform_int", "RandomUniformInt", "int")
 
@@ -97,30 +97,30 @@ def _make(
     return op(node, dtype=as_dtype(dtype), seed=_seed_pair(seed), static=static, name=name, **attrs)
 
 
-def random_normal(
-    shape: Any,
-    mean: Any = 0.0,
-    stddev: Any = 1.0,
-    dtype: Any = float32,
-    seed: int | None = None,
-    name: str | None = None,
-) -> Node:
-    """Normal samples with `mean` and `stddev`; new values every run."""
-    draw = _make(_normal, shape, dtype, seed, None)
-    return _affine(draw, stddev, mean, name)
+def _normal(op: Any, doc: str) -> Any:
+    def builder(
+        shape: Any,
+        mean: Any = 0.0,
+        stddev: Any = 1.0,
+        dtype: Any = float32,
+        seed: int | None = None,
+        name: str | None = None,
+    ) -> Node:
+        return _affine(_make(op, shape, dtype, seed, None), stddev, mean, name)
+
+    builder.__name__, builder.__doc__ = (
+        op.name.replace("random_standard_normal", "random_normal"),
+        doc,
+    )
+    return builder
 
 
-def truncated_normal(
-    shape: Any,
-    mean: Any = 0.0,
-    stddev: Any = 1.0,
-    dtype: Any = float32,
-    seed: int | None = None,
-    name: str | None = None,
-) -> Node:
-    """Normal samples redrawn until within two stddevs of the mean."""
-    draw = _make(_truncated, shape, dtype, seed, None)
-    return _affine(draw, stddev, mean, name)
+random_normal = _normal(
+    _standard_normal, "Normal samples with `mean` and `stddev`; new values every run."
+)
+truncated_normal = _normal(
+    _truncated, "Normal samples redrawn until within two stddevs of the mean."
+)
 
 
 def random_uniform(

@@ -106,28 +106,23 @@ def _highest(dtype: np.dtype) -> Any:
     return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
 
 
-_max = defop(
-    "reduce_max",
-    "Max",
-    Kind.REDUCTION,
-    infer=_reduce_infer,
-    numpy=lambda x, *, axis, keepdims: np.max(
-        x, axis=axis, keepdims=keepdims, initial=_lowest(x.dtype)
-    ),
-    vjp=_weighted_vjp(_extreme_weights),
-    jvp=_weighted_jvp(_extreme_weights),
-)
-_min = defop(
-    "reduce_min",
-    "Min",
-    Kind.REDUCTION,
-    infer=_reduce_infer,
-    numpy=lambda x, *, axis, keepdims: np.min(
-        x, axis=axis, keepdims=keepdims, initial=_highest(x.dtype)
-    ),
-    vjp=_weighted_vjp(_extreme_weights),
-    jvp=_weighted_jvp(_extreme_weights),
-)
+def _extreme(name: str, type_name: str, reduce: Any, initial: Any) -> Any:
+    """reduce_max / reduce_min: empty reductions give the dtype's lowest / highest value."""
+    return defop(
+        name,
+        type_name,
+        Kind.REDUCTION,
+        infer=_reduce_infer,
+        numpy=lambda x, *, axis, keepdims: reduce(
+            x, axis=axis, keepdims=keepdims, initial=initial(x.dtype)
+        ),
+        vjp=_weighted_vjp(_extreme_weights),
+        jvp=_weighted_jvp(_extreme_weights),
+    )
+
+
+_max = _extreme("reduce_max", "Max", np.max, _lowest)
+_min = _extreme("reduce_min", "Min", np.min, _highest)
 
 
 def _prod_of_others(n: Node) -> Node:
