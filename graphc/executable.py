@@ -26,12 +26,11 @@ from graphc.codegen.cpu import Program, generate
 from graphc.errors import FailedPreconditionError, GraphcError, InvalidArgumentError
 from graphc.graph import Graph
 from graphc.ir import Node
+from graphc.ops.random import RANDOM_OPS
 from graphc.types import is_compatible
 
 if TYPE_CHECKING:
     from graphc.session import Session
-
-RANDOM_OPS = ("random_uniform", "random_standard_normal", "truncated_normal", "random_uniform_int")
 
 
 def build_program(plan: reference.Plan, feeds: list[Node], fetches: list[Node]) -> Program:
@@ -138,10 +137,10 @@ class Executable:
     def _first_call(self, arrays: list[np.ndarray]) -> Any:
         try:
             return self._fn(*arrays, *self._tail)
-        except (OSError, EOFError, ValueError, TypeError, ImportError) as exc:
-            if isinstance(exc, ValueError | TypeError) and "pickle" not in str(exc).lower():
+        except Exception as exc:
+            if not modules.raised_by_numba_cache(exc):
                 raise
-            # an unreadable on-disk cache: drop it and compile in memory
+            # an unreadable on-disk cache (truncated or corrupt files): drop it, compile in memory
             modules.purge(self.source, self._session.cache_dir)
             self._module = modules.load_in_memory(modules.module_name(self.source), self.source)
             self._fn = self._module.step

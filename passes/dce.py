@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from graphc.graph import Graph
 from graphc.ir import Node
+from graphc.ops.random import RANDOM_OPS
 from passes.manager import note
 from passes.rewrite import rewrite, with_inputs
 
-EFFECTS = frozenset(
-    ["assign", "random_uniform", "random_standard_normal", "truncated_normal", "random_uniform_int"]
-)
+EFFECTS = frozenset(["assign", *RANDOM_OPS])
 
 
 def eliminate_dead_code(graph: Graph) -> Graph:

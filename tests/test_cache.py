@@ -75,6 +75,17 @@ def test_corrupt_cache_entries_recompile_instead_of_failing(tmp_path):
     assert _run(tmp_path)["hits"] >= 1  # the rewritten entry is cached again
 
 
+def test_corrupt_numba_cache_files_beside_an_intact_module(tmp_path):
+    _run(tmp_path)
+    numba_files = [p for p in tmp_path.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert numba_files
+    for path in numba_files:
+        path.write_bytes(path.read_bytes()[:20])  # truncated, as by a crash mid-write
+    np.testing.assert_allclose(_run(tmp_path)["loss"], _expected_loss(), rtol=1e-6)
+    _run(tmp_path)
+    assert _run(tmp_path)["hits"] >= 1
+
+
 def test_unwritable_cache_falls_back_to_memory(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

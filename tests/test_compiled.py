@@ -159,7 +159,13 @@ def test_large_kernels_run_in_parallel_and_agree(cache):
 def test_nan_propagates_through_maximum_minimum_and_relu_like_numpy(cache):
     x = tf.placeholder(tf.float32, [4])
     y = tf.placeholder(tf.float32, [4])
-    fetches = [tf.maximum(x, y), tf.minimum(x, y), tf.nn.relu(x), tf.reduce_max(x), tf.reduce_min(y)]
+    fetches = [
+        tf.maximum(x, y),
+        tf.minimum(x, y),
+        tf.nn.relu(x),
+        tf.reduce_max(x),
+        tf.reduce_min(y),
+    ]
     feeds = {x: [np.nan, 1.0, -1.0, np.nan], y: [0.0, np.nan, 2.0, np.nan]}
     with tf.Session(cache_dir=cache) as cpu, tf.Session(target="numpy") as ref:
         for got, want in zip(cpu.run(fetches, feeds), ref.run(fetches, feeds), strict=True):

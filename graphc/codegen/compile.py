@@ -104,6 +104,16 @@ def load_in_memory(name: str, source: str) -> types.ModuleType:
     return module
 
 
+def raised_by_numba_cache(exc: BaseException) -> bool:
+    """True when `exc` came from reading Numba's on-disk cache (a corrupt index or data file)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.replace(os.sep, "/").endswith("numba/core/caching.py"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def purge(source: str, cache_dir: str | os.PathLike | None = None) -> None:
     """Removes a module and its Numba cache files (after they proved unusable)."""
     name = module_name(source)

@@ -63,6 +63,7 @@ _uniform = _defrandom("random_uniform", "RandomUniform", "uniform")
 _standard_normal = _defrandom("random_standard_normal", "RandomStandardNormal", "normal")
 _truncated = _defrandom("truncated_normal", "TruncatedNormal", "truncated")
 _uniform_int = _defrandom("random_uniform_int", "RandomUniformInt", "int")
+RANDOM_OPS = ("random_uniform", "random_standard_normal", "truncated_normal", "random_uniform_int")
 
 
 def set_random_seed(seed: int | None) -> None:
