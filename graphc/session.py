@@ -111,6 +111,8 @@ class Session:
         if self.target == "numpy":
             values = self._execute([n for n, _ in targets], feeds)
             return rebuild([None if is_op else _result(values[id(n)]) for n, is_op in targets])
+        if self._initializes_only(targets, feeds):
+            return rebuild(self._initialize([n for n, _ in targets]))
         from graphc.executable import compiled_argument
 
         order = sorted(feeds, key=lambda n: n.op_name)
@@ -119,6 +121,25 @@ class Session:
         if exe is None:
             exe = self._executables[key] = self._compile(targets, order)
         return rebuild(exe.run_flat([compiled_argument(feeds[n]) for n in order]))
+
+    def _initializes_only(self, targets: list[tuple[Node, bool]], feeds: dict) -> bool:
+        """True for a run that only sets variables from constants or random draws (such as
+        global_variables_initializer): it runs once, so it is interpreted, not compiled
+        (compiling it cost about 1 s, more than the MLP step's own compile saved by caching)."""
+        if feeds or not all(is_op for _, is_op in targets):
+            return False
+        p = reference.plan([n for n, _ in targets], [])
+        return not p.snapshot_reads and all(n.opdef.name != "read_variable" for n in p.order)
+
+    def _initialize(self, nodes: list[Node]) -> list[None]:
+        """Runs an initialization with the reference executor, storing compiled-layout buffers."""
+        ctx = reference.RunContext({}, self._rng)
+        reference.execute(reference.plan(nodes, []), {}, ctx)
+        buffers = {
+            v: np.ascontiguousarray(a).reshape(v.type.shape or (1,)) for v, a in ctx.writes.items()
+        }
+        self._commit(buffers)
+        return [None] * len(nodes)
 
     def _compile(
         self, targets: list[tuple[Node, bool]], feeds: list[Node], rebuild: Callable | None = None

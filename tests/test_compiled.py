@@ -170,3 +170,17 @@ def test_nan_propagates_through_maximum_minimum_and_relu_like_numpy(cache):
     with tf.Session(cache_dir=cache) as cpu, tf.Session(target="numpy") as ref:
         for got, want in zip(cpu.run(fetches, feeds), ref.run(fetches, feeds), strict=True):
             np.testing.assert_array_equal(got, want)  # equal_nan: NaN positions must agree
+
+
+def test_initialization_runs_are_interpreted_not_compiled(cache):
+    tf.set_random_seed(3)
+    w = tf.Variable(tf.random_normal([3, 2]), name="w")
+    s = tf.Variable(2.5, name="s")
+    init = tf.global_variables_initializer()
+    with tf.Session(cache_dir=cache) as cpu, tf.Session(target="numpy") as ref:
+        cpu.run(init)
+        ref.run(init)
+        assert cpu._executables == {}  # nothing was compiled for the initializer
+        got, want = cpu.run([w, s * 2.0]), ref.run([w, s * 2.0])
+    np.testing.assert_array_equal(got[0], want[0])  # the same random draws
+    assert got[1] == want[1] == 5.0
