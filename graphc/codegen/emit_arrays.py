@@ -140,8 +140,10 @@ def _reshape(ctx: Context, node: Node) -> None:
         return
     dims = _reshape_dims(ctx, node)
     shape = f"{shape_text(dims)}"
-    if ctx.is_scalar(x):
-        ctx.src(f"{ctx.new(node)} = np.full({shape}, {ctx[x]})")
+    if ctx.is_scalar(x):  # every dim is 1 (np.full would cost a compile of its own)
+        name = ctx.new(node)
+        ctx.src(f"{name} = np.empty({shape}, {np_dtype(node.dtype)})")
+        ctx.src(f"{name}[{', '.join('0' for _ in dims)}] = {ctx[x]}")
         return
     ctx.src(f"{ctx.new(node)} = {ctx[x]}.reshape({shape})")
     if id(x) in ctx.aliases:

@@ -202,12 +202,13 @@ def allocate_reduction(
         ctx.src(f"{name} = np.empty({shape_text(dims)}, {t})")
         return
     identity = reduction_init(ctx, node, REDUCE.get(node.opdef.name, ("0",))[0])
+    ctx.src(f"{name} = np.empty({shape_text(dims)}, {t})")
     with ctx.src.indent(
         f"if {' * '.join(extent) or '1'} == 0:  # an empty reduction: the identity"
     ):
-        ctx.src(f"{name} = np.full({shape_text(dims)}, {identity}, {t})")
-    with ctx.src.indent("else:"):
-        ctx.src(f"{name} = np.empty({shape_text(dims)}, {t})")
+        ctx.src(f"{name}_flat = {name}.reshape(-1)")
+        with ctx.src.indent(f"for i in range({name}_flat.size):"):
+            ctx.src(f"{name}_flat[i] = {identity}")
 
 
 def reduce_into(ctx: Context, target: str, combine: str, value: str, first: str) -> None:
