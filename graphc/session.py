@@ -111,14 +111,14 @@ class Session:
         if self.target == "numpy":
             values = self._execute([n for n, _ in targets], feeds)
             return rebuild([None if is_op else _result(values[id(n)]) for n, is_op in targets])
-        if self._initializes_only(targets, feeds):
-            return rebuild(self._initialize([n for n, _ in targets]))
         from graphc.executable import compiled_argument
 
         order = sorted(feeds, key=lambda n: n.op_name)
         key = (tuple((id(n), is_op) for n, is_op in targets), tuple(id(n) for n in order))
         exe = self._executables.get(key)
         if exe is None:
+            if self._initializes_only(targets, feeds):
+                return rebuild(self._initialize([n for n, _ in targets]))
             exe = self._executables[key] = self._compile(targets, order)
         return rebuild(exe.run_flat([compiled_argument(feeds[n]) for n in order]))
 
