@@ -2,8 +2,10 @@
 
 Never folds stateful ops (variables, random draws, assignments), nodes with
 control inputs, or results above `FOLD_LIMIT` elements (a broadcast of a
-scalar to a large shape stays a cheap op instead of a large constant). Shape
-queries (`shape`, `size`, `reduced_size`) of fully known shapes fold too.
+scalar to a large shape stays a cheap op instead of a large constant). Ops
+that only read their input's shape (`shape`, `size`, `reduced_size`,
+`zeros_like`, `ones_like`) fold when that shape is fully known: the seed
+`ones_like(loss)` of a gradient then no longer waits for the loss.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from passes.rewrite import provenance, rewrite
 
 FOLD_LIMIT = 1 << 16
 _NEVER = ("fused", "fused_output", "kernel_param")
-_SHAPE_QUERIES = ("shape", "size", "reduced_size")
+_SHAPE_QUERIES = ("shape", "size", "reduced_size", "zeros_like", "ones_like")
 
 
 def _as_constant(node: Node, value: np.ndarray) -> Node:
@@ -62,7 +64,8 @@ def fold_constant_node(node: Node) -> Node | None:
 
 
 def fold_shape_query(node: Node) -> Node | None:
-    # shape(x), size(x), reduced_size(x) -> c   when x's static shape is fully known
+    # shape(x), size(x), reduced_size(x), zeros_like(x), ones_like(x) -> c
+    #   when x's static shape is fully known (the value of x is not needed)
     if node.opdef.name not in _SHAPE_QUERIES or not _foldable(node):
         return None
     x = node.inputs[0]

@@ -77,6 +77,16 @@ def test_fold_constants(x):
     assert _ops(g).count("multiply") == 1
 
 
+def test_gradient_seed_no_longer_waits_for_the_loss(x):
+    loss = tf.reduce_sum(tf.sin(x))
+    (g,) = tf.gradients(loss, x)
+    folded = passes.constant_folding(function(g, inputs=(x,)))
+    assert "reduce_sum" not in _ops(passes.dce(folded))  # ones_like(loss) became a constant
+    optimized, _ = tf.optimize(g, [x])
+    (kernel,) = [n.attrs["kernel"] for n in optimized.nodes if n.opdef.name == "fused"]
+    assert not any("Sum" in op for op in kernel.ops)
+
+
 def test_fold_never_touches_random_ops_or_huge_results(x):
     noise = tf.random_normal([3]) + 1.0
     big = tf.broadcast_to(tf.constant(1.0), [300, 300])
