@@ -4,7 +4,10 @@ A group holds elementwise (and broadcast) nodes of one output shape, plus
 optionally reductions of values of that shape ("sinks", e.g. the sum in
 `reduce_sum(x * y)`), computed in the same loop. Legality:
 - convex: no path leaves the group and re-enters it (checked with ancestor
-  bit sets), so the fused graph stays acyclic;
+  bit sets while groups grow);
+- acyclic together: two convex groups may still reach each other through
+  outside nodes, so the graph with every group contracted is checked with
+  networkx, and a group on a cycle is given up;
 - nothing in the group reads a sink's result (a reduction is complete only
   after the loop);
 - no member has control inputs, and stateful ops never join.
@@ -82,7 +85,25 @@ def _groups(graph: Graph) -> list[Group]:
         if not _elementwise(node):
             group.sinks.add(id(node))
         group_of[id(node)] = group
-    return [g for g in groups if len(g.members) > 1]
+    return _without_cycles(graph, [g for g in groups if len(g.members) > 1])
+
+
+def _without_cycles(graph: Graph, groups: list[Group]) -> list[Group]:
+    """Dissolves groups until contracting them leaves the graph acyclic.
+
+    Each group is convex, but two groups can still reach each other through
+    outside nodes (a1 -> n -> b2 and b1 -> m -> a2): contracted, that is a cycle.
+    The latest-formed group on a cycle is given up (its ops stay unfused).
+    """
+    while True:
+        unit_of = {id(m): ("g", k) for k, g in enumerate(groups) for m in g.members}
+        dag, _ = _unit_graph(graph, unit_of)
+        try:
+            cycle = nx.find_cycle(dag)
+        except nx.NetworkXNoCycle:
+            return groups
+        doomed = max(k for edge in cycle for unit in edge[:2] if unit[0] == "g" for k in [unit[1]])
+        groups = [g for k, g in enumerate(groups) if k != doomed]
 
 
 def _union(masks) -> int:
@@ -244,6 +265,12 @@ def fuse_elementwise(graph: Graph) -> Graph:
 
 def _unit_order(graph: Graph, unit_of: dict[int, tuple]) -> list[tuple]:
     """Groups contracted to single units, in a deterministic topological order (networkx)."""
+    dag, first = _unit_graph(graph, unit_of)
+    return list(nx.lexicographical_topological_sort(dag, key=first.__getitem__))
+
+
+def _unit_graph(graph: Graph, unit_of: dict[int, tuple]) -> tuple[nx.DiGraph, dict[tuple, int]]:
+    """The graph with each group contracted to one unit, and each unit's first node index."""
     index = {id(n): i for i, n in enumerate(graph.nodes)}
     dag = nx.DiGraph()
     first: dict[tuple, int] = {}
@@ -255,7 +282,7 @@ def _unit_order(graph: Graph, unit_of: dict[int, tuple]) -> list[tuple]:
             source = unit_of.get(id(p), ("n", index[id(p)]))
             if source != unit:
                 dag.add_edge(source, unit)
-    return list(nx.lexicographical_topological_sort(dag, key=first.__getitem__))
+    return dag, first
 
 
 def _external_inputs(group: Group) -> list[Node]:

@@ -151,6 +151,28 @@ def test_fusion_is_convex(x):
     assert "fused" not in _ops(out)
 
 
+def test_fusion_never_fuses_two_groups_into_a_cycle():
+    # Found by test_fuzz: groups {a1, a2} and {b1, b2} are each convex, but a1 -> n -> b2 and
+    # b1 -> m -> a2 make them depend on each other once contracted.
+    p = tf.placeholder(tf.float64, [2, 2], name="p")
+    q = tf.placeholder(tf.float64, [2, 2], name="q")
+    w = tf.constant(np.eye(2) * 0.5)
+    a1, b1 = tf.exp(p), tf.sin(q)
+    n, m = tf.matmul(a1, w), tf.matmul(b1, w)
+    a2, b2 = a1 + m, b1 * n
+    g = function(a2, b2, inputs=(p, q))
+    out = passes.fusion(g)
+    out.verify()
+    assert _ops(out).count("fused") == 1
+    feeds = {p: np.arange(4.0).reshape(2, 2), q: np.ones((2, 2))}
+    for got, want in zip(
+        reference.evaluate(list(out.outputs), feeds),
+        reference.evaluate(list(g.outputs), feeds),
+        strict=True,
+    ):
+        np.testing.assert_allclose(got, want)
+
+
 def test_fusion_takes_a_reduction_of_the_group_but_not_its_users(x):
     e = tf.exp(x)
     total = tf.reduce_sum(e * x)
