@@ -14,7 +14,6 @@ from typing import Any
 
 from graphc.graph import Graph
 from graphc.ops import Kind, defop
-from graphc.types import TensorType
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +67,3 @@ kernel_param = defop(
     differentiable=False,
     is_source=True,
 )
-
-
-def output_type(node: Any) -> TensorType:
-    return node.attrs["out"]

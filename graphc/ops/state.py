@@ -16,7 +16,7 @@ import numpy as np
 from graphc.errors import InvalidArgumentError, ShapeError
 from graphc.ir import ConstValue, Node
 from graphc.ops import Kind, defop
-from graphc.types import DType, Shape, TensorType, as_dtype, shape_str
+from graphc.types import Shape, TensorType, as_dtype, shape_str
 
 
 def _placeholder_numpy(ctx: Any, node: Node) -> np.ndarray:
@@ -186,7 +186,3 @@ def _flatten(values: Any) -> list[Any]:
 def static_value(node: Node) -> np.ndarray | None:
     """The value of a Const node, else None (used for shape arguments given as tensors)."""
     return node.attrs["value"].array if node.opdef is const else None
-
-
-def dtype_of(x: Any, default: DType) -> DType:
-    return x.dtype if isinstance(x, Node) else default
