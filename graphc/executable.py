@@ -77,7 +77,7 @@ class Executable:
         fetches = list({id(n): n for n, is_op in self._targets if not is_op}.values())
         self._fetch_index = {id(n): k for k, n in enumerate(fetches)}
         self.program = build_program(self._plan, self.feeds, fetches)
-        for node in self.program.order + self.feeds:
+        for node in self.feeds + self.program.order:  # name the placeholder first
             if node.type is not None and node.type.shape is None:
                 raise GraphcError(
                     f"'{node.name}' has unknown rank: compiled targets need known ranks "

@@ -184,3 +184,17 @@ def test_initialization_runs_are_interpreted_not_compiled(cache):
         got, want = cpu.run([w, s * 2.0]), ref.run([w, s * 2.0])
     np.testing.assert_array_equal(got[0], want[0])  # the same random draws
     assert got[1] == want[1] == 5.0
+
+
+def test_unknown_rank_placeholders_are_a_clear_error_when_compiling(cache):
+    x = tf.placeholder(tf.float32, name="anything")
+    message = "'anything:0' has unknown rank"
+    with tf.Session(cache_dir=cache) as sess, pytest.raises(tf.errors.GraphcError, match=message):
+        sess.run(x * 2.0, {x: [1.0]})
+    with tf.Session(target="numpy") as ref:  # the reference executor handles any rank
+        np.testing.assert_array_equal(ref.run(x * 2.0, {x: [[1.0]]}), [[2.0]])
+
+
+def test_cuda_target_is_not_available_yet():
+    with pytest.raises(NotImplementedError, match="'cuda' is not available yet"):
+        tf.Session(target="cuda")
