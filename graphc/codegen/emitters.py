@@ -3,7 +3,7 @@
 Each emitter writes the statements computing one node and binds its value in
 the context. Arrays are produced C-contiguous with explicit loops (Numba
 compiles loops much faster than array expressions, and slice assignment is a
-multi-second compile); BLAS is used through `np.dot` on contiguous operands.
+multi-second compile); BLAS is used through `np.dot`.
 """
 
 from __future__ import annotations
