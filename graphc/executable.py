@@ -22,6 +22,7 @@ import numpy as np
 
 from graphc import reference
 from graphc.codegen import compile as modules
+from graphc.codegen.allocator import tune_allocator
 from graphc.codegen.cpu import Program, generate
 from graphc.errors import FailedPreconditionError, GraphcError, InvalidArgumentError
 from graphc.graph import Graph
@@ -64,6 +65,7 @@ class Executable:
     ) -> None:
         from passes import optimize
 
+        tune_allocator()
         self._session = session
         self.feeds = list(feeds)
         self._rebuild = rebuild

@@ -1,5 +1,9 @@
 """The compiled target: executables, specialization, aliasing, training parity."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -198,3 +202,15 @@ def test_unknown_rank_placeholders_are_a_clear_error_when_compiling(cache):
 def test_cuda_target_is_not_available_yet():
     with pytest.raises(NotImplementedError, match="'cuda' is not available yet"):
         tf.Session(target="cuda")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_allocator_tuning_is_applied_once_and_can_be_disabled():
+    code = "from graphc.codegen.allocator import tune_allocator as t; print(t(), t())"
+    on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {**os.environ, "GRAPHC_MALLOPT": "0"}
+    off = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert on.stdout.split() == ["True", "True"]
+    assert off.stdout.split() == ["False", "False"]
