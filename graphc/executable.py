@@ -69,10 +69,8 @@ class Executable:
         self._session = session
         self.feeds = list(feeds)
         self._rebuild = rebuild
-        started = time.perf_counter()
         graph = Graph.from_outputs([n for n, _ in targets], self.feeds)
         self.graph, self.report = optimize(graph, session.passes)
-        self.optimize_seconds = time.perf_counter() - started
         outputs = self.graph.outputs
         self._targets = [(outputs[k], is_op) for k, (_, is_op) in enumerate(targets)]
         self._plan = reference.plan(list(outputs), self.feeds)
@@ -85,9 +83,7 @@ class Executable:
                     f"'{node.name}' has unknown rank: compiled targets need known ranks "
                     "(give the placeholder a shape, with None for unknown sizes)"
                 )
-        started = time.perf_counter()
         self.source = generate(self.program)
-        self.codegen_seconds = time.perf_counter() - started
         if session.debug:
             _show(self)
         self._module = modules.load(self.source, session.cache_dir)

@@ -108,7 +108,7 @@ def make_node(
     """Creates, checks, names and adds a node to the graph of its inputs."""
     graph = graph_of(inputs)
     site = user_site()
-    nodes = tuple(_as_input(x, graph, op, site) for x in inputs)
+    nodes = tuple(_as_input(x, op, site) for x in inputs)
     attrs = Attrs(attrs or {})
     label = name if name is not None else op.type_name
     try:
@@ -129,7 +129,7 @@ def make_node(
     return graph.add(node)
 
 
-def _as_input(x: Any, graph: Any, op: OpDef, site: str) -> Node:
+def _as_input(x: Any, op: OpDef, site: str) -> Node:
     if isinstance(x, Node):
         if x.type is None:
             raise GraphcError(f"{op.type_name}: op '{x.op_name}' has no output (at {site})")
@@ -137,23 +137,6 @@ def _as_input(x: Any, graph: Any, op: OpDef, site: str) -> Node:
     if isinstance(x, Operation):
         raise GraphcError(f"{op.type_name}: '{x.name}' is an op, not a tensor (at {site})")
     raise TypeError(f"{op.type_name}: internal error, unconverted input {x!r}")
-
-
-def constant_node(
-    value: Any, dtype: Any = None, graph: Any = None, name: str | None = None
-) -> Node:
-    """A Const node holding `value` (cast to `dtype` if given)."""
-    from graphc.ops.state import const
-
-    array = to_array(value, dtype)
-    with (graph or get_default_graph()).as_default():
-        return const(value=_const_value(array), name=name or "Const")
-
-
-def _const_value(array: np.ndarray) -> Any:
-    from graphc.ir import ConstValue
-
-    return ConstValue(array)
 
 
 def to_array(value: Any, dtype: Any = None) -> np.ndarray:
@@ -182,15 +165,17 @@ def convert(value: Any, dtype: DType | None = None, what: str = "value") -> Node
         from graphc.ops.shape import stack
 
         return stack([convert(v, dtype) for v in value])
+    from graphc.ops.state import constant
+
     if dtype is None:
-        return constant_node(value)
+        return constant(value)
     array = np.asarray(value)
     cast = array.astype(dtype.np)
     with np.errstate(invalid="ignore"):
         same = np.array_equal(cast.astype(array.dtype), array, equal_nan=True)
     if not same and not (dtype.is_floating and array.dtype.kind in "fiub"):
         raise DTypeError(f"{what} {value!r} cannot be converted to {dtype.name} without loss")
-    return constant_node(cast)
+    return constant(cast)
 
 
 def convert_operands(*values: Any, op_name: str) -> tuple[Node, ...]:
