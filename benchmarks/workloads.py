@@ -61,6 +61,18 @@ def graphc_w3(cache_dir: str | None = None, passes=None, gradient: bool = False)
     return lambda: fn(xv, yv)
 
 
+def _graphc_step(g, train, loss, x, y, data, cache_dir, passes):
+    """Initializes the graph's variables and returns a step running `train`, giving the loss."""
+    import graphc as tf
+
+    with g.as_default():
+        init_op = tf.global_variables_initializer()
+    sess = tf.Session(g, cache_dir=cache_dir, passes=passes)
+    sess.run(init_op)
+    fn = sess.make_callable([train, loss], [x, y])
+    return lambda: fn(*data)[1]
+
+
 def graphc_w1(cache_dir: str | None = None, passes=None):
     import graphc as tf
 
@@ -76,12 +88,7 @@ def graphc_w1(cache_dir: str | None = None, passes=None):
                 h = tf.nn.relu(h)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
         train = tf.train.AdamOptimizer(W1["lr"]).minimize(loss)
-        init_op = tf.global_variables_initializer()
-    sess = tf.Session(g, cache_dir=cache_dir, passes=passes)
-    sess.run(init_op)
-    fn = sess.make_callable([train, loss], [x, y])
-    xv, yv = data_w1()
-    return lambda: fn(xv, yv)[1]
+    return _graphc_step(g, train, loss, x, y, data_w1(), cache_dir, passes)
 
 
 def graphc_w2(cache_dir: str | None = None, passes=None):
@@ -95,12 +102,7 @@ def graphc_w2(cache_dir: str | None = None, passes=None):
         pred = tf.matmul(tf.tanh(tf.matmul(x, w1) + b1), w2) + b2
         loss = tf.losses.mean_squared_error(y, pred)
         train = tf.train.GradientDescentOptimizer(W2["lr"]).minimize(loss)
-        init_op = tf.global_variables_initializer()
-    sess = tf.Session(g, cache_dir=cache_dir, passes=passes)
-    sess.run(init_op)
-    fn = sess.make_callable([train, loss], [x, y])
-    xv, yv = data_w2()
-    return lambda: fn(xv, yv)[1]
+    return _graphc_step(g, train, loss, x, y, data_w2(), cache_dir, passes)
 
 
 # ---- NumPy by hand --------------------------------------------------------------------------
