@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from graphc.errors import DTypeError, ShapeError
+from graphc.ir import Node
 from graphc.ops import Kind, defop
 from graphc.types import TensorType, bool_
 
@@ -80,23 +81,38 @@ def _with_zero_pad(attrs: Any) -> dict:
     return {**attrs, "pad_value": 0.0}
 
 
+def _extract_patches_vjp(g: Node, n: Node) -> tuple[Node]:  # the transpose: add patches back
+    return (patches_to_image(g, n.inputs[0], **_with_zero_pad(n.attrs)),)
+
+
+def _extract_patches_jvp(tangents: tuple, n: Node) -> Node | None:
+    # affine when pad_value != 0 (max_pool pads with -inf): tangents pad with zeros
+    t = tangents[0]
+    return None if t is None else extract_patches(t, **_with_zero_pad(n.attrs))
+
+
 extract_patches = defop(
     "extract_patches",
     "ExtractImagePatches",
     Kind.OPAQUE,
     infer=_patches_infer,
     numpy=_extract_numpy,
-    vjp=lambda g, n: (patches_to_image(g, n.inputs[0], **_with_zero_pad(n.attrs)),),
-    # affine when pad_value != 0 (max_pool pads with -inf): tangents pad with zeros
-    jvp=lambda t, n: None if t[0] is None else extract_patches(t[0], **_with_zero_pad(n.attrs)),
+    vjp=_extract_patches_vjp,
+    jvp=_extract_patches_jvp,
 )
+
+
+def _patches_to_image_vjp(g: Node, n: Node) -> tuple[Node, None]:  # the transpose: extract
+    return (extract_patches(g, **_with_zero_pad(n.attrs)), None)
+
+
 patches_to_image = defop(
     "patches_to_image",
     "PatchesToImage",
     Kind.OPAQUE,
     infer=lambda p, like, **attrs: TensorType(like.shape, p.dtype),
     numpy=_to_image_numpy,
-    vjp=lambda g, n: (extract_patches(g, **_with_zero_pad(n.attrs)), None),
+    vjp=_patches_to_image_vjp,
     linear=(0,),
 )
 

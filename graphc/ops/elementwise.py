@@ -85,60 +85,141 @@ def _mask(cond: Node, like: Node) -> Node:
 
 
 # ---- unary math ----------------------------------------------------------------------
-_x = lambda n: n.inputs[0]  # noqa: E731
-_neg = defelem("negative", "Neg", np.negative, "(-{0})", lambda n: (-1,))
-_abs = defelem("abs", "Abs", np.abs, "abs({0})", lambda n: (sign(_x(n)),))
+def _x(n: Node) -> Node:
+    """The first operand of `n`."""
+    return n.inputs[0]
+
+
+def _negative_partials(n: Node) -> tuple[int]:  # d/dx (-x) = -1
+    return (-1,)
+
+
+_neg = defelem("negative", "Neg", np.negative, "(-{0})", _negative_partials)
+
+
+def _abs_partials(n: Node) -> tuple[Node]:  # d/dx |x| = sign(x)
+    return (sign(_x(n)),)
+
+
+_abs = defelem("abs", "Abs", np.abs, "abs({0})", _abs_partials)
 _sign = defelem("sign", "Sign", np.sign, "(({0} > 0) - ({0} < 0))")
-_exp = defelem("exp", "Exp", np.exp, "math.exp({0})", lambda n: (n,), allowed="float")
-_log = defelem("log", "Log", np.log, "math.log({0})", lambda n: (1.0 / _x(n),), allowed="float")
-_log1p = defelem(
-    "log1p", "Log1p", np.log1p, "math.log1p({0})", lambda n: (1.0 / (_x(n) + 1.0),), allowed="float"
-)
-_expm1 = defelem(
-    "expm1", "Expm1", np.expm1, "math.expm1({0})", lambda n: (exp(_x(n)),), allowed="float"
-)
-_sqrt = defelem("sqrt", "Sqrt", np.sqrt, "math.sqrt({0})", lambda n: (0.5 / n,), allowed="float")
+
+
+def _exp_partials(n: Node) -> tuple[Node]:  # d/dx e**x = e**x, the output itself
+    return (n,)
+
+
+_exp = defelem("exp", "Exp", np.exp, "math.exp({0})", _exp_partials, allowed="float")
+
+
+def _log_partials(n: Node) -> tuple[Node]:  # d/dx log(x) = 1/x
+    return (1.0 / _x(n),)
+
+
+_log = defelem("log", "Log", np.log, "math.log({0})", _log_partials, allowed="float")
+
+
+def _log1p_partials(n: Node) -> tuple[Node]:  # d/dx log(1 + x) = 1/(x + 1)
+    return (1.0 / (_x(n) + 1.0),)
+
+
+_log1p = defelem("log1p", "Log1p", np.log1p, "math.log1p({0})", _log1p_partials, allowed="float")
+
+
+def _expm1_partials(n: Node) -> tuple[Node]:  # d/dx (e**x - 1) = e**x
+    return (exp(_x(n)),)
+
+
+_expm1 = defelem("expm1", "Expm1", np.expm1, "math.expm1({0})", _expm1_partials, allowed="float")
+
+
+def _sqrt_partials(n: Node) -> tuple[Node]:  # d/dx sqrt(x) = 1/(2 sqrt(x)) = 0.5/out
+    return (0.5 / n,)
+
+
+_sqrt = defelem("sqrt", "Sqrt", np.sqrt, "math.sqrt({0})", _sqrt_partials, allowed="float")
+
+
+def _rsqrt_partials(n: Node) -> tuple[Node]:  # d/dx x**-0.5 = -0.5 x**-1.5 = -0.5 out**3
+    return (-0.5 * n * n * n,)
+
+
 _rsqrt = defelem(
     "rsqrt",
     "Rsqrt",
     lambda x: 1 / np.sqrt(x),
     "(1.0 / math.sqrt({0}))",
-    lambda n: (-0.5 * n * n * n,),
+    _rsqrt_partials,
     allowed="float",
 )
-_square = defelem("square", "Square", np.square, "({0} * {0})", lambda n: (2 * _x(n),))
-_sin = defelem("sin", "Sin", np.sin, "math.sin({0})", lambda n: (cos(_x(n)),), allowed="float")
-_cos = defelem("cos", "Cos", np.cos, "math.cos({0})", lambda n: (-sin(_x(n)),), allowed="float")
-_tanh = defelem(
-    "tanh", "Tanh", np.tanh, "math.tanh({0})", lambda n: (1.0 - n * n,), allowed="float"
-)
+
+
+def _square_partials(n: Node) -> tuple[Node]:  # d/dx x*x = 2x
+    return (2 * _x(n),)
+
+
+_square = defelem("square", "Square", np.square, "({0} * {0})", _square_partials)
+
+
+def _sin_partials(n: Node) -> tuple[Node]:  # d/dx sin(x) = cos(x)
+    return (cos(_x(n)),)
+
+
+_sin = defelem("sin", "Sin", np.sin, "math.sin({0})", _sin_partials, allowed="float")
+
+
+def _cos_partials(n: Node) -> tuple[Node]:  # d/dx cos(x) = -sin(x)
+    return (-sin(_x(n)),)
+
+
+_cos = defelem("cos", "Cos", np.cos, "math.cos({0})", _cos_partials, allowed="float")
+
+
+def _tanh_partials(n: Node) -> tuple[Node]:  # d/dx tanh(x) = 1 - tanh(x)**2 = 1 - out**2
+    return (1.0 - n * n,)
+
+
+_tanh = defelem("tanh", "Tanh", np.tanh, "math.tanh({0})", _tanh_partials, allowed="float")
+
+
+def _sigmoid_partials(n: Node) -> tuple[Node]:  # d/dx s(x) = s(x) (1 - s(x)) = out (1 - out)
+    return (n * (1.0 - n),)
+
+
 _sigmoid = defelem(
     "sigmoid",
     "Sigmoid",
     lambda x: 1 / (1 + np.exp(-x)),
     "(1.0 / (1.0 + math.exp(-{0})))",
-    lambda n: (n * (1.0 - n),),
+    _sigmoid_partials,
     allowed="float",
 )
-_erf = defelem(
-    "erf",
-    "Erf",
-    scipy.special.erf,
-    "math.erf({0})",
-    lambda n: ((2 / math.sqrt(math.pi)) * exp(-square(_x(n))),),
-    allowed="float",
-)
+
+
+def _erf_partials(n: Node) -> tuple[Node]:  # d/dx erf(x) = 2/sqrt(pi) e**(-x**2)
+    return ((2 / math.sqrt(math.pi)) * exp(-square(_x(n))),)
+
+
+_erf = defelem("erf", "Erf", scipy.special.erf, "math.erf({0})", _erf_partials, allowed="float")
+
+
+def _relu_partials(n: Node) -> tuple[Node]:  # d/dx max(x, 0) = 1 where x > 0, else 0
+    return (_mask(greater(_x(n), 0), n),)
+
+
 _relu = defelem(
-    "relu",
-    "Relu",
-    lambda x: np.maximum(x, 0).astype(x.dtype),
-    "max({0}, 0)",
-    lambda n: (_mask(greater(_x(n), 0), n),),
+    "relu", "Relu", lambda x: np.maximum(x, 0).astype(x.dtype), "max({0}, 0)", _relu_partials
 )
 _floor = defelem("floor", "Floor", np.floor, "math.floor({0})", allowed="float")
 _ceil = defelem("ceil", "Ceil", np.ceil, "math.ceil({0})", allowed="float")
 _round = defelem("round", "Round", np.round, "round({0})", allowed="float")
-_identity = defelem("identity", "Identity", lambda x: x, "{0}", lambda n: (1,), allowed="any")
+
+
+def _identity_partials(n: Node) -> tuple[int]:  # d/dx x = 1
+    return (1,)
+
+
+_identity = defelem("identity", "Identity", lambda x: x, "{0}", _identity_partials, allowed="any")
 _stop = defelem("stop_gradient", "StopGradient", lambda x: x, "{0}", allowed="any")
 _zeros_like = defelem("zeros_like", "ZerosLike", np.zeros_like, "0", allowed="any")
 _ones_like = defelem("ones_like", "OnesLike", np.ones_like, "1", allowed="any")
@@ -148,21 +229,49 @@ _is_finite = defelem(
 )
 _not = defelem("logical_not", "LogicalNot", np.logical_not, "(not {0})", allowed="bool")
 
+
 # ---- binary --------------------------------------------------------------------------
-_y = lambda n: n.inputs[1]  # noqa: E731
-_add = defelem("add", "AddV2", np.add, "({0} + {1})", lambda n: (1, 1))
-_sub = defelem("subtract", "Sub", np.subtract, "({0} - {1})", lambda n: (1, -1))
-_mul = defelem("multiply", "Mul", np.multiply, "({0} * {1})", lambda n: (_y(n), _x(n)))
+def _y(n: Node) -> Node:
+    """The second operand of `n`."""
+    return n.inputs[1]
+
+
+def _add_partials(n: Node) -> tuple[int, int]:  # d(x + y) = dx + dy
+    return (1, 1)
+
+
+_add = defelem("add", "AddV2", np.add, "({0} + {1})", _add_partials)
+
+
+def _subtract_partials(n: Node) -> tuple[int, int]:  # d(x - y) = dx - dy
+    return (1, -1)
+
+
+_sub = defelem("subtract", "Sub", np.subtract, "({0} - {1})", _subtract_partials)
+
+
+def _multiply_partials(n: Node) -> tuple[Node, Node]:  # d(x y) = y dx + x dy
+    return (_y(n), _x(n))
+
+
+_mul = defelem("multiply", "Mul", np.multiply, "({0} * {1})", _multiply_partials)
+
+
+def _divide_partials(n: Node) -> tuple[Node, Node]:  # d(x/y) = dx/y - (x/y)/y dy
+    return (1.0 / _y(n), -n / _y(n))
+
+
 _div = defelem(
-    "divide",
-    "RealDiv",
-    np.true_divide,
-    "({0} / {1})",
-    lambda n: (1.0 / _y(n), -n / _y(n)),
-    allowed="float",
+    "divide", "RealDiv", np.true_divide, "({0} / {1})", _divide_partials, allowed="float"
 )
 _floordiv = defelem("floordiv", "FloorDiv", np.floor_divide, "({0} // {1})")
-_mod = defelem("mod", "FloorMod", np.mod, "({0} % {1})", lambda n: (1, -floordiv(_x(n), _y(n))))
+
+
+def _mod_partials(n: Node) -> tuple[int, Node]:  # x - floor(x/y) y: 1 and -floor(x/y)
+    return (1, -floordiv(_x(n), _y(n)))
+
+
+_mod = defelem("mod", "FloorMod", np.mod, "({0} % {1})", _mod_partials)
 
 
 def _pow_partials(n: Node) -> tuple[Node, Node]:
@@ -173,19 +282,27 @@ def _pow_partials(n: Node) -> tuple[Node, Node]:
 
 
 _pow = defelem("pow", "Pow", np.power, "({0} ** {1})", _pow_partials)
+
+
+def _maximum_partials(n: Node) -> tuple[Node, Node]:  # to x where x >= y (ties), else to y
+    return (_mask(greater_equal(_x(n), _y(n)), n), _mask(less(_x(n), _y(n)), n))
+
+
 _max = defelem(
     "maximum",
     "Maximum",
     np.maximum,
     "({1} if {0} < {1} or {1} != {1} else {0})",  # NaN in either operand gives NaN, as NumPy
-    lambda n: (_mask(greater_equal(_x(n), _y(n)), n), _mask(less(_x(n), _y(n)), n)),
+    _maximum_partials,
 )
+
+
+def _minimum_partials(n: Node) -> tuple[Node, Node]:  # to x where x <= y (ties), else to y
+    return (_mask(less_equal(_x(n), _y(n)), n), _mask(greater(_x(n), _y(n)), n))
+
+
 _min = defelem(
-    "minimum",
-    "Minimum",
-    np.minimum,
-    "({1} if {0} > {1} or {1} != {1} else {0})",
-    lambda n: (_mask(less_equal(_x(n), _y(n)), n), _mask(greater(_x(n), _y(n)), n)),
+    "minimum", "Minimum", np.minimum, "({1} if {0} > {1} or {1} != {1} else {0})", _minimum_partials
 )
 _eq = defelem("equal", "Equal", np.equal, "({0} == {1})", allowed="any", out=bool_)
 _ne = defelem("not_equal", "NotEqual", np.not_equal, "({0} != {1})", allowed="any", out=bool_)

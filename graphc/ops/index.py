@@ -72,22 +72,32 @@ def _slice_grad_numpy(g: np.ndarray, like: np.ndarray, *, spec: Spec) -> np.ndar
     return out
 
 
+def _strided_slice_vjp(g: Node, n: Node) -> tuple[Node]:  # g scattered into zeros like x
+    return (_slice_grad(g, n.inputs[0], spec=n.attrs["spec"]),)
+
+
 _strided_slice = defop(
     "strided_slice",
     "StridedSlice",
     Kind.INJECTIVE,
     infer=_slice_infer,
     numpy=lambda x, *, spec: x[_numpy_index(spec)],
-    vjp=lambda g, n: (_slice_grad(g, n.inputs[0], spec=n.attrs["spec"]),),
+    vjp=_strided_slice_vjp,
     linear=(0,),
 )
+
+
+def _strided_slice_grad_vjp(g: Node, n: Node) -> tuple[Node, None]:  # the transpose: slice g
+    return (_strided_slice(g, spec=n.attrs["spec"]), None)
+
+
 _slice_grad = defop(
     "strided_slice_grad",
     "StridedSliceGrad",
     Kind.OPAQUE,
     infer=lambda g, like, *, spec: TensorType(like.shape, g.dtype),
     numpy=_slice_grad_numpy,
-    vjp=lambda g, n: (_strided_slice(g, spec=n.attrs["spec"]), None),
+    vjp=_strided_slice_grad_vjp,
     linear=(0,),
 )
 
@@ -246,22 +256,32 @@ def _scatter_add_numpy(
     return out
 
 
+def _gather_vjp(g: Node, n: Node) -> tuple[Node, None]:  # scatter-add g at the indices
+    return (_scatter_add(g, n.inputs[1], n.inputs[0], axis=n.attrs["axis"]), None)
+
+
 _gather = defop(
     "gather",
     "GatherV2",
     Kind.INJECTIVE,
     infer=_gather_infer,
     numpy=lambda params, indices, *, axis: np.take(params, indices, axis=axis),
-    vjp=lambda g, n: (_scatter_add(g, n.inputs[1], n.inputs[0], axis=n.attrs["axis"]), None),
+    vjp=_gather_vjp,
     linear=(0,),
 )
+
+
+def _scatter_add_like_vjp(g: Node, n: Node) -> tuple[Node, None, None]:  # the transpose: gather
+    return (_gather(g, n.inputs[1], axis=n.attrs["axis"]), None, None)
+
+
 _scatter_add = defop(
     "scatter_add_like",
     "ScatterAddLike",
     Kind.OPAQUE,
     infer=lambda u, i, like, *, axis: TensorType(like.shape, u.dtype),
     numpy=_scatter_add_numpy,
-    vjp=lambda g, n: (_gather(g, n.inputs[1], axis=n.attrs["axis"]), None, None),
+    vjp=_scatter_add_like_vjp,
     linear=(0,),
 )
 

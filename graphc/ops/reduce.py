@@ -202,13 +202,19 @@ broadcast_like = defop(
     vjp=_broadcast_like_vjp,
     linear=(0,),
 )
+
+
+def _sum_to_like_vjp(g: Node, n: Node) -> tuple[Node, None]:  # the transpose: broadcast back
+    return (broadcast_like(g, n.inputs[0]), None)
+
+
 sum_to_like = defop(
     "sum_to_like",
     "SumToLike",
     Kind.REDUCTION,
     infer=lambda x, like: TensorType(like.shape, x.dtype),
     numpy=lambda x, like: _sum_to_shape(x, like.shape),
-    vjp=lambda g, n: (broadcast_like(g, n.inputs[0]), None),
+    vjp=_sum_to_like_vjp,
     linear=(0,),
 )
 reduced_size = defop(

@@ -63,13 +63,19 @@ _reshape = defop(
     vjp=_reshape_vjp,
     linear=(0,),
 )
+
+
+def _reshape_like_vjp(g: Node, n: Node) -> tuple[Node, None]:  # reshape back; `like` gets none
+    return (reshape_like(g, n.inputs[0]), None)
+
+
 reshape_like = defop(
     "reshape_like",
     "ReshapeLike",
     Kind.INJECTIVE,
     infer=lambda x, like: TensorType(like.shape, x.dtype),
     numpy=lambda x, like: x.reshape(like.shape),
-    vjp=lambda g, n: (reshape_like(g, n.inputs[0]), None),
+    vjp=_reshape_like_vjp,
     linear=(0,),
 )
 
@@ -82,13 +88,17 @@ def _transpose_infer(x: TensorType, *, perm: tuple[int, ...]) -> TensorType:
     return TensorType(tuple(x.shape[p] for p in perm), x.dtype)
 
 
+def _transpose_vjp(g: Node, n: Node) -> tuple[Node]:  # transpose back: the inverse permutation
+    return (_transpose(g, perm=tuple(np.argsort(n.attrs["perm"]).tolist())),)
+
+
 _transpose = defop(
     "transpose",
     "Transpose",
     Kind.INJECTIVE,
     infer=_transpose_infer,
     numpy=lambda x, *, perm: np.transpose(x, perm),
-    vjp=lambda g, n: (_transpose(g, perm=tuple(np.argsort(n.attrs["perm"]).tolist())),),
+    vjp=_transpose_vjp,
     linear=(0,),
 )
 
@@ -99,13 +109,17 @@ def _expand_infer(x: TensorType, *, axis: int) -> TensorType:
     return TensorType((*x.shape[:axis], 1, *x.shape[axis:]), x.dtype)
 
 
+def _expand_dims_vjp(g: Node, n: Node) -> tuple[Node]:  # squeeze the inserted axis back out
+    return (_squeeze(g, axis=(n.attrs["axis"],)),)
+
+
 _expand = defop(
     "expand_dims",
     "ExpandDims",
     Kind.INJECTIVE,
     infer=_expand_infer,
     numpy=lambda x, *, axis: np.expand_dims(x, axis),
-    vjp=lambda g, n: (_squeeze(g, axis=(n.attrs["axis"],)),),
+    vjp=_expand_dims_vjp,
     linear=(0,),
 )
 
@@ -119,13 +133,17 @@ def _squeeze_infer(x: TensorType, *, axis: tuple[int, ...]) -> TensorType:
     return TensorType(tuple(d for i, d in enumerate(x.shape) if i not in axis), x.dtype)
 
 
+def _squeeze_vjp(g: Node, n: Node) -> tuple[Node]:  # reshape back to the input's shape
+    return (reshape_like(g, n.inputs[0]),)
+
+
 _squeeze = defop(
     "squeeze",
     "Squeeze",
     Kind.INJECTIVE,
     infer=_squeeze_infer,
     numpy=lambda x, *, axis: np.squeeze(x, axis=axis),
-    vjp=lambda g, n: (reshape_like(g, n.inputs[0]),),
+    vjp=_squeeze_vjp,
     linear=(0,),
 )
 
@@ -136,13 +154,17 @@ def _broadcast_to_infer(x: TensorType, *, shape: tuple[int, ...]) -> TensorType:
     return TensorType(shape, x.dtype)
 
 
+def _broadcast_to_vjp(g: Node, n: Node) -> tuple[Node]:  # sum over the broadcast axes
+    return (unbroadcast(g, n.inputs[0]),)
+
+
 _broadcast_to = defop(
     "broadcast_to",
     "BroadcastTo",
     Kind.BROADCAST,
     infer=_broadcast_to_infer,
     numpy=lambda x, *, shape: np.broadcast_to(x, shape),
-    vjp=lambda g, n: (unbroadcast(g, n.inputs[0]),),
+    vjp=_broadcast_to_vjp,
     linear=(0,),
 )
 
@@ -194,6 +216,11 @@ def _pad_vjp(g: Node, n: Node) -> tuple[Node]:
     return (strided_slice_spec(g, spec),)
 
 
+def _pad_jvp(tangents: tuple, n: Node) -> Node | None:  # pad is affine: pad tangents with 0
+    t = tangents[0]
+    return None if t is None else _pad(t, paddings=n.attrs["paddings"], constant_values=0.0)
+
+
 _pad = defop(
     "pad",
     "PadV2",
@@ -203,9 +230,7 @@ _pad = defop(
         x, paddings, constant_values=np.asarray(constant_values, x.dtype)
     ),
     vjp=_pad_vjp,
-    jvp=lambda t, n: (
-        None if t[0] is None else _pad(t[0], paddings=n.attrs["paddings"], constant_values=0.0)
-    ),
+    jvp=_pad_jvp,
 )
 
 _shape_op = defop(
@@ -224,13 +249,19 @@ _size_op = defop(
     numpy=lambda x, *, out_type: np.asarray(x.size, out_type.np),
     differentiable=False,
 )
+
+
+def _fill_vjp(g: Node, n: Node) -> tuple[None, Node]:  # every element is `value`: sum g
+    return (None, reduce_sum(g))
+
+
 _fill = defop(
     "fill",
     "Fill",
     Kind.BROADCAST,
     infer=lambda dims, value, *, shape: TensorType(shape, value.dtype),
     numpy=lambda dims, value, *, shape: np.full(tuple(dims), value, value.dtype),
-    vjp=lambda g, n: (None, reduce_sum(g)),
+    vjp=_fill_vjp,
     linear=(1,),
 )
 _range = defop(
