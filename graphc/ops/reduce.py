@@ -30,7 +30,7 @@ from graphc.ops.elementwise import (
     where,
     zeros_like,
 )
-from graphc.types import TensorType, as_dtype, broadcast_shapes, normalize_axes
+from graphc.types import TensorType, as_dtype, broadcast_shapes, is_compatible, normalize_axes
 
 
 def _reduced_shape(shape: Any, axis: Any, keepdims: bool) -> Any:
@@ -174,7 +174,10 @@ _argmin = defop(
 
 # ---- broadcasting to / summing down to another tensor's shape ---------------------------
 def _broadcast_like_infer(x: TensorType, like: TensorType) -> TensorType:
-    if broadcast_shapes(x.shape, like.shape) != like.shape and like.shape is not None:
+    # x may know a dim that `like` leaves unknown (a gradient of static shape [2, 1] for an
+    # input of shape [None, 3]): the result still has `like`'s shape.
+    out = broadcast_shapes(x.shape, like.shape)
+    if like.shape is not None and not (out is None or is_compatible(like.shape, out)):
         raise ValueError(f"cannot broadcast {x} to {like}")
     return TensorType(like.shape, x.dtype)
 
