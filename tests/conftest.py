@@ -24,3 +24,22 @@ def fresh_graph():
     graphc.reset_default_graph()
     yield
     graphc.reset_default_graph()
+
+
+# Modules whose every test compiles with Numba; elsewhere a test compiles when a
+# parameter is the "cpu" target, or it is marked @pytest.mark.compiled itself.
+COMPILED_MODULES = {
+    "test_cache",
+    "test_compiled",
+    "test_compiled_ops",
+    "test_examples",
+    "test_random_compiled",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_cpu = params is not None and "cpu" in params.params.values()
+        if item.module.__name__ in COMPILED_MODULES or on_cpu:
+            item.add_marker(pytest.mark.compiled)
