@@ -27,6 +27,7 @@ from graphc.ops.elementwise import (
     ceil,
     clip_by_value,
     cos,
+    div,
     divide,
     equal,
     erf,
@@ -119,7 +120,6 @@ from graphc.variables import (
 
 sub = subtract
 mul = multiply
-div = divide
 truediv = divide
 realdiv = divide
 floor_div = floordiv

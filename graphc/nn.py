@@ -17,7 +17,6 @@ from graphc.ir import Node
 from graphc.ops import convert, convert_operands
 from graphc.ops.conv import _extract_numpy, extract_patches, in_top_k_op
 from graphc.ops.elementwise import (
-    abs,
     add,
     divide,
     exp,
@@ -97,9 +96,13 @@ def selu(features: Any, name: str | None = None) -> Node:
 
 
 def softplus(features: Any, name: str | None = None) -> Node:
-    """log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)) so it never overflows."""
+    """log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|)) so it never overflows.
+
+    -|x| is written min(x, -x): its derivative at 0 is then 1 (minimum's tie goes to
+    x), so softplus'(0) = 0 + 1/2 = sigmoid(0); abs's sign(0) = 0 would give 0.
+    """
     x = convert(features)
-    return add(relu(x), log1p(exp(-abs(x))), name=name)
+    return add(relu(x), log1p(exp(minimum(x, -x))), name=name)
 
 
 def bias_add(value: Any, bias: Any, name: str | None = None) -> Node:
@@ -158,7 +161,7 @@ def sigmoid_cross_entropy_with_logits(
     """Elementwise logistic loss, as max(x, 0) - x * z + log1p(exp(-|x|)) (never overflows)."""
     labels, logits = convert_operands(labels, logits, op_name="SigmoidCrossEntropyWithLogits")
     x, z = logits, labels
-    return add(relu(x) - x * z, log1p(exp(-abs(x))), name=name)
+    return add(relu(x) - x * z, log1p(exp(minimum(x, -x))), name=name)  # see softplus
 
 
 def l2_loss(t: Any, name: str | None = None) -> Node:

@@ -102,7 +102,12 @@ def _abs_partials(n: Node) -> tuple[Node]:  # d/dx |x| = sign(x)
 
 
 _abs = defelem("abs", "Abs", np.abs, "abs({0})", _abs_partials)
-_sign = defelem("sign", "Sign", np.sign, "(({0} > 0) - ({0} < 0))")
+_sign = defelem(
+    "sign",
+    "Sign",
+    np.sign,
+    "((({0} > 0) - ({0} < 0)) if {0} == {0} else {0})",  # NaN stays NaN
+)
 
 
 def _exp_partials(n: Node) -> tuple[Node]:  # d/dx e**x = e**x, the output itself
@@ -210,9 +215,9 @@ def _relu_partials(n: Node) -> tuple[Node]:  # d/dx max(x, 0) = 1 where x > 0, e
 _relu = defelem(
     "relu", "Relu", lambda x: np.maximum(x, 0).astype(x.dtype), "max({0}, 0)", _relu_partials
 )
-_floor = defelem("floor", "Floor", np.floor, "math.floor({0})", allowed="float")
-_ceil = defelem("ceil", "Ceil", np.ceil, "math.ceil({0})", allowed="float")
-_round = defelem("round", "Round", np.round, "round({0})", allowed="float")
+_floor = defelem("floor", "Floor", np.floor, "np.floor({0})", allowed="float")
+_ceil = defelem("ceil", "Ceil", np.ceil, "np.ceil({0})", allowed="float")
+_round = defelem("round", "Round", np.round, "np.rint({0})", allowed="float")
 
 
 def _identity_partials(n: Node) -> tuple[int]:  # d/dx x = 1
@@ -421,6 +426,12 @@ def divide(x: Any, y: Any, name: str | None = None) -> Node:
     if not x.dtype.is_floating:
         x, y = cast(x, "float64"), cast(y, "float64")
     return _div(x, y, name=name)
+
+
+def div(x: Any, y: Any, name: str | None = None) -> Node:
+    """TF1's `tf.div`: Python 2 division, so integers floor-divide and floats divide."""
+    x, y = convert_operands(x, y, op_name="Div")
+    return (divide if x.dtype.is_floating else floordiv)(x, y, name=name)
 
 
 def cast(x: Any, dtype: Any, name: str | None = None) -> Node:

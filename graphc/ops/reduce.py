@@ -18,6 +18,7 @@ from graphc.errors import DTypeError
 from graphc.ir import Node
 from graphc.ops import Kind, convert, defop
 from graphc.ops.elementwise import (
+    add,
     cast,
     divide,
     equal,
@@ -297,15 +298,23 @@ def reduce_mean(
 
 
 def reduce_logsumexp(
-    input_tensor: Any, axis: Any = None, keepdims: bool = False, name: str | None = None
+    input_tensor: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    name: str | None = None,
+    reduction_indices: Any = None,
+    keep_dims: bool | None = None,
 ) -> Node:
     """log(sum(exp(x))) computed stably (shifted by the max; all -inf gives -inf)."""
     x = convert(input_tensor)
+    axis = reduction_indices if axis is None else axis
+    keep = bool(keepdims if keep_dims is None else keep_dims)
     m = stop_gradient(reduce_max(x, axis, keepdims=True))
     m = where(is_finite(m), m, zeros_like(m))
-    out = log(reduce_sum(exp(x - m), axis, keepdims=True)) + m
-    if keepdims:
-        return out
+    log_sum = log(reduce_sum(exp(x - m), axis, keepdims=True))
+    if keep:
+        return add(log_sum, m, name=name)
+    out = log_sum + m
     from graphc.ops.shape import squeeze
 
     return squeeze(out, axis=_axis_attr(x, axis), name=name)
