@@ -24,7 +24,7 @@ from graphc import reference
 from graphc.codegen import compile as modules
 from graphc.codegen.allocator import tune_allocator
 from graphc.codegen.cpu import Program, generate
-from graphc.errors import FailedPreconditionError, GraphcError, InvalidArgumentError
+from graphc.errors import DTypeError, FailedPreconditionError, GraphcError, InvalidArgumentError
 from graphc.graph import Graph
 from graphc.ir import Node
 from graphc.ops.random import RANDOM_OPS
@@ -32,6 +32,22 @@ from graphc.types import is_compatible
 
 if TYPE_CHECKING:
     from graphc.session import Session
+
+
+def _check_compilable(node: Node) -> None:
+    """Raises for a tensor the Numba CPU target cannot hold, naming it."""
+    if node.type is None:
+        return
+    if node.type.shape is None:
+        raise GraphcError(
+            f"'{node.name}' has unknown rank: compiled targets need known ranks "
+            "(give the placeholder a shape, with None for unknown sizes)"
+        )
+    if node.dtype.name == "float16":  # Numba has no float16 arithmetic on the CPU
+        raise DTypeError(
+            f"'{node.name}' is float16, which the cpu target does not support: cast to "
+            f"float32, or use Session(target='numpy') (created at {node.site})"
+        )
 
 
 def build_program(plan: reference.Plan, feeds: list[Node], fetches: list[Node]) -> Program:
@@ -78,11 +94,7 @@ class Executable:
         self._fetch_index = {id(n): k for k, n in enumerate(fetches)}
         self.program = build_program(self._plan, self.feeds, fetches)
         for node in self.feeds + self.program.order:  # name the placeholder first
-            if node.type is not None and node.type.shape is None:
-                raise GraphcError(
-                    f"'{node.name}' has unknown rank: compiled targets need known ranks "
-                    "(give the placeholder a shape, with None for unknown sizes)"
-                )
+            _check_compilable(node)
         self.source = generate(self.program)
         if session.debug:
             _show(self)
