@@ -14,6 +14,7 @@ correct over being fast. Invariants:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -141,4 +142,5 @@ def evaluate(
 
 
 def _stable(node: Node) -> int:
-    return int.from_bytes(node.op_name.encode()[:8].ljust(8, b"\0"), "little")
+    """A seed from the whole op name (distinct draws of one kind get distinct seeds)."""
+    return int.from_bytes(hashlib.blake2b(node.op_name.encode(), digest_size=8).digest(), "little")
