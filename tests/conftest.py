@@ -14,6 +14,12 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import graphc
 
+if f"{os.sep}mutants{os.sep}" in graphc.__file__:  # under mutmut (make mutation)
+    import mutmut
+
+    # its trampolines sit between the test and graphc: not the user's op site
+    graphc.ir._LIBRARY_DIRS += (os.path.dirname(mutmut.__file__),)
+
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
