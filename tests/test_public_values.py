@@ -897,6 +897,7 @@ def _public_callables(module: Any) -> list[str]:
         n
         for n in names
         if not n.startswith("_")
+        and "__mutmut_" not in n  # mutmut's copies of a function, under `make mutation`
         and callable(getattr(module, n))
         and not inspect.ismodule(getattr(module, n))
     )
