@@ -254,7 +254,7 @@ class RMSPropOptimizer(Optimizer):
             mg_t = rho * mg + (1 - rho) * grad
             updates.append(mg.assign(mg_t))
             denom = ms_t - square(mg_t)
-        mom_t = 0 * mu * mom + lr * grad / sqrt(denom + eps)
+        mom_t = mu * mom + lr * grad / sqrt(denom + eps)
         return group(*updates, mom.assign(mom_t), var.assign_sub(mom_t))
 
 
