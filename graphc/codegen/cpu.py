@@ -209,8 +209,9 @@ def generate(program: Program) -> str:
             emit_elementwise(ctx, node)
         else:
             emitters.EMITTERS[node.opdef.name](ctx, node)
+    outs = _fetched_values(ctx, program)
     _write_back(ctx)
-    _return(ctx, program)
+    ctx.src(f"return ({''.join(o + ', ' for o in outs)})")
     body = ctx.src.lines
     out = Source()
     out(HEADER.format(title=program.title).rstrip())
@@ -263,10 +264,18 @@ def _write_back(ctx: Context) -> None:
             ctx.src(f"_store({buf}.reshape(-1), {expr}.reshape(-1))")
 
 
-def _return(ctx: Context, program: Program) -> None:
+def _fetched_values(ctx: Context, program: Program) -> list[str]:
+    """The fetches' expressions. A fetch that aliases a buffer (a variable, a feed, a
+    constant) is copied here, before the variable writes: a run's reads see the values
+    from before the run."""
     outs = []
     for node in program.fetches:
         expr = ctx[node]
-        copy = id(node) in ctx.aliases and not ctx.is_scalar(node)
-        outs.append(f"{expr}.copy()" if copy else expr)
-    ctx.src(f"return ({''.join(o + ', ' for o in outs)})")
+        if id(node) in ctx.aliases and ctx.writes:
+            name = ctx.names.fresh(f"{node.op_name}_value")
+            ctx.src(f"{name} = {expr if ctx.is_scalar(node) else expr + '.copy()'}")
+            expr = name
+        elif id(node) in ctx.aliases and not ctx.is_scalar(node):
+            expr = f"{expr}.copy()"
+        outs.append(expr)
+    return outs
