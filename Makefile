@@ -32,7 +32,7 @@ MUTANTS ?= "passes.*" "graphc.autodiff.*" "graphc.train.*" \
 	"graphc.ops.elementwise.x__mask__*" "graphc.ops.shape.x__reshape_back__*"
 mutation: $(STAMP)
 	rm -rf mutants
-	CI=true $(VENV)/bin/mutmut run $(MUTANTS)
+	CI=true GRAPHC_FUZZ_EXAMPLES=20 $(VENV)/bin/mutmut run $(MUTANTS)
 	$(VENV)/bin/mutmut results > mutation-survivors.txt; wc -l mutation-survivors.txt
 
 clean:

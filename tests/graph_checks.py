@@ -1,13 +1,9 @@
-"""Helpers for pass tests: a canonical text of a graph's structure, and random graphs."""
+"""Helpers for pass tests: a canonical one-line-per-node text of a graph's structure."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-import graphc as tf
 from graphc.graph import Graph
 
 
@@ -34,5 +30,3 @@ def assert_same_graph(actual: Graph, expected: Graph) -> None:
 
 def function(*outputs: Any, inputs: tuple = ()) -> Graph:
     return Graph.from_outputs(list(outputs), list(inputs))
-
-
