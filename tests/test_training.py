@@ -133,3 +133,37 @@ def test_compute_and_apply_gradients_with_none():
         assert sess.run([a, b]) == [-1.0, 1.0]
     with pytest.raises(ValueError, match="no gradients"):
         opt.apply_gradients([(None, a)])
+
+
+@pytest.mark.parametrize(
+    "make,name,slots",
+    [
+        (lambda **kw: tf.train.AdamOptimizer(0.1, **kw), "Adam", ["w/{}", "w/{}_1"]),
+        (lambda **kw: tf.train.MomentumOptimizer(0.1, 0.9, **kw), "Momentum", ["w/{}"]),
+        (
+            lambda **kw: tf.train.RMSPropOptimizer(0.1, momentum=0.5, **kw),
+            "RMSProp",
+            ["w/{}", "w/{}_1"],
+        ),
+        (lambda **kw: tf.train.AdagradOptimizer(0.1, **kw), "Adagrad", ["w/{}"]),
+        (lambda **kw: tf.train.GradientDescentOptimizer(0.1, **kw), "GradientDescent", []),
+    ],
+    ids=["adam", "momentum", "rmsprop", "adagrad", "sgd"],
+)
+@pytest.mark.parametrize("custom", [False, True], ids=["default-name", "custom-name"])
+def test_optimizer_variables_have_tf1_names_dtypes_and_are_not_trainable(make, name, slots, custom):
+    # checkpoints written by TF1 code name slots "<var>/<optimizer name>[_k]" and Adam's
+    # step powers "beta1_power"/"beta2_power"; all of them float32 here and not trainable
+    w = tf.Variable(np.ones(2, np.float32), name="w")
+    loss = tf.reduce_sum(w * w)
+    opt = make(name="Mine") if custom else make()
+    train = opt.minimize(loss)
+    label = "Mine" if custom else name
+    expected = ["w:0"] + (["beta1_power:0", "beta2_power:0"] if name == "Adam" else [])
+    expected += [s.format(label) + ":0" for s in slots]
+    assert sorted(v.name for v in tf.global_variables()) == sorted(expected)
+    assert tf.trainable_variables() == [w]
+    assert all(v.dtype == tf.float32 for v in tf.global_variables())
+    assert train.name.split("/")[0] == label
+    (g,) = tf.gradients(loss, [w])
+    assert g.name.startswith("gradients") and "/" in g.name

@@ -85,18 +85,22 @@ def _extreme_weights(n: Node) -> Node:
     return mask / _sum(mask, axis=n.attrs["axis"], keepdims=True)
 
 
-def _weighted_vjp(weights: Any) -> Any:
-    def vjp(g: Node, n: Node) -> tuple[Node]:
-        return (keep_dims(g, n) * weights(n),)
-
-    return vjp
+def _weighted_vjp(g: Node, n: Node, weights: Node) -> tuple[Node]:
+    """The vjp of a reduction whose local derivative is `weights` (x's shape)."""
+    return (keep_dims(g, n) * weights,)
 
 
-def _weighted_jvp(weights: Any) -> Any:
-    def jvp(tangents: tuple, n: Node) -> Node:
-        return _sum(tangents[0] * weights(n), axis=n.attrs["axis"], keepdims=n.attrs["keepdims"])
+def _weighted_jvp(tangents: tuple, n: Node, weights: Node) -> Node:
+    """The jvp of a reduction whose local derivative is `weights`: sum(t * weights)."""
+    return _sum(tangents[0] * weights, axis=n.attrs["axis"], keepdims=n.attrs["keepdims"])
 
-    return jvp
+
+def _extreme_vjp(g: Node, n: Node) -> tuple[Node]:
+    return _weighted_vjp(g, n, _extreme_weights(n))
+
+
+def _extreme_jvp(tangents: tuple, n: Node) -> Node:
+    return _weighted_jvp(tangents, n, _extreme_weights(n))
 
 
 def _lowest(dtype: np.dtype) -> Any:
@@ -117,8 +121,8 @@ def _extreme(name: str, type_name: str, reduce: Any, initial: Any) -> Any:
         numpy=lambda x, *, axis, keepdims: reduce(
             x, axis=axis, keepdims=keepdims, initial=initial(x.dtype)
         ),
-        vjp=_weighted_vjp(_extreme_weights),
-        jvp=_weighted_jvp(_extreme_weights),
+        vjp=_extreme_vjp,
+        jvp=_extreme_jvp,
     )
 
 
@@ -140,14 +144,22 @@ def _prod_of_others(n: Node) -> Node:
     return where(is_zero, nonzero_prod * one_zero, nonzero_prod * no_zero / safe_x)
 
 
+def _reduce_prod_vjp(g: Node, n: Node) -> tuple[Node]:
+    return _weighted_vjp(g, n, _prod_of_others(n))
+
+
+def _reduce_prod_jvp(tangents: tuple, n: Node) -> Node:
+    return _weighted_jvp(tangents, n, _prod_of_others(n))
+
+
 _prod = defop(
     "reduce_prod",
     "Prod",
     Kind.REDUCTION,
     infer=_reduce_infer,
     numpy=lambda x, *, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
-    vjp=_weighted_vjp(_prod_of_others),
-    jvp=_weighted_jvp(_prod_of_others),
+    vjp=_reduce_prod_vjp,
+    jvp=_reduce_prod_jvp,
 )
 
 
