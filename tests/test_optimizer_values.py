@@ -6,8 +6,9 @@ Adagrad with a non-default initial accumulator, learning rates given as Python f
 `tf.constant`s and a placeholder fed a different value every step), plus `var_list`,
 `global_step` and `compute_gradients` + `apply_gradients` with a doubled gradient. Each loss
 is `sum(c * w**2 + x * w)` with `x` fed per step, so the gradient `2 c w + x` changes every
-step. The graph runs for several steps on the NumPy reference target and compiled (two
-compiles: the training run, the state read); after every step the variables, slots
+step. Compiled, one graph holds every configuration (two compiles: the training run, the
+state read); on the NumPy reference target each test builds only its own configuration.
+The graph runs for several steps; after every step the variables, slots
 (`get_slot`), fetched losses and gradients are compared with the hand-computed
 trajectories, float64 at rtol 1e-10, so changing any constant of a formula (epsilon, beta1
 vs beta2, the step count, a sqrt) fails. float32 configurations ride in the same graph at
@@ -206,8 +207,10 @@ def hand_var_list(lr=0.1):
 
 
 # ---- the graph, run on both targets -----------------------------------------------------------
-@pytest.fixture(scope="module")
-def model():
+def build_model(names):
+    """The graph of the optimizer cases `names` ("adam" always: the views and the global
+    step read it), plus the var_list, doubled-gradient and view cases."""
+    names = ["adam", *(n for n in names if n != "adam")]
     g = tf.Graph()
     m = {"graph": g, "w": {}, "opt": {}, "loss": {}}
     with g.as_default():
@@ -215,7 +218,8 @@ def model():
         lr = m["lr"] = tf.placeholder(tf.float64, [], name="lr")
         gs = m["global_step"] = tf.train.get_or_create_global_step()
         trains = []
-        for name, case in CASES.items():
+        for name in names:
+            case = CASES[name]
             dtype = _dtype(case)
             w = m["w"][name] = tf.Variable(W0.astype(dtype), name=name)
             xk = x if dtype is np.float64 else tf.cast(x, tf.float32)
@@ -279,20 +283,42 @@ def _step(m):
     }
 
 
-@pytest.fixture(scope="module", params=TARGETS, ids=TARGETS)
-def runs(request, model, tmp_path_factory):
+def run_model(m, **session):
     """{"after": state after 0..STEPS runs, "during": the fetches of the runs 0..STEPS-1}."""
-    kwargs = {"target": "numpy"} if request.param == "numpy" else {}
-    if request.param == "cpu":
-        kwargs["cache_dir"] = tmp_path_factory.mktemp("graphc-cache")
-    state, step = _state(model), _step(model)
-    with tf.Session(model["graph"], **kwargs) as sess:
-        sess.run(model["init"])
+    state, step = _state(m), _step(m)
+    with tf.Session(m["graph"], **session) as sess:
+        sess.run(m["init"])
         after, during = [sess.run(state)], []
         for k in range(STEPS):
-            during.append(sess.run(step, {model["x"]: XS[k], model["lr"]: LRS[k]}))
+            during.append(sess.run(step, {m["x"]: XS[k], m["lr"]: LRS[k]}))
             after.append(sess.run(state))
     return {"after": after, "during": during}
+
+
+def _case_names(request):
+    """The optimizer case a test is about (its `name` parameter), as a list."""
+    name = getattr(request.node, "callspec", None) and request.node.callspec.params.get("name")
+    return [name] if name in CASES else []
+
+
+@pytest.fixture
+def model(request):
+    # the reference target builds only the test's own case: cheap, and a mutation run
+    # then charges each optimizer's code to the tests about it
+    return build_model(_case_names(request))
+
+
+@pytest.fixture(scope="module")
+def compiled_runs(tmp_path_factory):
+    """Every case in one graph, compiled once."""
+    return run_model(build_model(list(CASES)), cache_dir=tmp_path_factory.mktemp("graphc-cache"))
+
+
+@pytest.fixture(params=TARGETS, ids=TARGETS)
+def runs(request):
+    if request.param == "cpu":
+        return request.getfixturevalue("compiled_runs")
+    return run_model(build_model(_case_names(request)), target="numpy")
 
 
 def _close(got, want, dtype=np.float64):

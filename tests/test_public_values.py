@@ -2,12 +2,11 @@
 
 Each `@check` below builds a few fetches from placeholders and states the
 expected values with NumPy formulas written here, hand-derived numbers, or
-TF1's documented rules (never graphc's own `numpy` facets). All checks live in
-one graph: the module-scoped `results` fixture runs it once with
-`target="numpy"` and once compiled (one shared compiled session running a few
-programs, since one huge program compiles slower than several small ones), and
-`test_value[target-check]` compares. A check that fails to build, or a program
-that fails to compile, fails only the checks concerned.
+TF1's documented rules (never graphc's own `numpy` facets). On the reference
+target each check runs on its own graph; compiled, all checks share one session
+running a few programs (the module-scoped `compiled_results`: one huge program
+compiles slower than several small ones). A check that fails to build, or a
+program that fails to compile, fails only the checks concerned.
 
 The remaining tests cover what is not a tensor value: collections and
 variable lists, aliases, the pass report and debug printouts, and
@@ -621,45 +620,48 @@ def _run(sess: Any, names: list[str], wants: dict, feeds: dict) -> dict[str, Any
 CHUNKS = 3  # programs for the "main" group: Numba's compile time grows faster than linearly
 
 
+def _build(names: list[str]) -> tuple[Any, dict, dict, Any]:
+    """One graph holding the checks `names`: (graph, wants, feeds, initializer)."""
+    graph = tf.Graph()
+    feeds: dict[str, dict] = {}
+    wants: dict[str, Any] = {}
+    with graph.as_default():
+        for name in names:
+            feeds[name] = {}
+            try:
+                wants[name] = CHECKS[name].build(_feeder(feeds[name]))
+            except Exception as exc:
+                wants[name] = exc
+        init = tf.global_variables_initializer()
+    return graph, wants, feeds, init
+
+
+def _evaluate(names: list[str], chunks: int = 1, **session: Any) -> tuple[dict, dict]:
+    """(wants, values) of the checks `names`, run in `chunks` programs per group."""
+    graph, wants, feeds, init = _build(names)
+    built = [n for n in names if not isinstance(wants[n], Exception)]
+    programs = []
+    for group in sorted({CHECKS[n].group for n in built}):
+        members = [n for n in built if CHECKS[n].group == group]
+        k = min(chunks, len(members)) if group == "main" else 1
+        programs += [members[i * len(members) // k : (i + 1) * len(members) // k] for i in range(k)]
+    got: dict[str, Any] = {}
+    with tf.Session(graph, **session) as sess:
+        sess.run(init)
+        for members in programs:
+            got.update(_run(sess, members, wants, feeds))
+    return wants, got
+
+
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("graphc-cache")
 
 
 @pytest.fixture(scope="module")
-def results(cache):
-    graph = tf.Graph()
-    feeds: dict[str, dict] = {}
-    wants: dict[str, Any] = {}
-    with graph.as_default():
-        for name, spec in CHECKS.items():
-            feeds[name] = {}
-            try:
-                wants[name] = spec.build(_feeder(feeds[name]))
-            except Exception as exc:
-                wants[name] = exc
-        init = tf.global_variables_initializer()
-    built = [n for n in CHECKS if not isinstance(wants[n], Exception)]
-    programs = []
-    for group in sorted({CHECKS[n].group for n in built}):
-        names = [n for n in built if CHECKS[n].group == group]
-        k = CHUNKS if group == "main" else 1
-        programs += [names[i * len(names) // k : (i + 1) * len(names) // k] for i in range(k)]
-    out: dict[str, dict] = {}
-
-    def run(target: str) -> dict:
-        """Runs the table on `target` the first time a test asks (-m 'not compiled' never
-        compiles)."""
-        if target not in out:
-            out[target] = {}
-            kwargs = {"target": "numpy"} if target == "numpy" else {"cache_dir": cache}
-            with tf.Session(graph, **kwargs) as sess:
-                sess.run(init)
-                for names in programs:
-                    out[target].update(_run(sess, names, wants, feeds))
-        return out[target]
-
-    return wants, run
+def compiled_results(cache):
+    """Every check compiled in a few shared programs (compiling each alone costs seconds)."""
+    return _evaluate(list(CHECKS), CHUNKS, cache_dir=cache)
 
 
 def _assert_matches(got: Any, spec: Want, where: str) -> None:
@@ -679,11 +681,16 @@ def _assert_matches(got: Any, spec: Want, where: str) -> None:
 
 @pytest.mark.parametrize("name", list(CHECKS), ids=list(CHECKS))
 @pytest.mark.parametrize("target", TARGETS)
-def test_value(results, target, name):
-    wants, run = results
+def test_value(request, target, name):
+    # the reference target evaluates each check on its own (cheap, and a mutation run
+    # then charges each check's code to its own test); compiled checks share programs
+    if target == "numpy":
+        wants, values = _evaluate([name], target="numpy")
+    else:
+        wants, values = request.getfixturevalue("compiled_results")
     if isinstance(wants[name], Exception):
         raise wants[name]
-    got = run(target)[name]
+    got = values[name]
     if target == "cpu" and CHECKS[name].cpu_raises is not None:
         assert isinstance(got, CHECKS[name].cpu_raises), f"{name}: expected an error, got {got}"
         return
