@@ -106,7 +106,7 @@ def _twins(x: Any, y: Any, choose: Callable[[list], Any]) -> list[Any]:
     ]
     if r:
         pairs.append((lambda: tf.nn.softmax(x, axis=0), lambda: tf.nn.softmax(x, axis=-1)))
-        pairs.append((lambda: x[:1], lambda: x[-1:]))
+        pairs.append((lambda: x[..., :1], lambda: x[..., -1:]))  # the last dim is known
     if r == 2:
         pairs += [
             (lambda: tf.reduce_sum(x, 0), lambda: tf.reduce_sum(x, 1)),
