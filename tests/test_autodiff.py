@@ -208,3 +208,90 @@ def test_compute_gradient_error_detects_a_wrong_gradient():
     y = x + tf.stop_gradient(x * x - x)
     err = tf.test.compute_gradient_error(x, [3], y, [3], x_init_value=np.array([1.0, 2.0, 3.0]))
     np.testing.assert_allclose(err, 5.0, rtol=1e-6)  # |2*3 - 1|
+
+
+# ---- edges of gradients / jvp found by mutation testing (docs/testing.md) -----------------
+def _ref(fetches, feeds=None):
+    with tf.Session(target="numpy") as sess:
+        return sess.run(fetches, feeds)
+
+
+def test_grad_ys_takes_python_values_in_y_dtype_and_checks_their_shape():
+    x = tf.constant([1.0, 2.0, 3.0], tf.float64)
+    y = x * x
+    (g,) = tf.gradients(y, x, grad_ys=[[1.0, 0.5, -2.0]])  # a Python value for a float64 y
+    assert g.dtype == tf.float64
+    np.testing.assert_array_equal(_ref(g), [2.0, 2.0, -12.0])  # 2 x * grad_ys
+    with pytest.raises(tf.errors.ShapeError, match="grad_ys"):
+        tf.gradients(y, x, grad_ys=[[1.0, 2.0]])
+
+
+def test_gradients_of_a_size_one_y_need_no_grad_ys_but_non_float_ys_raise():
+    x = tf.constant([[3.0]], tf.float64)
+    (g,) = tf.gradients(tf.square(x), x)  # shape (1, 1): unambiguous
+    np.testing.assert_array_equal(_ref(g), [[6.0]])
+    with pytest.raises(GraphcError, match="non-scalar"):
+        tf.gradients(tf.square(tf.constant([1.0, 2.0])), [])
+    with pytest.raises(GraphcError, match="non-float"):
+        tf.gradients(tf.reduce_sum(tf.constant([1, 2])), [])
+
+
+@pytest.mark.parametrize("stop_first", [True, False], ids=["stop-built-last", "stop-built-first"])
+def test_a_stopped_node_does_not_end_backpropagation_elsewhere(stop_first):
+    # y = b * c with b = 2a (stopped) and c = tanh(3a): dy/da = b * 3 (1 - c^2) = 6a (1 - c^2)
+    a = tf.placeholder(tf.float64, [2])
+    if stop_first:
+        c = tf.tanh(a * 3.0)
+        b = a * 2.0
+    else:
+        b = a * 2.0
+        c = tf.tanh(a * 3.0)
+    (g,) = tf.gradients(tf.reduce_sum(b * c), a, stop_gradients=[b])
+    av = np.array([0.3, -0.7])
+    np.testing.assert_allclose(_ref(g, {a: av}), 6 * av * (1 - np.tanh(3 * av) ** 2), rtol=1e-12)
+
+
+def test_no_gradient_flows_into_integer_inputs():
+    i = tf.placeholder(tf.int32, [3])
+    x = tf.placeholder(tf.float64, [3])
+    y = tf.reduce_sum(tf.cast(i, tf.float64) * x)
+    gi, gx = tf.gradients(y, [i, x])
+    assert gi is None
+    np.testing.assert_array_equal(_ref(gx, {i: [1, -2, 3], x: [0.0, 0.0, 0.0]}), [1, -2, 3])
+
+
+def test_unbroadcast_with_an_operand_of_unknown_rank():
+    x = tf.placeholder(tf.float64, None)  # unknown rank: the gradient sums at run time
+    b = tf.placeholder(tf.float64, [3])
+    seed = tf.placeholder(tf.float64, None)
+    gx, gb = tf.gradients(x + b, [x, b], grad_ys=[seed])
+    feeds = {x: np.zeros((2, 3)), b: np.zeros(3), seed: [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]}
+    got_x, got_b = _ref([gx, gb], feeds)
+    np.testing.assert_array_equal(got_x, feeds[seed])
+    np.testing.assert_array_equal(got_b, [5.0, 7.0, 9.0])  # summed over the broadcast rows
+    assert tf.reduce_sum(x).shape == ()  # a full reduction of unknown rank is a scalar
+
+
+def test_reduce_prod_gradient_with_zeros_by_hand():
+    x = tf.constant([[0.0, 2.0, 3.0], [0.0, 0.0, 4.0], [1.0, 2.0, 3.0]], tf.float64)
+    (g,) = tf.gradients(tf.reduce_sum(tf.reduce_prod(x, 1) * [1.0, 1.0, 2.0]), x)
+    # d prod / d x_i = product of the others: one zero -> only the zero gets it, two -> none
+    np.testing.assert_array_equal(_ref(g), [[6.0, 0.0, 0.0], [0.0, 0.0, 0.0], [12.0, 6.0, 4.0]])
+
+
+def test_jvp_broadcasts_a_tangent_of_a_smaller_input():
+    x = tf.placeholder(tf.float64, [3])
+    y = tf.placeholder(tf.float64, [2, 3])
+    (t,) = tf.jvp(x * y, [x], [[1.0, 0.0, -1.0]])  # a Python tangent takes x's dtype
+    assert t.shape == (2, 3) and t.dtype == tf.float64
+    yv = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(_ref(t, {x: np.ones(3), y: yv}), yv * [1.0, 0.0, -1.0])
+
+
+def test_jvp_of_linear_ops_with_some_tangents_missing_and_of_non_float_outputs():
+    x = tf.placeholder(tf.float64, [2])
+    z = tf.placeholder(tf.float64, [2])
+    (t,) = tf.jvp(tf.concat([x, z], 0), [x], [[1.0, 2.0]])  # z's part of the tangent is 0
+    np.testing.assert_array_equal(_ref(t, {x: np.ones(2), z: np.ones(2)}), [1.0, 2.0, 0.0, 0.0])
+    assert tf.jvp(tf.cast(x, tf.int32), [x], [[1.0, 1.0]]) == [None]
+    assert tf.jvp(tf.floor(x), [x], [[1.0, 1.0]]) == [None]  # floor has no derivative rule

@@ -344,3 +344,88 @@ def test_debug_prints_ir_report_and_source(tmp_path, capsys):
         sess.run(tf.exp(x) + 1.0, {x: [0.0]})
     err = capsys.readouterr().err
     assert "graph(x: f32[?])" in err and "def step(" in err and "fusion" in err
+
+
+# ---- details that mutation testing found unpinned (docs/testing.md) ---------------------------
+NO_OPS = {  # op -> attrs of an instance that changes nothing (pass_through removes it)
+    "identity": {},
+    "stop_gradient": {},
+    "cast": {"dtype": tf.float32},
+    "broadcast_to": {"shape": (2, 3)},
+    "reduce_sum": {"axis": (), "keepdims": False},
+    "reduce_max": {"axis": (), "keepdims": False},
+    "reduce_min": {"axis": (), "keepdims": False},
+    "reduce_prod": {"axis": (), "keepdims": False},
+}
+
+
+@pytest.mark.parametrize("op", [*NO_OPS, "broadcast_like", "sum_to_like"])
+def test_simplify_removes_each_no_op(op):
+    from graphc.ops import REGISTRY
+
+    m = tf.placeholder(tf.float32, [2, 3], name="m")
+    args = (m, m) if op in ("broadcast_like", "sum_to_like") else (m,)
+    node = REGISTRY[op](*args, **NO_OPS.get(op, {}))
+    report = passes.Report()
+    graph = passes.run_pass("simplify", passes.simplify, function(node, inputs=(m,)), report, [])
+    assert graph.outputs == (m,), f"no-op {op} was kept"
+    assert report.changes() == [f"no-op {op}: {node.op_name} -> m"]
+
+
+def test_simplify_rewrites_keep_the_rewritten_node_name():
+    v = tf.placeholder(tf.float32, [None, 3], name="v")
+    outer = tf.reshape(tf.reshape(v, [-1]), [-1, 1, 3], name="outer")
+    logp = tf.log(tf.nn.softmax(v), name="logp")
+    flip = tf.transpose(tf.transpose(tf.placeholder(tf.float32, [2, 3, 4]), [1, 2, 0]), [1, 0, 2])
+    graph = passes.simplify(function(outer, logp, flip, inputs=(v,)))
+    new_outer, new_logp, new_flip = graph.outputs
+    # a fresh node named after the one it replaces (outer_1), not outer/reshape
+    assert new_outer.op_name == "outer_1" and new_outer.inputs == (v,)
+    assert new_outer.attrs["shape"] == (-1, 1, 3)  # the unknown dim becomes -1
+    assert new_logp.op_name == "logp_1" and new_logp.opdef.name == "subtract"
+    assert new_flip.opdef.name == "transpose" and new_flip.attrs["perm"] == (2, 1, 0)
+    value = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    (got,) = reference.evaluate([new_outer], {v: value})
+    np.testing.assert_array_equal(got, value.reshape(2, 1, 3))
+
+
+@pytest.mark.parametrize("query", ["shape", "size", "reduced_size"])
+def test_simplify_moves_shape_queries_above_elementwise_ops(query, x):
+    from graphc.ops.reduce import reduced_size
+
+    f = tf.tanh(x)
+    build = {"shape": tf.shape, "size": tf.size, "reduced_size": None}[query]
+    node = build(f) if build else reduced_size(f, axis=(0,), dtype=tf.float32)
+    graph = passes.simplify(function(node, inputs=(x,)))
+    (out,) = graph.outputs
+    assert out.opdef.name == query and out.inputs == (x,), f"{query} still reads tanh"
+
+
+def test_report_text_columns_and_details_lines(x):
+    g = function(tf.negative(tf.negative(x, name="n1"), name="n2"), inputs=(x,))
+    _, report = passes.optimize(g)
+    lines = str(report).splitlines()
+    assert lines[0] == "pass                  round  nodes before -> after  changes  time"
+    first = report.records[0]
+    assert lines[1].split() == [
+        first.name,
+        str(first.round),
+        str(first.nodes_before),
+        "->",
+        str(first.nodes_after),
+        str(len(first.changes)),
+        f"{first.seconds * 1e3:.1f}",
+        "ms",
+    ]
+    details = report.details().splitlines()
+    assert details[: len(lines)] == lines
+    assert details[len(lines)] == "[simplify, round 0] double negation: n2 -> x"
+
+
+def test_a_user_pass_returning_a_non_graph_or_other_outputs_is_named(x):
+    g = function(x + 1.0, inputs=(x,))
+    with pytest.raises(PassError, match=r"pass 'bad' failed: returned int, not a Graph"):
+        passes.run_pass("bad", lambda graph: 3, g, passes.Report(), [])
+    fewer = function(x, x, inputs=(x,))
+    with pytest.raises(PassError, match=r"returned 1 outputs, expected 2 .*before it: none"):
+        passes.run_pass("bad", lambda graph: g, fewer, passes.Report(), [])

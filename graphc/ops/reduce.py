@@ -35,8 +35,8 @@ from graphc.types import TensorType, as_dtype, broadcast_shapes, is_compatible, 
 
 
 def _reduced_shape(shape: Any, axis: Any, keepdims: bool) -> Any:
-    if shape is None:
-        return None
+    if shape is None:  # unknown rank: only a full reduction to a scalar has a known shape
+        return () if axis is None and not keepdims else None
     axes = normalize_axes(axis, len(shape))
     if keepdims:
         return tuple(1 if i in axes else d for i, d in enumerate(shape))
