@@ -25,7 +25,8 @@ from graphc.codegen import compile as modules
 from graphc.codegen.allocator import tune_allocator
 from graphc.codegen.cpu import Program, generate
 from graphc.errors import DTypeError, FailedPreconditionError, GraphcError, InvalidArgumentError
-from graphc.graph import Graph
+from graphc.feeds import convert_feed, flatten
+from graphc.graph import Graph, as_op_node
 from graphc.ir import Node
 from graphc.ops.random import RANDOM_OPS
 from graphc.types import is_compatible
@@ -79,14 +80,12 @@ class Executable:
         feeds: list[Node],
         rebuild: Callable[[list[Any]], Any] | None = None,
     ) -> None:
-        from passes import optimize
-
         tune_allocator()
         self._session = session
         self.feeds = list(feeds)
         self._rebuild = rebuild
         graph = Graph.from_outputs([n for n, _ in targets], self.feeds)
-        self.graph, self.report = optimize(graph, session.passes)
+        self.graph, self.report = _run_passes(graph, session.passes)
         outputs = self.graph.outputs
         self._targets = [(outputs[k], is_op) for k, (_, is_op) in enumerate(targets)]
         self._plan = reference.plan(list(outputs), self.feeds)
@@ -209,8 +208,6 @@ def _fast_feed(node: Node, value: Any) -> Any:
         and is_compatible(node.type.shape, value.shape)
     ):
         return value
-    from graphc.session import convert_feed
-
     return compiled_argument(convert_feed(node, value))
 
 
@@ -221,10 +218,15 @@ def compiled_argument(array: np.ndarray) -> Any:
 
 def optimize(fetches: Any, feeds: Any = (), passes: Any = None) -> tuple[Graph, Any]:
     """The optimized graph of `fetches` (cut at `feeds`) and the pass report; runs nothing."""
-    from graphc.graph import as_op_node
-    from graphc.session import _flatten
+    leaves, _ = flatten(fetches)
+    nodes = [as_op_node(leaf) for leaf in leaves]
+    return _run_passes(Graph.from_outputs(nodes, [as_op_node(f) for f in feeds]), passes)
+
+
+def _run_passes(graph: Graph, passes: Any) -> tuple[Graph, Any]:
+    """`graph` optimized by `passes` (None: the default pipeline), and the pass report."""
+    # A lazy import on purpose: the `passes` package builds on graphc, and graphc never
+    # imports it at module level (so `import graphc.ir` and `import graphc` stay without it).
     from passes import optimize as run_passes
 
-    leaves, _ = _flatten(fetches)
-    nodes = [as_op_node(leaf) for leaf in leaves]
-    return run_passes(Graph.from_outputs(nodes, [as_op_node(f) for f in feeds]), passes)
+    return run_passes(graph, passes)

@@ -247,16 +247,16 @@ def _is_argument(n: Node) -> bool:
 def _node_lines(n: Node, indent: str) -> list[str]:
     """A node's line; a fused node also lists its kernel's ops, indented, in braces."""
     if n.opdef.name != "fused":
-        return [indent + _node_line(n)]
+        return [indent + node_line(n)]
     kernel = n.attrs["kernel"]
-    lines = [f"{indent}{_node_line(n)} {{  # {len(kernel.ops)} ops in one loop"]
+    lines = [f"{indent}{node_line(n)} {{  # {len(kernel.ops)} ops in one loop"]
     for m in kernel.graph.nodes:
         if m.opdef.name != "kernel_param":
-            lines.append(f"{indent}    {_node_line(m)}")
+            lines.append(f"{indent}    {node_line(m)}")
     return [*lines, indent + "}"]
 
 
-def _node_line(n: Node) -> str:
+def node_line(n: Node) -> str:
     attrs = ", ".join(f"{k}={v!r}" for k, v in sorted(n.attrs.items()))
     op = f"{n.opdef.name}[{attrs}]" if attrs else n.opdef.name
     args = " ".join(x.op_name for x in n.inputs)

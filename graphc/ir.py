@@ -35,6 +35,10 @@ _LIBRARY_DIRS = (_PACKAGE_DIR + os.sep, _PASSES_DIR + os.sep, os.path.dirname(np
 # Filled by graphc.ops.elementwise: operator name -> builder, used by Node's dunders.
 OPERATORS: dict[str, Callable[..., Node]] = {}
 
+# Filled by graphc.session: "default" -> a function returning the default session (or
+# raising). The session sits above this layer, so Node.eval and Operation.run reach it here.
+SESSION: dict[str, Callable[[], Any]] = {}
+
 
 class VerifyError(GraphcError):
     """A graph that breaks an IR invariant."""
@@ -148,9 +152,7 @@ class Node:
 
     def eval(self, feed_dict: dict | None = None, session: Any = None) -> Any:
         """Runs this tensor in `session` or the default session (TF1's `Tensor.eval`)."""
-        from graphc.session import default_session_or_raise
-
-        return (session or default_session_or_raise()).run(self, feed_dict)
+        return (session or SESSION["default"]()).run(self, feed_dict)
 
     def __repr__(self) -> str:
         if self.type is None:
@@ -208,9 +210,7 @@ class Operation:
 
     def run(self, feed_dict: dict | None = None, session: Any = None) -> None:
         """Runs this op in `session` or the default session (TF1's `Operation.run`)."""
-        from graphc.session import default_session_or_raise
-
-        (session or default_session_or_raise()).run(self, feed_dict)
+        (session or SESSION["default"]()).run(self, feed_dict)
 
     def __repr__(self) -> str:
         return f"<graphc.Operation '{self.name}' type={self.type}>"

@@ -16,6 +16,7 @@ import numpy as np
 
 from graphc.errors import DTypeError, NotFoundError, ShapeError
 from graphc.ir import Node
+from graphc.variables import global_variables
 
 SUFFIX = ".npz"
 INDEX = "checkpoint"
@@ -25,8 +26,6 @@ class Saver:
     """Saves and restores variables (all global variables by default)."""
 
     def __init__(self, var_list: Any = None, max_to_keep: int = 5) -> None:
-        from graphc.variables import global_variables
-
         if var_list is None:
             var_list = global_variables()
         if isinstance(var_list, dict):

@@ -16,16 +16,11 @@ from typing import Any
 import numpy as np
 
 from graphc import reference
-from graphc.errors import (
-    DTypeError,
-    FailedPreconditionError,
-    GraphcError,
-    GraphMismatchError,
-    ShapeError,
-)
+from graphc.errors import FailedPreconditionError, GraphcError, GraphMismatchError
+from graphc.executable import Executable, compiled_argument
+from graphc.feeds import convert_feed, flatten
 from graphc.graph import Graph, get_default_graph
-from graphc.ir import Node, Operation
-from graphc.types import is_compatible, shape_str
+from graphc.ir import SESSION, Node, Operation
 
 _DEFAULT_SESSIONS: list[Session] = []
 TARGETS = ("numpy", "cpu", "cuda")
@@ -43,6 +38,9 @@ def default_session_or_raise() -> Session:
             "no default session: use `with graphc.Session() as sess:` or pass session="
         )
     return session
+
+
+SESSION["default"] = default_session_or_raise
 
 
 class Session:
@@ -105,14 +103,12 @@ class Session:
         """Runs what `fetches` need; returns values in the same structure (ops give None)."""
         if self._closed:
             raise GraphcError("attempted to use a closed Session")
-        leaves, rebuild = _flatten(fetches)
+        leaves, rebuild = flatten(fetches)
         targets = [self._resolve(leaf) for leaf in leaves]
         feeds = self._feeds(feed_dict or {})
         if self.target == "numpy":
             values = self._execute([n for n, _ in targets], feeds)
             return rebuild([None if is_op else _result(values[id(n)]) for n, is_op in targets])
-        from graphc.executable import compiled_argument
-
         order = sorted(feeds, key=lambda n: n.op_name)
         key = (tuple((id(n), is_op) for n, is_op in targets), tuple(id(n) for n in order))
         exe = self._executables.get(key)
@@ -144,8 +140,6 @@ class Session:
     def _compile(
         self, targets: list[tuple[Node, bool]], feeds: list[Node], rebuild: Callable | None = None
     ) -> Any:
-        from graphc.executable import Executable
-
         return Executable(self, targets, feeds, rebuild)
 
     def make_callable(self, fetches: Any, feed_list: Any = ()) -> Callable[..., Any]:
@@ -155,7 +149,7 @@ class Session:
         """
         feed_list = list(feed_list)
         if self.target != "numpy":
-            leaves, rebuild = _flatten(fetches)
+            leaves, rebuild = flatten(fetches)
             targets = [self._resolve(leaf) for leaf in leaves]
             feeds = [self._feed_node(k) for k in feed_list]
             return self._compile(targets, feeds, rebuild)
@@ -243,75 +237,8 @@ class Session:
             self._commit({var: np.array(array).reshape(var.type.shape or (1,))})
 
 
-def convert_feed(node: Node, value: Any) -> np.ndarray:
-    """The fed value as an array of the tensor's dtype; raises if that would lose information."""
-    target = node.dtype.np
-    array = np.asarray(value)
-    if array.dtype != target:
-        _check_lossless(node, array, target)
-        with np.errstate(over="ignore", invalid="ignore"):
-            array = array.astype(target)
-    if not is_compatible(node.type.shape, array.shape):
-        raise ShapeError(
-            f"cannot feed a value of shape {list(array.shape)} to '{node.name}', "
-            f"which has shape {shape_str(node.type.shape)}"
-        )
-    return array
-
-
-def _check_lossless(node: Node, array: np.ndarray, target: np.dtype) -> None:
-    src = array.dtype
-    problem = None
-    if src.kind not in "biuf":
-        problem = f"values of dtype {src}"
-    elif target.kind == "b" and src.kind != "b":
-        problem = f"{src} values"
-    elif target.kind in "iu" and src.kind == "f":
-        problem = f"floating-point values ({src})"
-    elif target.kind in "iu" and array.size:
-        info = np.iinfo(target)
-        if array.min() < info.min or array.max() > info.max:
-            problem = f"values outside the range of {target}"
-    elif target.kind == "f" and src.kind == "f" and array.size:
-        finite = np.isfinite(array)
-        with np.errstate(over="ignore"):
-            overflow = finite & ~np.isfinite(array.astype(target))
-        if overflow.any():
-            problem = f"{src} values that overflow {target}"
-    if problem is not None:
-        raise DTypeError(f"cannot feed {problem} to '{node.name}' of dtype {node.dtype.name}")
-
-
 def _result(value: Any) -> Any:
     return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
-
-
-def _flatten(fetches: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
-    """Leaves of a nested fetch structure, and a function that rebuilds it from values."""
-    if isinstance(fetches, dict):
-        keys = list(fetches)
-        parts = [_flatten(fetches[k]) for k in keys]
-        return _join(parts, lambda vals: type(fetches)(zip(keys, vals, strict=True)))
-    if isinstance(fetches, tuple) and hasattr(fetches, "_fields"):
-        parts = [_flatten(v) for v in fetches]
-        return _join(parts, lambda vals: type(fetches)(*vals))
-    if isinstance(fetches, list | tuple):
-        parts = [_flatten(v) for v in fetches]
-        return _join(parts, lambda vals: type(fetches)(vals))
-    return [fetches], lambda vals: vals[0]
-
-
-def _join(parts: list, make: Callable[[list[Any]], Any]) -> tuple[list[Any], Callable]:
-    leaves = [leaf for p in parts for leaf in p[0]]
-
-    def rebuild(values: list[Any]) -> Any:
-        out, at = [], 0
-        for sub_leaves, sub_rebuild in parts:
-            out.append(sub_rebuild(values[at : at + len(sub_leaves)]))
-            at += len(sub_leaves)
-        return make(out)
-
-    return leaves, rebuild
 
 
 class InteractiveSession(Session):

@@ -9,6 +9,7 @@ import numpy as np
 from graphc.autodiff import gradients
 from graphc.ir import Node
 from graphc.ops.state import placeholder
+from graphc.session import Session, get_default_session
 
 
 def compute_gradient(
@@ -26,8 +27,6 @@ def compute_gradient(
     Both have shape (x.size, y.size), as TF1's. `x` is fed (any tensor can be),
     so the Jacobians are taken at `x_init_value` (random in [0, 1) if None).
     """
-    from graphc.session import Session, get_default_session
-
     sess = session or get_default_session() or Session(x.graph, target="numpy")
     x_shape, y_shape = tuple(x_shape), tuple(y_shape)
     if x_init_value is None:

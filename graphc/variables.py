@@ -12,8 +12,9 @@ from typing import Any
 
 from graphc.errors import ShapeError
 from graphc.graph import get_default_graph
-from graphc.ir import Node, Operation
+from graphc.ir import SESSION, Node, Operation
 from graphc.ops import convert, make_node
+from graphc.ops.elementwise import cast, identity
 from graphc.ops.state import assign_op, group, variable_op
 from graphc.types import as_dtype
 
@@ -46,8 +47,6 @@ class VariableNode(Node):
         return self
 
     def read_value(self) -> Node:
-        from graphc.ops.elementwise import identity
-
         return identity(self, name="read")
 
     def initialized_value(self) -> Node:
@@ -55,9 +54,7 @@ class VariableNode(Node):
 
     def load(self, value: Any, session: Any = None) -> None:
         """Sets the value directly in `session` (or the default session)."""
-        from graphc.session import default_session_or_raise
-
-        (session or default_session_or_raise()).load_variable(self, value)
+        (session or SESSION["default"]()).load_variable(self, value)
 
 
 def Variable(
@@ -75,8 +72,6 @@ def Variable(
     with graph.name_scope(var_name + "/"):
         init = convert(initial_value, as_dtype(dtype) if dtype is not None else None)
         if dtype is not None and init.dtype is not as_dtype(dtype):
-            from graphc.ops.elementwise import cast
-
             init = cast(init, dtype)
     if init.type.shape is None or None in init.type.shape:
         raise ShapeError(f"variable '{var_name}' needs an initial value of fully known shape")

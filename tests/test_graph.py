@@ -266,3 +266,13 @@ def test_op_without_output_cannot_be_an_input():
 def test_importing_the_ir_does_not_import_passes():
     code = "import sys, graphc.ir; assert 'passes' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_identity_of_a_list_holding_tensors_stacks_it():
+    # convert() stacks a list that holds tensors (it once imported stack from the wrong module)
+    x = tf.placeholder(tf.float32, [2], name="x")
+    y = tf.identity([x, x])
+    assert y.shape.as_list() == [2, 2]
+    with tf.Session(target="numpy") as sess:
+        value = sess.run(y, {x: [1.0, 2.0]})
+    np.testing.assert_array_equal(value, [[1.0, 2.0], [1.0, 2.0]])

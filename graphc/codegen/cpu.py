@@ -14,13 +14,14 @@ Invariants of the generated code:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from graphc.codegen.source import Names, Source
+from graphc.graph import node_line
 from graphc.ir import Node
 from graphc.ops import Kind
 from graphc.types import DType
@@ -111,9 +112,7 @@ class Context:
         return " * ".join(self.dims(node)) or "1"
 
     def comment(self, node: Node) -> None:
-        from graphc.graph import _node_line
-
-        self.src(f"# {_node_line(node)}")
+        self.src(f"# {node_line(node)}")
 
     def empty(self, node: Node, dims: list[str]) -> str:
         name = self.new(node)
@@ -181,6 +180,24 @@ def scalar_expr(node: Node, operands: list[str]) -> str:
     return (fast or node.opdef.expr).format(*operands, **node.attrs)
 
 
+Emitter = Callable[[Context, Node], None]
+
+# op name -> the emitter of a non-elementwise op. Filled when graphc.codegen imports the
+# emitter modules (emitters, kernels, emit_arrays), which build on this one.
+EMITTERS: dict[str, Emitter] = {}
+
+
+def emitter(*names: str) -> Callable[[Emitter], Emitter]:
+    """Registers the decorated function as the emitter of the ops `names`."""
+
+    def register(fn: Emitter) -> Emitter:
+        for name in names:
+            EMITTERS[name] = fn
+        return fn
+
+    return register
+
+
 def emit_elementwise(ctx: Context, node: Node) -> None:
     """One loop nest (or one scalar statement) computing an elementwise node."""
     if ctx.is_scalar(node):
@@ -196,8 +213,6 @@ def emit_elementwise(ctx: Context, node: Node) -> None:
 
 def generate(program: Program) -> str:
     """The module source for `program`: imports, the store helper, and `step`."""
-    from graphc.codegen import emit_arrays, emitters, kernels  # noqa: F401  (they register)
-
     ctx = Context(program)
     args = _arguments(ctx, program)
     ctx.src._level = 1
@@ -208,7 +223,7 @@ def generate(program: Program) -> str:
         if node.opdef.kind is Kind.ELEMWISE:
             emit_elementwise(ctx, node)
         else:
-            emitters.EMITTERS[node.opdef.name](ctx, node)
+            EMITTERS[node.opdef.name](ctx, node)
     outs = _fetched_values(ctx, program)
     _write_back(ctx)
     ctx.src(f"return ({''.join(o + ', ' for o in outs)})")

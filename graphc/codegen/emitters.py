@@ -12,22 +12,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from graphc.codegen.cpu import Context, literal, np_dtype, shape_text
+from graphc.codegen.cpu import EMITTERS, Context, Emitter, emitter, literal, np_dtype, shape_text
 from graphc.errors import GraphcError
 from graphc.ir import Node
 from graphc.types import normalize_axes
-
-Emitter = Callable[[Context, Node], None]
-EMITTERS: dict[str, Emitter] = {}
-
-
-def emitter(*names: str) -> Callable[[Emitter], Emitter]:
-    def register(fn: Emitter) -> Emitter:
-        for name in names:
-            EMITTERS[name] = fn
-        return fn
-
-    return register
 
 
 def map_loop(ctx: Context, node: Node, dims: list[str], source: Callable[[list[str]], str]) -> None:

@@ -6,6 +6,12 @@ One op = one definition. `defop` takes, in one place, an op's shape/dtype rule
 `vjp` plus `jvp`, or `linear=True` plus `vjp`), its scalar code snippet
 (`expr`, elementwise ops) and its fusion `kind`. It rejects missing facets.
 
+This module sits below the op modules and imports none of them: the few ops it
+builds itself (a variable read in `make_node`, the sums of `unbroadcast`) it looks
+up in `REGISTRY` by name, and `convert` builds constants and stacks lists holding
+tensors with the builders that `graphc.ops.state` and `graphc.ops.index` put in
+`BUILDERS`.
+
 Invariants: every node is built by `make_node`, which converts Python values
 to constants, infers the type (raising ShapeError/DTypeError that name the op
 and the user's file:line), applies the graph's control-dependency context,
@@ -66,6 +72,10 @@ class OpDef:
 
 REGISTRY: dict[str, OpDef] = {}
 
+# Builders this layer needs from the op modules above it, filled as they are imported:
+# "constant" (graphc.ops.state) and "stack" (graphc.ops.index), for `convert`.
+BUILDERS: dict[str, Callable[..., Node]] = {}
+
 
 def defop(name: str, type_name: str, kind: Kind, infer: Callable, numpy: Callable, **facets: Any):
     """Registers an op; raises if a facet it needs is missing."""
@@ -121,9 +131,8 @@ def make_node(
         raise ShapeError(f"{what}: {exc} (at {site})") from None
     control = () if op.is_source else graph.current_control_inputs()
     if control and not op.takes_ref and any(x.opdef.name == "variable" for x in nodes):
-        from graphc.ops.state import read_variable  # a read ordered after the context's ops
-
-        nodes = tuple(read_variable(x) if x.opdef.name == "variable" else x for x in nodes)
+        read = REGISTRY["read_variable"]  # a read ordered after the context's ops
+        nodes = tuple(read(x) if x.opdef.name == "variable" else x for x in nodes)
     op_name = reserved_name or graph.unique_name(label)
     node = node_cls(op, nodes, attrs, ty, op_name, graph, control, site, **fields)
     return graph.add(node)
@@ -162,20 +171,16 @@ def convert(value: Any, dtype: DType | None = None, what: str = "value") -> Node
     if isinstance(value, Operation):
         raise GraphcError(f"'{value.name}' is an op, not a tensor")
     if isinstance(value, list | tuple) and any(isinstance(v, Node) for v in value):
-        from graphc.ops.shape import stack
-
-        return stack([convert(v, dtype) for v in value])
-    from graphc.ops.state import constant
-
+        return BUILDERS["stack"]([convert(v, dtype) for v in value])
     if dtype is None:
-        return constant(value)
+        return BUILDERS["constant"](value)
     array = np.asarray(value)
     cast = array.astype(dtype.np)
     with np.errstate(invalid="ignore"):
         same = np.array_equal(cast.astype(array.dtype), array, equal_nan=True)
     if not same and not (dtype.is_floating and array.dtype.kind in "fiub"):
         raise DTypeError(f"{what} {value!r} cannot be converted to {dtype.name} without loss")
-    return constant(cast)
+    return BUILDERS["constant"](cast)
 
 
 def convert_operands(*values: Any, op_name: str) -> tuple[Node, ...]:
@@ -197,16 +202,17 @@ def same_dtype(*types: TensorType, op: str = "") -> DType:
 
 
 def unbroadcast(g: Node, like: Node) -> Node:
-    """Sums `g` over the axes broadcasting added, so it gets `like`'s shape (exactly)."""
-    from graphc.ops.reduce import reduce_sum, sum_to_like
+    """Sums `g` over the axes broadcasting added, so it gets `like`'s shape (exactly).
 
+    The sums are ops of graphc.ops.reduce, which builds on this module (so by name).
+    """
     gs, xs = g.type.shape, like.type.shape
     if gs == xs:  # unknown dims count as equal (see graphc.types)
         return g
     if gs is None or xs is None:
-        return sum_to_like(g, like)
+        return REGISTRY["sum_to_like"](g, like)
     lead = len(gs) - len(xs)
-    if lead:
-        g = reduce_sum(g, axis=tuple(range(lead)))
+    if lead:  # axes are sorted and non-negative, as reduce_sum would normalize them
+        g = REGISTRY["reduce_sum"](g, axis=tuple(range(lead)), keepdims=False)
     ones = tuple(i for i, d in enumerate(xs) if d == 1 and gs[lead + i] != 1)
-    return reduce_sum(g, axis=ones, keepdims=True) if ones else g
+    return REGISTRY["reduce_sum"](g, axis=ones, keepdims=True) if ones else g

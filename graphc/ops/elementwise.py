@@ -18,7 +18,7 @@ import scipy.special
 
 from graphc.errors import DTypeError
 from graphc.ir import OPERATORS, Node
-from graphc.ops import Kind, OpDef, convert, convert_operands, defop, same_dtype
+from graphc.ops import Kind, OpDef, convert, convert_operands, defop, same_dtype, unbroadcast
 from graphc.types import DType, TensorType, as_dtype, bool_, broadcast_shapes
 
 _KINDS = {"float": "f", "numeric": "fiu", "int": "iu", "bool": "b", "any": "fiub"}
@@ -327,8 +327,6 @@ def _where_infer(c: TensorType, x: TensorType, y: TensorType) -> TensorType:
 
 
 def _where_vjp(g: Node, n: Node) -> tuple[None, Node, Node]:
-    from graphc.ops import unbroadcast
-
     c, x, y = n.inputs
     zero = zeros_like(g)
     return None, unbroadcast(where(c, g, zero), x), unbroadcast(where(c, zero, g), y)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from graphc import reference
 from graphc.graph import Graph
 from graphc.ops import Kind, defop
 
@@ -35,8 +36,6 @@ class Kernel:
 
 
 def _fused_numpy(*arrays: Any, kernel: Kernel) -> tuple:
-    from graphc import reference
-
     feeds = dict(zip(kernel.graph.inputs, arrays, strict=True))
     return tuple(reference.evaluate(list(kernel.graph.outputs), feeds))
 

@@ -16,8 +16,9 @@ import numpy as np
 
 from graphc.errors import DTypeError, ShapeError
 from graphc.ir import OPERATORS, Node
-from graphc.ops import Kind, convert, convert_operands, defop, same_dtype
-from graphc.ops.shape import expand_dims
+from graphc.ops import BUILDERS, Kind, convert, convert_operands, defop, same_dtype
+from graphc.ops.elementwise import identity
+from graphc.ops.reshape import expand_dims
 from graphc.ops.state import static_value
 from graphc.types import TensorType, as_dtype, float32, normalize_axes
 
@@ -184,8 +185,6 @@ def concat(values: list[Any], axis: int, name: str | None = None) -> Node:
     """Joins tensors along an existing axis."""
     nodes = convert_operands(*values, op_name="ConcatV2")
     if len(nodes) == 1:
-        from graphc.ops.elementwise import identity
-
         return identity(nodes[0], name=name)
     rank = nodes[0].type.rank
     axis = normalize_axes(axis, rank)[0] if rank is not None else axis
@@ -196,6 +195,9 @@ def stack(values: list[Any], axis: int = 0, name: str | None = None) -> Node:
     """Joins tensors of one shape along a new axis."""
     nodes = convert_operands(*values, op_name="Pack")
     return concat([expand_dims(v, axis) for v in nodes], axis=axis, name=name or "stack")
+
+
+BUILDERS["stack"] = stack
 
 
 def unstack(value: Any, num: int | None = None, axis: int = 0, name: str | None = None) -> list:

@@ -16,6 +16,8 @@ import numpy as np
 from graphc.errors import DTypeError, ShapeError
 from graphc.ir import OPERATORS, Node
 from graphc.ops import Kind, convert_operands, defop, same_dtype, unbroadcast
+from graphc.ops.reduce import broadcast_like
+from graphc.ops.reshape import expand_dims
 from graphc.types import TensorType, broadcast_shapes
 
 
@@ -147,9 +149,6 @@ def _einsum_vjp(g: Node, n: Node) -> tuple[Node, ...]:
         eq = ",".join([out, *others]) + "->" + kept
         part = _einsum(g, *(y for j, y in enumerate(n.inputs) if j != i), equation=eq)
         if kept != spec:  # indices summed inside this operand alone: broadcast back
-            from graphc.ops.reduce import broadcast_like
-            from graphc.ops.shape import expand_dims
-
             for pos, c in enumerate(spec):
                 if c not in available:
                     part = expand_dims(part, pos)

@@ -16,6 +16,7 @@ from graphc.errors import ShapeError
 from graphc.graph import get_default_graph
 from graphc.ir import Node
 from graphc.ops import Kind, convert, defop
+from graphc.ops.elementwise import identity
 from graphc.ops.state import constant, static_value
 from graphc.types import TensorType, as_dtype, float32, int32
 
@@ -148,7 +149,5 @@ def _affine(draw: Node, scale: Any, shift: Any, name: str | None) -> Node:
     if isinstance(shift, Node) or shift != 0:
         out = out + convert(shift, draw.dtype)
     if name is not None:
-        from graphc.ops.elementwise import identity
-
         out = identity(out, name=name)
     return out

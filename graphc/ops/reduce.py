@@ -16,7 +16,7 @@ import numpy as np
 
 from graphc.errors import DTypeError
 from graphc.ir import Node
-from graphc.ops import Kind, convert, defop
+from graphc.ops import Kind, convert, defop, unbroadcast
 from graphc.ops.elementwise import (
     add,
     cast,
@@ -31,6 +31,8 @@ from graphc.ops.elementwise import (
     where,
     zeros_like,
 )
+from graphc.ops.reshape import expand_dims, squeeze
+from graphc.ops.state import constant, static_value
 from graphc.types import TensorType, as_dtype, broadcast_shapes, is_compatible, normalize_axes
 
 
@@ -51,8 +53,6 @@ def _reduce_infer(x: TensorType, *, axis: Any, keepdims: bool) -> TensorType:
 
 def keep_dims(g: Node, node: Node) -> Node:
     """`g` (shaped like a reduction's output) reshaped to its keepdims form."""
-    from graphc.ops.shape import expand_dims
-
     if node.attrs["keepdims"]:
         return g
     x = node.inputs[0]
@@ -204,8 +204,6 @@ def _sum_to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _broadcast_like_vjp(g: Node, n: Node) -> tuple[Node, None]:
-    from graphc.ops import unbroadcast
-
     return unbroadcast(g, n.inputs[0]), None
 
 
@@ -250,8 +248,6 @@ def _axis_attr(x: Node, axis: Any) -> Any:
     if x.type.shape is None:
         return None if axis is None else tuple(np.atleast_1d(axis).tolist())
     if isinstance(axis, Node):
-        from graphc.ops.state import static_value
-
         value = static_value(axis)
         if value is None:
             raise ValueError("reduction axes must be Python ints or constants")
@@ -293,8 +289,6 @@ def count_of(x: Node, axis: Any) -> Node:
     shape = x.type.shape
     axes = range(len(shape)) if shape is not None and axis is None else axis
     if shape is not None and all(shape[a] is not None for a in axes):
-        from graphc.ops.state import constant
-
         return constant(np.prod([shape[a] for a in axes]), dtype=x.dtype)
     return reduced_size(x, axis=axis, dtype=x.dtype)
 
@@ -331,8 +325,6 @@ def reduce_logsumexp(
     if keep:
         return add(log_sum, m, name=name)
     out = log_sum + m
-    from graphc.ops.shape import squeeze
-
     return squeeze(out, axis=_axis_attr(x, axis), name=name)
 
 

@@ -1,5 +1,6 @@
-"""Shape ops: reshape, transpose, expand_dims, squeeze, broadcast_to, tile, pad,
-shape/size/rank, fill/zeros/ones, range.
+"""Shape ops: reshape, transpose, broadcast_to, tile, pad, shape/size/rank,
+fill/zeros/ones, range; expand_dims, squeeze and reshape_like are defined in
+`graphc.ops.reshape` (below the reductions) and re-exported here.
 
 Invariants: target shapes are static attrs (Python ints; one -1 allowed in
 reshape); gradients that must restore an input's shape use `reshape_like`,
@@ -14,70 +15,16 @@ import numpy as np
 
 from graphc.errors import ShapeError
 from graphc.ir import Node
-from graphc.ops import Kind, convert, defop, unbroadcast
+from graphc.ops import Kind, convert, convert_operands, defop, unbroadcast
+from graphc.ops.elementwise import cast
+from graphc.ops.index import strided_slice_spec
 from graphc.ops.reduce import reduce_sum
+from graphc.ops.reshape import expand_dims as expand_dims
+from graphc.ops.reshape import reshape_back, reshape_op
+from graphc.ops.reshape import reshape_like as reshape_like
+from graphc.ops.reshape import squeeze as squeeze
 from graphc.ops.state import constant, static_value
-from graphc.types import Shape, TensorType, as_dtype, broadcast_shapes, int32, normalize_axes
-
-
-def _numel(shape: Shape) -> int | None:
-    if shape is None or None in shape:
-        return None
-    return int(np.prod(shape, dtype=np.int64))
-
-
-def _reshape_infer(x: TensorType, *, shape: tuple[int, ...]) -> TensorType:
-    if sum(d == -1 for d in shape) > 1:
-        raise ShapeError(f"reshape target {list(shape)} has more than one -1")
-    known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
-    size = _numel(x.shape)
-    if -1 not in shape:
-        if size is not None and size != known:
-            raise ShapeError(f"cannot reshape {x} ({size} elements) to {list(shape)}")
-        return TensorType(tuple(shape), x.dtype)
-    if size is None or known == 0:
-        return TensorType(tuple(None if d == -1 else d for d in shape), x.dtype)
-    if size % known:
-        raise ShapeError(f"cannot reshape {x} ({size} elements) to {list(shape)}")
-    return TensorType(tuple(size // known if d == -1 else d for d in shape), x.dtype)
-
-
-def _reshape_vjp(g: Node, n: Node) -> tuple[Node]:
-    return (_reshape_back(g, n.inputs[0]),)
-
-
-def _reshape_back(g: Node, x: Node) -> Node:
-    """g reshaped to x's shape: statically when at most one dim is unknown."""
-    shape = x.type.shape
-    if shape is not None and sum(d is None for d in shape) <= 1:
-        return _reshape(g, shape=tuple(-1 if d is None else d for d in shape))
-    return reshape_like(g, x)
-
-
-_reshape = defop(
-    "reshape",
-    "Reshape",
-    Kind.INJECTIVE,
-    infer=_reshape_infer,
-    numpy=lambda x, *, shape: x.reshape(shape),
-    vjp=_reshape_vjp,
-    linear=(0,),
-)
-
-
-def _reshape_like_vjp(g: Node, n: Node) -> tuple[Node, None]:  # reshape back; `like` gets none
-    return (reshape_like(g, n.inputs[0]), None)
-
-
-reshape_like = defop(
-    "reshape_like",
-    "ReshapeLike",
-    Kind.INJECTIVE,
-    infer=lambda x, like: TensorType(like.shape, x.dtype),
-    numpy=lambda x, like: x.reshape(like.shape),
-    vjp=_reshape_like_vjp,
-    linear=(0,),
-)
+from graphc.types import TensorType, as_dtype, broadcast_shapes, int32
 
 
 def _transpose_infer(x: TensorType, *, perm: tuple[int, ...]) -> TensorType:
@@ -99,51 +46,6 @@ _transpose = defop(
     infer=_transpose_infer,
     numpy=lambda x, *, perm: np.transpose(x, perm),
     vjp=_transpose_vjp,
-    linear=(0,),
-)
-
-
-def _expand_infer(x: TensorType, *, axis: int) -> TensorType:
-    if x.shape is None:
-        return TensorType(None, x.dtype)
-    return TensorType((*x.shape[:axis], 1, *x.shape[axis:]), x.dtype)
-
-
-def _expand_dims_vjp(g: Node, n: Node) -> tuple[Node]:  # squeeze the inserted axis back out
-    return (_squeeze(g, axis=(n.attrs["axis"],)),)
-
-
-_expand = defop(
-    "expand_dims",
-    "ExpandDims",
-    Kind.INJECTIVE,
-    infer=_expand_infer,
-    numpy=lambda x, *, axis: np.expand_dims(x, axis),
-    vjp=_expand_dims_vjp,
-    linear=(0,),
-)
-
-
-def _squeeze_infer(x: TensorType, *, axis: tuple[int, ...]) -> TensorType:
-    if x.shape is None:
-        return TensorType(None, x.dtype)
-    for a in axis:
-        if x.shape[a] not in (1, None):
-            raise ShapeError(f"cannot squeeze axis {a} of size {x.shape[a]} in {x}")
-    return TensorType(tuple(d for i, d in enumerate(x.shape) if i not in axis), x.dtype)
-
-
-def _squeeze_vjp(g: Node, n: Node) -> tuple[Node]:  # reshape back to the input's shape
-    return (reshape_like(g, n.inputs[0]),)
-
-
-_squeeze = defop(
-    "squeeze",
-    "Squeeze",
-    Kind.INJECTIVE,
-    infer=_squeeze_infer,
-    numpy=lambda x, *, axis: np.squeeze(x, axis=axis),
-    vjp=_squeeze_vjp,
     linear=(0,),
 )
 
@@ -185,8 +87,8 @@ def _tile_vjp(g: Node, n: Node) -> tuple[Node]:
     if sum(d is None for d in x.type.shape) > 1:
         raise ShapeError(f"the gradient of tile '{n.op_name}' needs at most one unknown dim")
     split = [v for m, d in zip(multiples, x.type.shape, strict=True) for v in (m, d or -1)]
-    summed = reduce_sum(_reshape(g, shape=tuple(split)), axis=tuple(range(0, len(split), 2)))
-    return (_reshape_back(summed, x),)
+    summed = reduce_sum(reshape_op(g, shape=tuple(split)), axis=tuple(range(0, len(split), 2)))
+    return (reshape_back(summed, x),)
 
 
 _tile = defop(
@@ -210,8 +112,6 @@ def _pad_infer(x: TensorType, *, paddings: tuple, constant_values: float) -> Ten
 
 
 def _pad_vjp(g: Node, n: Node) -> tuple[Node]:
-    from graphc.ops.index import strided_slice_spec
-
     spec = tuple(("s", a, -b if b else None, 1) for a, b in n.attrs["paddings"])
     return (strided_slice_spec(g, spec),)
 
@@ -286,7 +186,7 @@ def _static_ints(value: Any, what: str) -> tuple[int, ...]:
 
 def reshape(tensor: Any, shape: Any, name: str | None = None) -> Node:
     """`tensor` with a new shape of the same size; one dim may be -1 (inferred)."""
-    return _reshape(convert(tensor), shape=_static_ints(shape, "reshape's shape"), name=name)
+    return reshape_op(convert(tensor), shape=_static_ints(shape, "reshape's shape"), name=name)
 
 
 def transpose(a: Any, perm: Any = None, name: str | None = None) -> Node:
@@ -297,26 +197,6 @@ def transpose(a: Any, perm: Any = None, name: str | None = None) -> Node:
             raise ShapeError("transpose without perm needs a known rank")
         perm = tuple(reversed(range(len(x.type.shape))))
     return _transpose(x, perm=_static_ints(perm, "perm"), name=name)
-
-
-def expand_dims(input: Any, axis: int, name: str | None = None) -> Node:
-    """Inserts a size-1 axis at `axis` (negative counts from the end of the new rank)."""
-    x = convert(input)
-    if x.type.shape is not None:
-        axis = normalize_axes(axis, len(x.type.shape) + 1)[0]
-    return _expand(x, axis=int(axis), name=name)
-
-
-def squeeze(input: Any, axis: Any = None, name: str | None = None) -> Node:
-    """Removes size-1 axes (`axis=None`: every statically size-1 axis)."""
-    x = convert(input)
-    if x.type.shape is None:
-        raise ShapeError("squeeze needs a known rank")
-    if axis is None:
-        axes = tuple(i for i, d in enumerate(x.type.shape) if d == 1)
-    else:
-        axes = normalize_axes(axis, len(x.type.shape))
-    return _squeeze(x, axis=axes, name=name)
 
 
 def broadcast_to(input: Any, shape: Any, name: str | None = None) -> Node:
@@ -398,9 +278,6 @@ def range_(
         if dtype is None:
             dtype = "float32" if any(isinstance(a, float) for a in args) else "int32"
         return constant(np.arange(start, limit, delta), dtype=dtype, name=name or "range")
-    from graphc.ops import convert_operands
-    from graphc.ops.elementwise import cast
-
     nodes = convert_operands(*args, op_name="Range")
     if dtype is not None:
         nodes = tuple(cast(a, dtype) for a in nodes)

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import InvalidArgumentError, ShapeError
+from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
+from graphc.graph import as_op_node
 from graphc.ir import ConstValue, Node
-from graphc.ops import Kind, defop
+from graphc.ops import BUILDERS, Kind, defop, graph_of, to_array
 from graphc.types import Shape, TensorType, as_dtype, shape_str
 
 
@@ -79,8 +80,6 @@ read_variable = defop(
 
 def _assign_infer(ref: TensorType, value: TensorType) -> TensorType:
     if ref.dtype is not value.dtype:
-        from graphc.errors import DTypeError
-
         raise DTypeError(f"cannot assign {value.dtype.name} to a {ref.dtype.name} variable")
     if value.shape is not None and ref.shape is not None:
         ok = len(value.shape) == len(ref.shape) and all(
@@ -141,8 +140,6 @@ def _dim(d: Any) -> int | None:
 
 def constant(value: Any, dtype: Any = None, shape: Any = None, name: str | None = None) -> Node:
     """A constant tensor; with `shape`, a scalar `value` is broadcast (TF1's fill behaviour)."""
-    from graphc.ops import to_array
-
     array = to_array(value, dtype)
     if shape is not None:
         shape = _as_dims(shape)
@@ -155,6 +152,9 @@ def constant(value: Any, dtype: Any = None, shape: Any = None, name: str | None 
     return const(value=ConstValue(array), name=name or "Const")
 
 
+BUILDERS["constant"] = constant
+
+
 def no_op(name: str | None = None) -> Any:
     """An op that does nothing; useful with control dependencies."""
     node = no_op_def(name=name or "NoOp")
@@ -163,11 +163,7 @@ def no_op(name: str | None = None) -> Any:
 
 def group(*inputs: Any, name: str | None = None) -> Any:
     """An op that runs all `inputs` (ops or tensors) and outputs nothing."""
-    from graphc.graph import as_op_node
-
     nodes = [as_op_node(x) for x in _flatten(inputs)]
-    from graphc.ops import graph_of
-
     graph = graph_of(nodes)
     with graph.as_default(), graph.control_dependencies(nodes):
         return no_op(name=name or "group_deps")
