@@ -29,7 +29,7 @@ MUTANTS ?= "passes.*" "graphc.autodiff.*" "graphc.train.*" \
 	"graphc.ops.*_partials__mutmut_*" "graphc.ops.*_vjp__mutmut_*" "graphc.ops.*_jvp__mutmut_*" \
 	"graphc.ops.x_unbroadcast__*" "graphc.ops.reduce.x_keep_dims__*" \
 	"graphc.ops.reduce.x__extreme_weights__*" "graphc.ops.reduce.x__prod_of_others__*" \
-	"graphc.ops.elementwise.x__mask__*" "graphc.ops.shape.x__reshape_back__*"
+	"graphc.ops.elementwise.x__mask__*" "graphc.ops.reshape.x_reshape_back__*"
 mutation: $(STAMP)
 	rm -rf mutants
 	CI=true GRAPHC_FUZZ_EXAMPLES=20 $(VENV)/bin/mutmut run $(MUTANTS)
