@@ -295,3 +295,69 @@ def test_jvp_of_linear_ops_with_some_tangents_missing_and_of_non_float_outputs()
     np.testing.assert_array_equal(_ref(t, {x: np.ones(2), z: np.ones(2)}), [1.0, 2.0, 0.0, 0.0])
     assert tf.jvp(tf.cast(x, tf.int32), [x], [[1.0, 1.0]]) == [None]
     assert tf.jvp(tf.floor(x), [x], [[1.0, 1.0]]) == [None]  # floor has no derivative rule
+
+
+F32_GRAD_CASES = [c for c in GRAD_CASES if c.dtype == "float32"]
+
+
+@pytest.mark.parametrize("case", F32_GRAD_CASES, ids=[c.name for c in F32_GRAD_CASES])
+def test_float32_gradients_keep_float32_and_agree_with_float64(case):
+    # the float64 finite-difference checks above cannot see a rule that builds a float64
+    # node (graphc never promotes: a float32 graph would then fail or silently widen)
+    values = {}
+    for dtype in ("float64", "float32"):
+        rng = np.random.default_rng(3)  # the same inputs and weights for both dtypes
+        arrays = [make_input(k, s, input_dtype(k, dtype), rng) for k, s in case.inputs]
+        with tf.Graph().as_default() as g:
+            feeds = [tf.placeholder(a.dtype, a.shape) for a in arrays]
+            out = case.build(*feeds)
+            fed = dict(zip(feeds, arrays, strict=True))
+            shape = tf.Session(g, target="numpy").run(out, fed).shape
+            weights = tf.constant(rng.standard_normal(shape), out.dtype)
+            floats = [p for p in feeds if p.dtype.is_floating]
+            grads = tf.gradients(tf.reduce_sum(out * weights), floats)
+            for p, gr in zip(floats, grads, strict=True):
+                assert gr is None or gr.dtype == p.dtype, f"{case.name}: {gr} for {p}"
+            present = [gr for gr in grads if gr is not None]
+            with tf.Session(g, target="numpy") as sess:
+                values[dtype] = sess.run(present, fed)
+    for lo, hi in zip(values["float32"], values["float64"], strict=True):
+        assert lo.dtype == np.float32
+        np.testing.assert_allclose(lo, hi, rtol=2e-3, atol=2e-3)
+
+
+def test_jvp_of_where_and_matmul_with_one_tangent():
+    c = tf.constant([True, False, True])
+    x = tf.placeholder(tf.float64, [3])
+    y = tf.placeholder(tf.float64, [3])
+    a = tf.placeholder(tf.float64, [2, 2])
+    b = tf.placeholder(tf.float64, [2, 2])
+    (tw,) = tf.jvp(tf.where(c, x, y), [y], [[1.0, 2.0, 3.0]])  # x's branch contributes 0
+    (tm,) = tf.jvp(tf.matmul(a, b), [b], [[[1.0, 0.0], [0.0, 1.0]]])  # d(ab) = a db
+    av = np.array([[1.0, 2.0], [3.0, 4.0]])
+    got_w, got_m = _ref([tw, tm], {x: np.ones(3), y: np.ones(3), a: av, b: np.eye(2)})
+    np.testing.assert_array_equal(got_w, [0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(got_m, av)
+
+
+def test_concat_gradient_of_three_pieces_of_different_sizes():
+    parts = [tf.placeholder(tf.float64, [2, k]) for k in (1, 2, 3)]
+    out = tf.concat(parts, 1)
+    weights = np.arange(12.0).reshape(2, 6)
+    grads = tf.gradients(tf.reduce_sum(out * weights), parts)
+    got = _ref(grads, {p: np.zeros(p.shape) for p in parts})
+    for g, want in zip(got, np.split(weights, [1, 3], axis=1), strict=True):
+        np.testing.assert_array_equal(g, want)
+
+
+def test_gradients_through_reshape_and_tile_with_unknown_dims():
+    x = tf.placeholder(tf.float64, [None, None])
+    flat = tf.reshape(x, [-1])
+    tiled = tf.tile(tf.placeholder(tf.float64, [None, 2]), [2, 3])
+    t_in = tiled.op.inputs[0]
+    gx, gt = tf.gradients(
+        tf.reduce_sum(flat * tf.range(6.0, dtype=tf.float64)) + tf.reduce_sum(tiled), [x, t_in]
+    )
+    got_x, got_t = _ref([gx, gt], {x: np.zeros((2, 3)), t_in: np.zeros((3, 2))})
+    np.testing.assert_array_equal(got_x, np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(got_t, np.full((3, 2), 6.0))  # each element tiled 2 x 3 times

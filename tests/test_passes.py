@@ -376,9 +376,18 @@ def test_simplify_rewrites_keep_the_rewritten_node_name():
     v = tf.placeholder(tf.float32, [None, 3], name="v")
     outer = tf.reshape(tf.reshape(v, [-1]), [-1, 1, 3], name="outer")
     logp = tf.log(tf.nn.softmax(v), name="logp")
-    flip = tf.transpose(tf.transpose(tf.placeholder(tf.float32, [2, 3, 4]), [1, 2, 0]), [1, 0, 2])
-    graph = passes.simplify(function(outer, logp, flip, inputs=(v,)))
-    new_outer, new_logp, new_flip = graph.outputs
+    flip = tf.transpose(
+        tf.transpose(tf.placeholder(tf.float32, [2, 3, 4]), [1, 2, 0]), [1, 0, 2], name="flip"
+    )
+    logsig = tf.log(tf.sigmoid(v), name="logsig")
+    size = tf.size(tf.tanh(v), name="size")
+    graph = passes.simplify(function(outer, logp, flip, logsig, size, inputs=(v,)))
+    new_outer, new_logp, new_flip, new_logsig, new_size = graph.outputs
+    assert [new_flip.op_name, new_logsig.op_name, new_size.op_name] == [
+        "flip_1",
+        "logsig_1",
+        "size_1",
+    ]
     # a fresh node named after the one it replaces (outer_1), not outer/reshape
     assert new_outer.op_name == "outer_1" and new_outer.inputs == (v,)
     assert new_outer.attrs["shape"] == (-1, 1, 3)  # the unknown dim becomes -1

@@ -167,3 +167,24 @@ def test_optimizer_variables_have_tf1_names_dtypes_and_are_not_trainable(make, n
     assert train.name.split("/")[0] == label
     (g,) = tf.gradients(loss, [w])
     assert g.name.startswith("gradients") and "/" in g.name
+
+
+def test_global_step_is_named_as_in_tf1_and_made_once():
+    step = tf.train.get_or_create_global_step()
+    assert step.name == "global_step:0" and step.dtype == tf.int64
+    assert tf.train.get_or_create_global_step() is step
+    other = tf.Graph()
+    with other.as_default():
+        assert tf.train.get_or_create_global_step() is not step
+    assert tf.train.get_or_create_global_step(other) is not step
+    assert tf.train.get_global_step(other) is tf.train.get_or_create_global_step(other)
+
+
+def test_adam_default_learning_rate_is_tf1s():
+    # first step of Adam moves each weight by lr * m_hat / (sqrt(v_hat) + eps) = lr / (1 + eps)
+    w = tf.Variable(np.zeros(2), name="w")
+    train = tf.train.AdamOptimizer().minimize(tf.reduce_sum(w * np.array([1.0, -3.0])))
+    with tf.Session(target="numpy") as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train)
+        np.testing.assert_allclose(sess.run(w), [-0.001, 0.001], rtol=1e-6)
