@@ -1,4 +1,5 @@
-"""The pass manager: runs a named pipeline to a fixed point and records a report.
+"""The pass manager: runs a `Pipeline` (cleanup to a fixed point, then final passes) and
+records a report.
 
 Invariants: a pass is a pure `Graph -> Graph`; returning the same object means
 no change. Passes describe what they changed with `note()`, which the manager
@@ -117,3 +118,32 @@ def run_to_fixed_point(
         if graph is start:
             break
     return graph
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What `optimize` runs: `cleanup` passes repeated until a round changes nothing (at
+    most `max_rounds`), then `final` passes once, in order. A value to read, print and edit
+    (`dataclasses.replace(p, final=p.final + (("mine", my_pass),))`)."""
+
+    cleanup: tuple[tuple[str, Pass], ...] = ()
+    final: tuple[tuple[str, Pass], ...] = ()
+    max_rounds: int = 8
+
+    @classmethod
+    def of(cls, passes: Pipeline | Sequence[Any]) -> Pipeline:
+        """A pipeline as given, or a list of passes (functions or (name, function)) run once."""
+        return passes if isinstance(passes, Pipeline) else cls(final=tuple(named(passes)))
+
+    def __str__(self) -> str:
+        cleanup = ", ".join(n for n, _ in self.cleanup) or "nothing"
+        final = ", ".join(n for n, _ in self.final) or "nothing"
+        return f"Pipeline({cleanup} to a fixed point (<= {self.max_rounds} rounds), then {final})"
+
+    def run(self, graph: Graph, report: Report) -> Graph:
+        if self.cleanup:
+            graph = run_to_fixed_point(graph, self.cleanup, report, self.max_rounds)
+        ran = [n for n, _ in self.cleanup]
+        for name, fn in self.final:
+            graph = run_pass(name, fn, graph, report, ran)
+        return graph

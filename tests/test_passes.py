@@ -9,6 +9,7 @@ import passes
 from graphc import reference
 from graphc.errors import PassError
 from graphc.graph import Graph
+from passes.manager import run_pass
 
 
 @pytest.fixture
@@ -367,7 +368,7 @@ def test_simplify_removes_each_no_op(op):
     args = (m, m) if op in ("broadcast_like", "sum_to_like") else (m,)
     node = REGISTRY[op](*args, **NO_OPS.get(op, {}))
     report = passes.Report()
-    graph = passes.run_pass("simplify", passes.simplify, function(node, inputs=(m,)), report, [])
+    graph = run_pass("simplify", passes.simplify, function(node, inputs=(m,)), report, [])
     assert graph.outputs == (m,), f"no-op {op} was kept"
     assert report.changes() == [f"no-op {op}: {node.op_name} -> m"]
 
@@ -434,7 +435,31 @@ def test_report_text_columns_and_details_lines(x):
 def test_a_user_pass_returning_a_non_graph_or_other_outputs_is_named(x):
     g = function(x + 1.0, inputs=(x,))
     with pytest.raises(PassError, match=r"pass 'bad' failed: returned int, not a Graph"):
-        passes.run_pass("bad", lambda graph: 3, g, passes.Report(), [])
+        run_pass("bad", lambda graph: 3, g, passes.Report(), [])
     fewer = function(x, x, inputs=(x,))
     with pytest.raises(PassError, match=r"returned 1 outputs, expected 2 .*before it: none"):
-        passes.run_pass("bad", lambda graph: g, fewer, passes.Report(), [])
+        run_pass("bad", lambda graph: g, fewer, passes.Report(), [])
+
+
+def test_the_default_pipeline_is_a_value_optimize_runs_and_users_edit(x):
+    import dataclasses
+
+    g = function(tf.tanh(x * 1.0) + tf.tanh(x * 1.0), inputs=(x,))
+    pipeline = passes.default_pipeline()
+    assert str(pipeline) == (
+        "Pipeline(simplify, constant_folding, cse, dce to a fixed point (<= 8 rounds), then fusion)"
+    )
+    by_default, report = passes.optimize(g)
+    explicit, explicit_report = passes.optimize(g, pipeline)
+    assert canonical(by_default) == canonical(explicit)
+    assert [r.name for r in report.records] == [r.name for r in explicit_report.records]
+    seen = []
+    mine = dataclasses.replace(pipeline, final=(*pipeline.final, ("mine", seen.append)))
+    with pytest.raises(PassError, match=r"pass 'mine' failed: returned NoneType"):
+        passes.optimize(g, mine)  # runs after fusion, on the fused graph
+    assert len(seen) == 1 and "fused" in _ops(seen[0])
+    once, once_report = passes.optimize(g, [passes.cse])  # a list runs once, in order
+    assert [r.name for r in once_report.records] == ["eliminate_common_subexpressions"]
+    assert _ops(once).count("tanh") == 1
+    _, compiled_report = tf.optimize([g.outputs[0]], [x], passes=mine.final[:1])
+    assert [r.name for r in compiled_report.records] == ["fusion"]
