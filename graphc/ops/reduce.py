@@ -255,7 +255,7 @@ def _axis_attr(x: Node, axis: Any) -> Any:
     return normalize_axes(axis, len(x.type.shape))
 
 
-def tf1_axis(axis: Any, keepdims: bool, reduction_indices: Any, keep_dims: Any) -> tuple:
+def _tf1_axis(axis: Any, keepdims: bool, reduction_indices: Any, keep_dims: Any) -> tuple:
     """(axis, keepdims) from TF1's arguments and their deprecated spellings."""
     axis = reduction_indices if axis is None else axis
     return axis, bool(keepdims if keep_dims is None else keep_dims)
@@ -271,7 +271,7 @@ def _reducer(op: Any, doc: str) -> Any:
         keep_dims: bool | None = None,
     ) -> Node:
         x = convert(input_tensor)
-        axis, keep = tf1_axis(axis, keepdims, reduction_indices, keep_dims)
+        axis, keep = _tf1_axis(axis, keepdims, reduction_indices, keep_dims)
         return op(x, axis=_axis_attr(x, axis), keepdims=keep, name=name)
 
     builder.__name__, builder.__doc__ = op.name, doc
@@ -318,7 +318,7 @@ def reduce_logsumexp(
 ) -> Node:
     """log(sum(exp(x))) computed stably (shifted by the max; all -inf gives -inf)."""
     x = convert(input_tensor)
-    axis, keep = tf1_axis(axis, keepdims, reduction_indices, keep_dims)
+    axis, keep = _tf1_axis(axis, keepdims, reduction_indices, keep_dims)
     m = stop_gradient(reduce_max(x, axis, keepdims=True))
     m = where(is_finite(m), m, zeros_like(m))
     log_sum = log(reduce_sum(exp(x - m), axis, keepdims=True))
