@@ -28,7 +28,6 @@ from graphc.errors import DTypeError, FailedPreconditionError, GraphcError, Inva
 from graphc.feeds import convert_feed, flatten
 from graphc.graph import Graph, as_op_node
 from graphc.ir import Node
-from graphc.ops.random import RANDOM_OPS
 from graphc.types import is_compatible
 
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ def build_program(plan: reference.Plan, feeds: list[Node], fetches: list[Node]) 
         fetches=list(fetches),
         variables=list(variables.values()),
         consts=[n for n in order if n.opdef.name == "const" and n.type.shape != ()],
-        randoms=[n for n in order if n.opdef.name in RANDOM_OPS],
+        randoms=[n for n in order if n.opdef.random],
     )
 
 

@@ -19,8 +19,6 @@ from passes.manager import note
 from passes.rewrite import provenance, rewrite
 
 FOLD_LIMIT = 1 << 16
-_NEVER = ("fused", "fused_output", "kernel_param")
-_SHAPE_QUERIES = ("shape", "size", "reduced_size", "zeros_like", "ones_like")
 
 
 def _as_constant(node: Node, value: np.ndarray) -> Node:
@@ -47,7 +45,7 @@ def _foldable(node: Node) -> bool:
         node.type is not None
         and not op.stateful
         and not op.is_source
-        and op.name not in _NEVER
+        and not op.takes_tuple
         and not node.control_inputs
         and node.type.fully_known
         and int(np.prod(node.type.shape)) <= FOLD_LIMIT
@@ -66,7 +64,7 @@ def fold_constant_node(node: Node) -> Node | None:
 def fold_shape_query(node: Node) -> Node | None:
     # shape(x), size(x), reduced_size(x), zeros_like(x), ones_like(x) -> c
     #   when x's static shape is fully known (the value of x is not needed)
-    if node.opdef.name not in _SHAPE_QUERIES or not _foldable(node):
+    if not node.opdef.shape_only or not _foldable(node):
         return None
     x = node.inputs[0]
     if not x.type.fully_known:

@@ -15,14 +15,10 @@ from graphc.ir import Node
 from passes.manager import note
 from passes.rewrite import rewrite
 
-COMMUTATIVE = frozenset(
-    ["add", "multiply", "maximum", "minimum", "equal", "not_equal", "logical_and", "logical_or"]
-)
-
 
 def _key(node: Node) -> tuple[Any, ...]:
     ids = [id(x) for x in node.inputs]
-    inputs = tuple(sorted(ids)) if node.opdef.name in COMMUTATIVE else tuple(ids)
+    inputs = tuple(sorted(ids)) if node.opdef.commutative else tuple(ids)
     control = tuple(id(c) for c in node.control_inputs)
     return (node.opdef.name, inputs, node.attrs, control, node.type)
 

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from graphc.graph import Graph
 from graphc.ir import Node
-from graphc.ops.random import RANDOM_OPS
 from passes.manager import note
 from passes.rewrite import rewrite, with_inputs
-
-EFFECTS = frozenset(["assign", *RANDOM_OPS])
 
 
 def eliminate_dead_code(graph: Graph) -> Graph:
@@ -26,7 +23,7 @@ def eliminate_dead_code(graph: Graph) -> Graph:
 
     def drop_pure_control(node: Node) -> Node | None:
         # ^pure -> (nothing): a control edge to a node without effects orders nothing
-        effectful[id(node)] = node.opdef.name in EFFECTS or any(
+        effectful[id(node)] = node.opdef.effectful or any(
             has_effect(x) for x in (*node.inputs, *node.control_inputs)
         )
         kept = [c for c in node.control_inputs if has_effect(c)]

@@ -23,13 +23,10 @@ import networkx as nx
 
 from graphc.graph import Graph
 from graphc.ir import Attrs, Node
-from graphc.ops import Kind
+from graphc.ops import Fusion
 from graphc.ops.fused import Kernel, fused, fused_output, kernel_param
 from passes.manager import note
 from passes.rewrite import fresh_name, naming, provenance, with_inputs
-
-SINKS = ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "sum_to_like")
-BROADCASTS = ("broadcast_like", "broadcast_to")
 
 
 @dataclass
@@ -41,12 +38,12 @@ class Group:
 
 
 def _elementwise(node: Node) -> bool:
-    ok = node.opdef.kind is Kind.ELEMWISE or node.opdef.name in BROADCASTS
+    ok = node.opdef.fusion in (Fusion.ELEMENTWISE, Fusion.BROADCAST)
     return ok and not node.opdef.stateful and not node.control_inputs and bool(node.type.shape)
 
 
 def _sink(node: Node) -> bool:
-    return node.opdef.name in SINKS and not node.control_inputs
+    return node.opdef.fusion is Fusion.REDUCTION and not node.control_inputs
 
 
 def _groups(graph: Graph) -> list[Group]:
@@ -233,7 +230,7 @@ def _epilogue(
         only_here = all(id(u) in members for u in users.get(id(x), []))
         if x.opdef.name == "matmul" and only_here and id(x) not in outputs_needed:
             for j, o in enumerate(outs):
-                if o.type == x.type and o.opdef.name not in SINKS:
+                if o.type == x.type and o.opdef.fusion is not Fusion.REDUCTION:
                     return k, j
     return None
 

@@ -12,12 +12,10 @@ import numpy as np
 
 from graphc.graph import Graph
 from graphc.ir import Node
-from graphc.ops import REGISTRY, Kind
+from graphc.ops import REGISTRY, Fusion
 from graphc.ops.state import const
 from passes.manager import note
 from passes.rewrite import new_node, rewrite
-
-RESHAPES = ("reshape", "reshape_like", "expand_dims", "squeeze")
 
 
 def _op(node: Node, *names: str) -> bool:
@@ -106,12 +104,12 @@ def transpose_of_transpose(node: Node) -> Node | None:
 
 def reshape_chain(node: Node) -> Node | None:
     # reshape(reshape(x)) -> reshape(x);  reshape(x) -> x when the type is unchanged
-    if not _op(node, *RESHAPES):
+    if not node.opdef.reshape:
         return None
     x = node.inputs[0]
     if x.type == node.type and sum(d is None for d in node.type.shape) <= 1:
         return _replaced(node, x, "no-op reshape")
-    if not _op(x, *RESHAPES) or sum(d is None for d in node.type.shape) > 1:
+    if not x.opdef.reshape or sum(d is None for d in node.type.shape) > 1:
         return None
     target = tuple(-1 if d is None else d for d in node.type.shape)
     note(f"reshape chain: {node.op_name}")
@@ -157,12 +155,12 @@ def log_sigmoid(node: Node) -> Node | None:
 
 def pass_through(node: Node) -> Node | None:
     # identity(x) -> x, stop_gradient(x) -> x, cast(x: T, T) -> x, broadcast of x to x's shape -> x,
-    # a reduction over no axes -> x
-    trivial = _op(
-        node, "identity", "stop_gradient", "cast", "broadcast_like", "broadcast_to", "sum_to_like"
-    ) or (
-        _op(node, "reduce_sum", "reduce_max", "reduce_min", "reduce_prod")
-        and node.attrs["axis"] == ()
+    # a reduction over no axes (sum_to_like: to x's own shape) -> x
+    fusion = node.opdef.fusion
+    trivial = (
+        _op(node, "identity", "stop_gradient", "cast")
+        or fusion is Fusion.BROADCAST
+        or (fusion is Fusion.REDUCTION and node.attrs.get("axis", ()) == ())
     )
     x = node.inputs[0] if node.inputs else None
     if not trivial or node.control_inputs or x.type != node.type:
@@ -173,13 +171,14 @@ def pass_through(node: Node) -> Node | None:
 def shape_of_elementwise(node: Node) -> Node | None:
     # shape(f(x, ...)) -> shape(x)  when f is elementwise and x already has f's shape
     # (the query then stops depending on f's value, which lets f fuse with its users)
-    if not _op(node, "shape", "size", "reduced_size"):
+    # (shape, size, reduced_size; zeros_like/ones_like only when x has f's dtype too)
+    if not node.opdef.shape_only:
         return None
     f = node.inputs[0]
-    if f.opdef.kind is not Kind.ELEMWISE:
+    if f.opdef.fusion is not Fusion.ELEMENTWISE:
         return None
     x = next((x for x in f.inputs if x.type.shape == f.type.shape), None)
-    if x is None:
+    if x is None or node.opdef.infer(x.type, **node.attrs) != node.type:
         return None
     note(f"shape query moved up: {node.op_name} reads {x.op_name} instead of {f.op_name}")
     return new_node(node.opdef, [x], dict(node.attrs), like=node, name=node.op_name)

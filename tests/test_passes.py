@@ -275,7 +275,7 @@ def test_mlp_step_compiles_to_far_fewer_loops_than_elementwise_ops(tmp_path):
     x, y, loss, train = _mlp_step()
     graph = Graph.from_outputs([train.node, loss], [x, y])
     elementwise = sum(
-        n.opdef.kind.value == "elementwise" and n.type.shape != () for n in graph.nodes
+        n.opdef.fusion.value == "elementwise" and n.type.shape != () for n in graph.nodes
     )
     with tf.Session(cache_dir=tmp_path) as sess:
         step = sess.make_callable([train, loss], [x, y])

@@ -1,10 +1,19 @@
-"""Op definitions: `OpDef`, the fusion `Kind`, `defop()`, `REGISTRY` and node construction.
+"""Op definitions: `OpDef` and the facts on it, `defop()`, `REGISTRY` and node construction.
 
 One op = one definition. `defop` takes, in one place, an op's shape/dtype rule
 (`infer`), its NumPy semantics (`numpy`, the oracle), its derivative (either
 `partials` for elementwise ops, giving both reverse and forward mode, or
 `vjp` plus `jvp`, or `linear=True` plus `vjp`), its scalar code snippet
-(`expr`, elementwise ops) and its fusion `kind`. It rejects missing facets.
+(`expr`, elementwise ops), and the facts passes and code generators read: its
+`fusion` role, its `reduction` (how it combines elements), and flags
+(`commutative`, `effectful`, `random`, `shape_only`, `reshape`). Passes and
+backends read these attributes, never tables of op names. It rejects missing or
+contradictory facets.
+
+The accumulation rule (`Reduction.accumulator`), in one place for every executor:
+sums of float16/float32 values accumulate in float64 and round to the output dtype
+once, at the end; every other reduction accumulates in its output dtype (max and
+min are exact; products and integer sums wrap or round as TF's do).
 
 This module sits below the op modules and imports none of them: the few ops it
 builds itself (a variable read in `make_node`, the sums of `unbroadcast`) it looks
@@ -33,14 +42,32 @@ from graphc.ir import Attrs, Node, Operation, user_site
 from graphc.types import DType, TensorType, as_dtype
 
 
-class Kind(enum.Enum):
-    """How an op may be fused (after TVM's OpPattern)."""
+class Fusion(enum.Enum):
+    """An op's role in elementwise fusion (`passes.fuse`) and in fused kernels."""
 
-    ELEMWISE = "elementwise"  # out[i] = f(in[i]) on equal (or broadcast) shapes
-    BROADCAST = "broadcast"  # out[i] = in[map(i)], reading a smaller input repeatedly
-    INJECTIVE = "injective"  # each output element reads one input element (reshape, slice)
-    REDUCTION = "reduction"  # reduces axes
-    OPAQUE = "opaque"  # anything else: matmul, conv patches, sources, state
+    ELEMENTWISE = "elementwise"  # out[i] = expr(in[i]), inputs broadcast: joins a kernel
+    BROADCAST = "broadcast"  # out[i] = in[map(i)], a broadcast read: joins a kernel
+    REDUCTION = "reduction"  # combines elements (see `reduction`): ends a kernel as its sink
+    OPAQUE = "opaque"  # anything else (matmul, data movement, sources, state): never fused
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """How a reduction combines elements, shared by the reference and every backend.
+
+    `combine` is a scalar snippet of `{acc}` (the running value) and `{v}` (the next
+    element); `identity(np_dtype)` is the value of an empty reduction.
+    """
+
+    combine: str
+    identity: Callable[[np.dtype], Any]
+    sums: bool = False  # a sum: float16/float32 values accumulate in float64
+
+    def accumulator(self, dtype: DType) -> DType:
+        """The dtype the running value is kept in (the module's accumulation rule)."""
+        if self.sums and dtype.name in ("float16", "float32"):
+            return as_dtype("float64")
+        return dtype
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +76,7 @@ class OpDef:
 
     name: str
     type_name: str
-    kind: Kind
+    fusion: Fusion
     infer: Callable[..., TensorType | None]
     numpy: Callable[..., Any]
     vjp: Callable[[Node, Node], tuple[Node | None, ...]] | None = None
@@ -62,6 +89,13 @@ class OpDef:
     takes_ref: bool = False  # first input is a variable reference, not a read
     takes_tuple: bool = False  # its input is a fused node's tuple of values
     is_source: bool = False
+    reduction: Reduction | None = None  # set exactly for Fusion.REDUCTION ops
+    commutative: bool = False  # binary op whose operands may swap (CSE compares them as a set)
+    effectful: bool = False  # runs for its effect (a write, a draw): never removed or merged
+    random: bool = False  # draws from a generator the session keeps per op (also effectful)
+    shape_only: bool = False  # reads only its input's shape: a constant when that is static
+    reshape: bool = False  # the same elements in the same order, in another shape
+    expr_float32: str | None = None  # a faster float32 `expr` (its error stated where defined)
 
     def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Node:
         return make_node(self, inputs, attrs, name)
@@ -77,17 +111,23 @@ REGISTRY: dict[str, OpDef] = {}
 BUILDERS: dict[str, Callable[..., Node]] = {}
 
 
-def defop(name: str, type_name: str, kind: Kind, infer: Callable, numpy: Callable, **facets: Any):
-    """Registers an op; raises if a facet it needs is missing."""
-    op = OpDef(name, type_name, kind, infer, numpy, **facets)
+def defop(
+    name: str, type_name: str, fusion: Fusion, infer: Callable, numpy: Callable, **facets: Any
+) -> OpDef:
+    """Registers an op; raises if a facet it needs is missing or facets contradict."""
+    op = OpDef(name, type_name, fusion, infer, numpy, **facets)
     if name in REGISTRY:
         raise ValueError(f"op {name!r} is defined twice")
     if op.differentiable and op.partials is None and op.vjp is None:
         raise ValueError(f"op {name!r} is differentiable but has neither partials nor vjp")
     if op.differentiable and op.partials is None and op.jvp is None and not op.linear:
         raise ValueError(f"op {name!r} has a vjp but no jvp (forward mode)")
-    if kind is Kind.ELEMWISE and op.expr is None:
+    if fusion is Fusion.ELEMENTWISE and op.expr is None:
         raise ValueError(f"elementwise op {name!r} needs a scalar expr for codegen")
+    if (fusion is Fusion.REDUCTION) != (op.reduction is not None):
+        raise ValueError(f"op {name!r}: a reduction role and a `reduction` come together")
+    if op.random and not (op.effectful and op.stateful):
+        raise ValueError(f"random op {name!r} must be effectful and stateful")
     REGISTRY[name] = op
     return op
 

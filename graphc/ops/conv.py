@@ -16,7 +16,7 @@ import numpy as np
 
 from graphc.errors import DTypeError, ShapeError
 from graphc.ir import Node
-from graphc.ops import Kind, defop
+from graphc.ops import Fusion, defop
 from graphc.types import TensorType, bool_
 
 
@@ -94,7 +94,7 @@ def _extract_patches_jvp(tangents: tuple, n: Node) -> Node | None:
 extract_patches = defop(
     "extract_patches",
     "ExtractImagePatches",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=_patches_infer,
     numpy=_extract_numpy,
     vjp=_extract_patches_vjp,
@@ -109,7 +109,7 @@ def _patches_to_image_vjp(g: Node, n: Node) -> tuple[Node, None]:  # the transpo
 patches_to_image = defop(
     "patches_to_image",
     "PatchesToImage",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda p, like, **attrs: TensorType(like.shape, p.dtype),
     numpy=_to_image_numpy,
     vjp=_patches_to_image_vjp,
@@ -132,7 +132,7 @@ def _in_top_k_infer(p: TensorType, t: TensorType, *, k: int) -> TensorType:
 in_top_k_op = defop(
     "in_top_k",
     "InTopKV2",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=_in_top_k_infer,
     numpy=_in_top_k_numpy,
     differentiable=False,

@@ -14,7 +14,7 @@ from typing import Any
 
 from graphc import reference
 from graphc.graph import Graph
-from graphc.ops import Kind, defop
+from graphc.ops import Fusion, defop
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +43,7 @@ def _fused_numpy(*arrays: Any, kernel: Kernel) -> tuple:
 fused = defop(
     "fused",
     "Fused",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda *types, kernel: None,
     numpy=_fused_numpy,
     differentiable=False,
@@ -51,7 +51,7 @@ fused = defop(
 fused_output = defop(
     "fused_output",
     "FusedOutput",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda _kernel_value, *, index, out: out,
     numpy=lambda values, *, index, out: values[index],
     differentiable=False,
@@ -60,7 +60,7 @@ fused_output = defop(
 kernel_param = defop(
     "kernel_param",
     "KernelParam",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda *, index, type_: type_,
     numpy=lambda *, index, type_: None,
     differentiable=False,

@@ -16,7 +16,7 @@ import numpy as np
 
 from graphc.errors import DTypeError, ShapeError
 from graphc.ir import OPERATORS, Node
-from graphc.ops import BUILDERS, Kind, convert, convert_operands, defop, same_dtype
+from graphc.ops import BUILDERS, Fusion, convert, convert_operands, defop, same_dtype
 from graphc.ops.elementwise import identity
 from graphc.ops.reshape import expand_dims
 from graphc.ops.state import static_value
@@ -80,7 +80,7 @@ def _strided_slice_vjp(g: Node, n: Node) -> tuple[Node]:  # g scattered into zer
 _strided_slice = defop(
     "strided_slice",
     "StridedSlice",
-    Kind.INJECTIVE,
+    Fusion.OPAQUE,
     infer=_slice_infer,
     numpy=lambda x, *, spec: x[_numpy_index(spec)],
     vjp=_strided_slice_vjp,
@@ -95,7 +95,7 @@ def _strided_slice_grad_vjp(g: Node, n: Node) -> tuple[Node, None]:  # the trans
 _slice_grad = defop(
     "strided_slice_grad",
     "StridedSliceGrad",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda g, like, *, spec: TensorType(like.shape, g.dtype),
     numpy=_slice_grad_numpy,
     vjp=_strided_slice_grad_vjp,
@@ -173,7 +173,7 @@ def _concat_vjp(g: Node, n: Node) -> tuple[Node, ...]:
 _concat = defop(
     "concat",
     "ConcatV2",
-    Kind.INJECTIVE,
+    Fusion.OPAQUE,
     infer=_concat_infer,
     numpy=lambda *xs, axis: np.concatenate(xs, axis=axis),
     vjp=_concat_vjp,
@@ -265,7 +265,7 @@ def _gather_vjp(g: Node, n: Node) -> tuple[Node, None]:  # scatter-add g at the 
 _gather = defop(
     "gather",
     "GatherV2",
-    Kind.INJECTIVE,
+    Fusion.OPAQUE,
     infer=_gather_infer,
     numpy=lambda params, indices, *, axis: np.take(params, indices, axis=axis),
     vjp=_gather_vjp,
@@ -280,7 +280,7 @@ def _scatter_add_like_vjp(g: Node, n: Node) -> tuple[Node, None, None]:  # the t
 _scatter_add = defop(
     "scatter_add_like",
     "ScatterAddLike",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda u, i, like, *, axis: TensorType(like.shape, u.dtype),
     numpy=_scatter_add_numpy,
     vjp=_scatter_add_like_vjp,
@@ -319,7 +319,7 @@ def _one_hot_infer(
 _one_hot = defop(
     "one_hot",
     "OneHot",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=_one_hot_infer,
     numpy=_one_hot_numpy,
     differentiable=False,

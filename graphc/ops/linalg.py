@@ -15,7 +15,7 @@ import numpy as np
 
 from graphc.errors import DTypeError, ShapeError
 from graphc.ir import OPERATORS, Node
-from graphc.ops import Kind, convert_operands, defop, same_dtype, unbroadcast
+from graphc.ops import Fusion, convert_operands, defop, same_dtype, unbroadcast
 from graphc.ops.reduce import broadcast_like
 from graphc.ops.reshape import expand_dims
 from graphc.types import TensorType, broadcast_shapes
@@ -73,7 +73,7 @@ def _matmul_jvp(tangents: tuple, n: Node) -> Node | None:
 _matmul = defop(
     "matmul",
     "MatMul",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=_matmul_infer,
     numpy=lambda a, b, *, transpose_a, transpose_b: np.matmul(
         _t(a, transpose_a), _t(b, transpose_b)
@@ -174,7 +174,7 @@ def _einsum_jvp(tangents: tuple, n: Node) -> Node | None:
 _einsum = defop(
     "einsum",
     "Einsum",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=_einsum_infer,
     numpy=lambda *xs, equation: np.einsum(equation, *xs),
     vjp=_einsum_vjp,

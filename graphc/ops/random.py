@@ -15,7 +15,7 @@ import numpy as np
 from graphc.errors import ShapeError
 from graphc.graph import get_default_graph
 from graphc.ir import Node
-from graphc.ops import Kind, convert, defop
+from graphc.ops import Fusion, convert, defop
 from graphc.ops.elementwise import identity
 from graphc.ops.state import constant, static_value
 from graphc.types import TensorType, as_dtype, float32, int32
@@ -52,11 +52,13 @@ def _defrandom(name: str, type_name: str, kind: str) -> Any:
     return defop(
         name,
         type_name,
-        Kind.OPAQUE,
+        Fusion.OPAQUE,
         infer=_random_infer,
         numpy=_draw(kind),
         differentiable=False,
         stateful=True,
+        effectful=True,
+        random=True,
     )
 
 
@@ -64,7 +66,6 @@ _uniform = _defrandom("random_uniform", "RandomUniform", "uniform")
 _standard_normal = _defrandom("random_standard_normal", "RandomStandardNormal", "normal")
 _truncated = _defrandom("truncated_normal", "TruncatedNormal", "truncated")
 _uniform_int = _defrandom("random_uniform_int", "RandomUniformInt", "int")
-RANDOM_OPS = ("random_uniform", "random_standard_normal", "truncated_normal", "random_uniform_int")
 
 
 def set_random_seed(seed: int | None) -> None:

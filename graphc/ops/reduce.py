@@ -16,7 +16,7 @@ import numpy as np
 
 from graphc.errors import DTypeError
 from graphc.ir import Node
-from graphc.ops import Kind, convert, defop, unbroadcast
+from graphc.ops import Fusion, Reduction, convert, defop, unbroadcast
 from graphc.ops.elementwise import (
     add,
     cast,
@@ -67,12 +67,42 @@ def _sum_vjp(g: Node, n: Node) -> tuple[Node]:
     return (broadcast_like(keep_dims(g, n), n.inputs[0]),)
 
 
+def _zero(dtype: np.dtype) -> Any:
+    return 0
+
+
+def _one(dtype: np.dtype) -> Any:
+    return 1
+
+
+def _lowest(dtype: np.dtype) -> Any:
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+def _highest(dtype: np.dtype) -> Any:
+    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+
+
+SUM = Reduction("{acc} + {v}", _zero, sums=True)
+PROD = Reduction("{acc} * {v}", _one)
+# NaN wins (`v != v`), as in NumPy and TF
+MAX = Reduction("({v} if {v} > {acc} or {v} != {v} else {acc})", _lowest)
+MIN = Reduction("({v} if {v} < {acc} or {v} != {v} else {acc})", _highest)
+
+
+def _np_sum(x: np.ndarray, axis: Any, keepdims: bool = False) -> np.ndarray:
+    """NumPy's sum under the accumulation rule (graphc.ops), in x's dtype."""
+    wide = SUM.accumulator(as_dtype(x.dtype)).np
+    return np.sum(x, axis=axis, keepdims=keepdims, dtype=wide).astype(x.dtype)
+
+
 _sum = defop(
     "reduce_sum",
     "Sum",
-    Kind.REDUCTION,
+    Fusion.REDUCTION,
     infer=_reduce_infer,
-    numpy=lambda x, *, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
+    numpy=lambda x, *, axis, keepdims: _np_sum(x, axis, keepdims),
+    reduction=SUM,
     vjp=_sum_vjp,
     linear=(0,),
 )
@@ -103,31 +133,24 @@ def _extreme_jvp(tangents: tuple, n: Node) -> Node:
     return _weighted_jvp(tangents, n, _extreme_weights(n))
 
 
-def _lowest(dtype: np.dtype) -> Any:
-    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
-
-
-def _highest(dtype: np.dtype) -> Any:
-    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
-
-
-def _extreme(name: str, type_name: str, reduce: Any, initial: Any) -> Any:
+def _extreme(name: str, type_name: str, reduce: Any, reduction: Reduction) -> Any:
     """reduce_max / reduce_min: empty reductions give the dtype's lowest / highest value."""
     return defop(
         name,
         type_name,
-        Kind.REDUCTION,
+        Fusion.REDUCTION,
         infer=_reduce_infer,
         numpy=lambda x, *, axis, keepdims: reduce(
-            x, axis=axis, keepdims=keepdims, initial=initial(x.dtype)
+            x, axis=axis, keepdims=keepdims, initial=reduction.identity(x.dtype)
         ),
+        reduction=reduction,
         vjp=_extreme_vjp,
         jvp=_extreme_jvp,
     )
 
 
-_max = _extreme("reduce_max", "Max", np.max, _lowest)
-_min = _extreme("reduce_min", "Min", np.min, _highest)
+_max = _extreme("reduce_max", "Max", np.max, MAX)
+_min = _extreme("reduce_min", "Min", np.min, MIN)
 
 
 def _prod_of_others(n: Node) -> Node:
@@ -155,9 +178,10 @@ def _reduce_prod_jvp(tangents: tuple, n: Node) -> Node:
 _prod = defop(
     "reduce_prod",
     "Prod",
-    Kind.REDUCTION,
+    Fusion.REDUCTION,
     infer=_reduce_infer,
     numpy=lambda x, *, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
+    reduction=PROD,
     vjp=_reduce_prod_vjp,
     jvp=_reduce_prod_jvp,
 )
@@ -170,7 +194,7 @@ def _arg_infer(x: TensorType, *, axis: int, output_type: Any) -> TensorType:
 _argmax = defop(
     "argmax",
     "ArgMax",
-    Kind.REDUCTION,
+    Fusion.OPAQUE,
     infer=_arg_infer,
     numpy=lambda x, *, axis, output_type: np.argmax(x, axis=axis).astype(output_type.np),
     differentiable=False,
@@ -178,7 +202,7 @@ _argmax = defop(
 _argmin = defop(
     "argmin",
     "ArgMin",
-    Kind.REDUCTION,
+    Fusion.OPAQUE,
     infer=_arg_infer,
     numpy=lambda x, *, axis, output_type: np.argmin(x, axis=axis).astype(output_type.np),
     differentiable=False,
@@ -200,7 +224,7 @@ def _sum_to_shape(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1
     )
-    return np.sum(x, axis=axes, dtype=x.dtype).reshape(shape)
+    return _np_sum(x, axes).reshape(shape)
 
 
 def _broadcast_like_vjp(g: Node, n: Node) -> tuple[Node, None]:
@@ -210,7 +234,7 @@ def _broadcast_like_vjp(g: Node, n: Node) -> tuple[Node, None]:
 broadcast_like = defop(
     "broadcast_like",
     "BroadcastLike",
-    Kind.BROADCAST,
+    Fusion.BROADCAST,
     infer=_broadcast_like_infer,
     numpy=lambda x, like: np.broadcast_to(x, like.shape),
     vjp=_broadcast_like_vjp,
@@ -225,8 +249,9 @@ def _sum_to_like_vjp(g: Node, n: Node) -> tuple[Node, None]:  # the transpose: b
 sum_to_like = defop(
     "sum_to_like",
     "SumToLike",
-    Kind.REDUCTION,
+    Fusion.REDUCTION,
     infer=lambda x, like: TensorType(like.shape, x.dtype),
+    reduction=SUM,
     numpy=lambda x, like: _sum_to_shape(x, like.shape),
     vjp=_sum_to_like_vjp,
     linear=(0,),
@@ -234,7 +259,8 @@ sum_to_like = defop(
 reduced_size = defop(
     "reduced_size",
     "ReducedSize",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
+    shape_only=True,
     infer=lambda x, *, axis, dtype: TensorType((), dtype),
     numpy=lambda x, *, axis, dtype: np.asarray(
         np.prod([x.shape[a] for a in (range(x.ndim) if axis is None else axis)]), dtype.np

@@ -16,7 +16,7 @@ import numpy as np
 
 from graphc.errors import ShapeError
 from graphc.ir import Node
-from graphc.ops import Kind, convert, defop
+from graphc.ops import Fusion, convert, defop
 from graphc.types import Shape, TensorType, normalize_axes
 
 
@@ -57,7 +57,8 @@ def reshape_back(g: Node, x: Node) -> Node:
 reshape_op = defop(
     "reshape",
     "Reshape",
-    Kind.INJECTIVE,
+    Fusion.OPAQUE,
+    reshape=True,
     infer=_reshape_infer,
     numpy=lambda x, *, shape: x.reshape(shape),
     vjp=_reshape_vjp,
@@ -72,7 +73,8 @@ def _reshape_like_vjp(g: Node, n: Node) -> tuple[Node, None]:  # reshape back; `
 reshape_like = defop(
     "reshape_like",
     "ReshapeLike",
-    Kind.INJECTIVE,
+    Fusion.OPAQUE,
+    reshape=True,
     infer=lambda x, like: TensorType(like.shape, x.dtype),
     numpy=lambda x, like: x.reshape(like.shape),
     vjp=_reshape_like_vjp,
@@ -93,7 +95,8 @@ def _expand_dims_vjp(g: Node, n: Node) -> tuple[Node]:  # squeeze the inserted a
 expand_dims_op = defop(
     "expand_dims",
     "ExpandDims",
-    Kind.INJECTIVE,
+    Fusion.OPAQUE,
+    reshape=True,
     infer=_expand_infer,
     numpy=lambda x, *, axis: np.expand_dims(x, axis),
     vjp=_expand_dims_vjp,
@@ -117,7 +120,8 @@ def _squeeze_vjp(g: Node, n: Node) -> tuple[Node]:  # reshape back to the input'
 squeeze_op = defop(
     "squeeze",
     "Squeeze",
-    Kind.INJECTIVE,
+    Fusion.OPAQUE,
+    reshape=True,
     infer=_squeeze_infer,
     numpy=lambda x, *, axis: np.squeeze(x, axis=axis),
     vjp=_squeeze_vjp,

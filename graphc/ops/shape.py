@@ -15,7 +15,7 @@ import numpy as np
 
 from graphc.errors import ShapeError
 from graphc.ir import Node
-from graphc.ops import Kind, convert, convert_operands, defop, unbroadcast
+from graphc.ops import Fusion, convert, convert_operands, defop, unbroadcast
 from graphc.ops.elementwise import cast
 from graphc.ops.index import strided_slice_spec
 from graphc.ops.reduce import reduce_sum
@@ -42,7 +42,7 @@ def _transpose_vjp(g: Node, n: Node) -> tuple[Node]:  # transpose back: the inve
 _transpose = defop(
     "transpose",
     "Transpose",
-    Kind.INJECTIVE,
+    Fusion.OPAQUE,
     infer=_transpose_infer,
     numpy=lambda x, *, perm: np.transpose(x, perm),
     vjp=_transpose_vjp,
@@ -63,7 +63,7 @@ def _broadcast_to_vjp(g: Node, n: Node) -> tuple[Node]:  # sum over the broadcas
 _broadcast_to = defop(
     "broadcast_to",
     "BroadcastTo",
-    Kind.BROADCAST,
+    Fusion.BROADCAST,
     infer=_broadcast_to_infer,
     numpy=lambda x, *, shape: np.broadcast_to(x, shape),
     vjp=_broadcast_to_vjp,
@@ -94,7 +94,7 @@ def _tile_vjp(g: Node, n: Node) -> tuple[Node]:
 _tile = defop(
     "tile",
     "Tile",
-    Kind.BROADCAST,
+    Fusion.OPAQUE,
     infer=_tile_infer,
     numpy=lambda x, *, multiples: np.tile(x, multiples),
     vjp=_tile_vjp,
@@ -124,7 +124,7 @@ def _pad_jvp(tangents: tuple, n: Node) -> Node | None:  # pad is affine: pad tan
 _pad = defop(
     "pad",
     "PadV2",
-    Kind.INJECTIVE,
+    Fusion.OPAQUE,
     infer=_pad_infer,
     numpy=lambda x, *, paddings, constant_values: np.pad(
         x, paddings, constant_values=np.asarray(constant_values, x.dtype)
@@ -136,7 +136,8 @@ _pad = defop(
 _shape_op = defop(
     "shape",
     "Shape",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
+    shape_only=True,
     infer=lambda x, *, out_type: TensorType((None if x.shape is None else len(x.shape),), out_type),
     numpy=lambda x, *, out_type: np.asarray(x.shape, out_type.np),
     differentiable=False,
@@ -144,7 +145,8 @@ _shape_op = defop(
 _size_op = defop(
     "size",
     "Size",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
+    shape_only=True,
     infer=lambda x, *, out_type: TensorType((), out_type),
     numpy=lambda x, *, out_type: np.asarray(x.size, out_type.np),
     differentiable=False,
@@ -158,7 +160,7 @@ def _fill_vjp(g: Node, n: Node) -> tuple[None, Node]:  # every element is `value
 _fill = defop(
     "fill",
     "Fill",
-    Kind.BROADCAST,
+    Fusion.OPAQUE,
     infer=lambda dims, value, *, shape: TensorType(shape, value.dtype),
     numpy=lambda dims, value, *, shape: np.full(tuple(dims), value, value.dtype),
     vjp=_fill_vjp,
@@ -167,7 +169,7 @@ _fill = defop(
 _range = defop(
     "range",
     "Range",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda start, limit, delta: TensorType((None,), start.dtype),
     numpy=lambda start, limit, delta: np.arange(start, limit, delta, dtype=start.dtype),
     differentiable=False,

@@ -16,7 +16,7 @@ import numpy as np
 from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphc.graph import as_op_node
 from graphc.ir import ConstValue, Node
-from graphc.ops import BUILDERS, Kind, defop, graph_of, to_array
+from graphc.ops import BUILDERS, Fusion, defop, graph_of, to_array
 from graphc.types import Shape, TensorType, as_dtype, shape_str
 
 
@@ -27,7 +27,7 @@ def _placeholder_numpy(ctx: Any, node: Node) -> np.ndarray:
 placeholder_op = defop(
     "placeholder",
     "Placeholder",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda *, dtype, shape: TensorType(shape, dtype),
     numpy=_placeholder_numpy,
     differentiable=False,
@@ -38,7 +38,7 @@ placeholder_op = defop(
 const = defop(
     "const",
     "Const",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda *, value: TensorType(value.array.shape, as_dtype(value.array.dtype)),
     numpy=lambda *, value: value.array,
     differentiable=False,
@@ -53,7 +53,7 @@ def _variable_numpy(ctx: Any, node: Node) -> np.ndarray:
 variable_op = defop(
     "variable",
     "VariableV2",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda *, dtype, shape: TensorType(shape, dtype),
     numpy=_variable_numpy,
     differentiable=False,
@@ -69,7 +69,7 @@ def _ref_type(ref: TensorType, *rest: TensorType) -> TensorType:
 read_variable = defop(
     "read_variable",
     "ReadVariableOp",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=_ref_type,
     numpy=lambda ctx, node, _ref: ctx.read_current(node.inputs[0]),
     differentiable=False,
@@ -101,18 +101,19 @@ def _assign_numpy(ctx: Any, node: Node, _ref: Any, value: np.ndarray) -> np.ndar
 assign_op = defop(
     "assign",
     "Assign",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=_assign_infer,
     numpy=_assign_numpy,
     differentiable=False,
     stateful=True,
     takes_ref=True,
+    effectful=True,
 )
 
 no_op_def = defop(
     "no_op",
     "NoOp",
-    Kind.OPAQUE,
+    Fusion.OPAQUE,
     infer=lambda: None,
     numpy=lambda ctx, node: None,
     differentiable=False,
