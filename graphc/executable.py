@@ -1,106 +1,75 @@
-"""`Executable`: one compiled step for fixed fetches and feeds (TF1's make_callable result).
+"""The backend interface: `Step` (what to compile), `Backend` (a target) and `Executable`
+(one compiled step, the same inspection and calling API on every target).
 
-Specialization policy: a program is compiled once per (fetches, feeds): dtypes
-come from the placeholders and ranks are static, while the sizes of unknown
-(`None`) dims are read at run time, so a smaller final batch reuses the same
-compiled code. Every argument passed to compiled code is C-contiguous, so
-Numba also compiles one specialization only.
+The path of a run: the Session resolves fetches and feeds, `lower()` cuts the graph at
+the feeds and optimizes it into a `Step` (graph, report, schedule), the backend chosen
+by the Session's `target` compiles the Step into an `Executable`, and the Executable
+runs against the Session's `VariableStore`. A backend never sees the Session.
 
-Invariants: checks run before the compiled call (feeds, uninitialized
-variables); new variable buffers are committed only after the call returns;
-existing buffers are written by the compiled code at its very end.
+Invariants: an Executable runs every check that can fail before running any op (feed
+dtypes and shapes, unfed placeholders, uninitialized variables); it commits variable
+writes to the store only after the whole step succeeded, so a failed run changes no
+variable; its results mirror the fetch structure it was made for.
 """
 
 from __future__ import annotations
 
-import sys
-import time
+import abc
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from graphc import reference
-from graphc.codegen import compile as modules
-from graphc.codegen.allocator import tune_allocator
-from graphc.codegen.cpu import Program, generate
-from graphc.errors import DTypeError, FailedPreconditionError, GraphcError, InvalidArgumentError
+from graphc.errors import GraphcError
 from graphc.feeds import convert_feed, flatten
 from graphc.graph import Graph, as_op_node
 from graphc.ir import Node
-from graphc.types import is_compatible
-
-if TYPE_CHECKING:
-    from graphc.session import Session
+from graphc.schedule import Plan, plan
+from graphc.store import VariableStore
 
 
-def _check_compilable(node: Node) -> None:
-    """Raises for a tensor the Numba CPU target cannot hold, naming it."""
-    if node.type is None:
-        return
-    if node.type.shape is None:
-        raise GraphcError(
-            f"'{node.name}' has unknown rank: compiled targets need known ranks "
-            "(give the placeholder a shape, with None for unknown sizes)"
-        )
-    if node.dtype.name == "float16":  # Numba has no float16 arithmetic on the CPU
-        raise DTypeError(
-            f"'{node.name}' is float16, which the cpu target does not support: cast to "
-            f"float32, or use Session(target='numpy') (created at {node.site})"
-        )
+@dataclass(frozen=True)
+class Step:
+    """One step to compile: the optimized graph, its schedule, its feeds and targets.
+
+    `targets` are (node, is_op) pairs, one per fetch, nodes of `graph` (ops give None);
+    `feeds` are the tensors a caller gives values for, in argument order.
+    """
+
+    graph: Graph
+    report: Any  # passes.manager.Report
+    feeds: tuple[Node, ...]
+    targets: tuple[tuple[Node, bool], ...]
+    plan: Plan
+
+    @property
+    def fetches(self) -> list[Node]:
+        """The distinct tensors whose values the step returns, in order of first fetch."""
+        return list({id(n): n for n, is_op in self.targets if not is_op}.values())
 
 
-def build_program(plan: reference.Plan, feeds: list[Node], fetches: list[Node]) -> Program:
-    """The Program for a plan: argument lists in a deterministic order."""
-    order = [n for n in plan.order if id(n) not in plan.fed]
-    variables: dict[int, Node] = {}
-    for n in plan.order:
-        if n.opdef.name == "variable" and id(n) not in plan.fed:
-            variables.setdefault(id(n), n)
-        if n.opdef.takes_ref:
-            variables.setdefault(id(n.inputs[0]), n.inputs[0])
-    return Program(
-        order=order,
-        feeds=list(feeds),
-        fetches=list(fetches),
-        variables=list(variables.values()),
-        consts=[n for n in order if n.opdef.name == "const" and n.type.shape != ()],
-        randoms=[n for n in order if n.opdef.random],
-    )
+@dataclass(frozen=True)
+class Options:
+    """Session settings a backend may use: where to cache compiled code, debug output."""
+
+    cache_dir: str | None = None
+    debug: bool = False
 
 
-class Executable:
-    """A compiled step: call it with the values of `feeds`, in order."""
+class Executable(abc.ABC):
+    """A compiled step: call it with the values of `feeds`, in order (TF1's make_callable).
+
+    Inspection: `.graph` (the optimized graph), `.report` (what each pass did), `.source`
+    (what the backend generated, as text), `.kernels` (the fused kernels), `.to_dot()`.
+    """
+
+    source: str
 
     def __init__(
-        self,
-        session: Session,
-        targets: list[tuple[Node, bool]],
-        feeds: list[Node],
-        rebuild: Callable[[list[Any]], Any] | None = None,
+        self, step: Step, store: VariableStore, rebuild: Callable[[list[Any]], Any] | None = None
     ) -> None:
-        tune_allocator()
-        self._session = session
-        self.feeds = list(feeds)
-        self._rebuild = rebuild
-        graph = Graph.from_outputs([n for n, _ in targets], self.feeds)
-        self.graph, self.report = _run_passes(graph, session.passes)
-        outputs = self.graph.outputs
-        self._targets = [(outputs[k], is_op) for k, (_, is_op) in enumerate(targets)]
-        self._plan = reference.plan(list(outputs), self.feeds)
-        fetches = list({id(n): n for n, is_op in self._targets if not is_op}.values())
-        self._fetch_index = {id(n): k for k, n in enumerate(fetches)}
-        self.program = build_program(self._plan, self.feeds, fetches)
-        for node in self.feeds + self.program.order:  # name the placeholder first
-            _check_compilable(node)
-        self.source = generate(self.program)
-        if session.debug:
-            _show(self)
-        self._module = modules.load(self.source, session.cache_dir)
-        self._fn = self._module.step
-        self._tail: tuple | None = None
-        self._tail_version = -1
-        self.compile_seconds: float | None = None
+        self.step, self._store, self._rebuild = step, store, rebuild
+        self.feeds = list(step.feeds)
+        self.graph, self.report = step.graph, step.report
 
     # ---- inspection -----------------------------------------------------------------------
     @property
@@ -116,103 +85,55 @@ class Executable:
     def __call__(self, *values: Any) -> Any:
         if len(values) != len(self.feeds):
             raise GraphcError(f"expected {len(self.feeds)} feed values, got {len(values)}")
-        arrays = [_fast_feed(n, v) for n, v in zip(self.feeds, values, strict=True)]
+        arrays = [self.argument(n, v) for n, v in zip(self.feeds, values, strict=True)]
         out = self.run_flat(arrays)
         return self._rebuild(out) if self._rebuild is not None else out
 
-    def run_flat(self, arrays: list[np.ndarray]) -> list[Any]:
-        """Runs with converted feed arrays; returns one value per target (None for ops)."""
-        session = self._session
-        if self._tail is None or self._tail_version != session._version:
-            fresh = self._prepare_state()
-        else:
-            fresh = None
-        try:
-            if self.compile_seconds is None:
-                started = time.perf_counter()
-                out = self._first_call(arrays)
-                self.compile_seconds = time.perf_counter() - started
-            else:
-                out = self._fn(*arrays, *self._tail)
-        except GraphcError:
-            raise
-        except Exception as exc:
-            raise InvalidArgumentError(f"compiled step failed: {exc}") from exc
-        if fresh:
-            session._commit(fresh)
-        return [None if is_op else self._result(out, n) for n, is_op in self._targets]
+    def argument(self, node: Node, value: Any) -> Any:
+        """A fed value as `run_flat` takes it (checked and converted to the tensor's dtype)."""
+        return convert_feed(node, value)
 
-    def _first_call(self, arrays: list[np.ndarray]) -> Any:
-        try:
-            return self._fn(*arrays, *self._tail)
-        except Exception as exc:
-            if not modules.raised_by_numba_cache(exc):
-                raise
-            # an unreadable on-disk cache (truncated or corrupt files): drop it, compile in memory
-            modules.purge(self.source, self._session.cache_dir)
-            self._module = modules.load_in_memory(modules.module_name(self.source), self.source)
-            self._fn = self._module.step
-            return self._fn(*arrays, *self._tail)
-
-    def _result(self, out: tuple, node: Node) -> Any:
-        value = out[self._fetch_index[id(node)]]
-        if node.type.shape == ():
-            return node.dtype.np.type(value)
-        return value
-
-    def _prepare_state(self) -> dict[Node, np.ndarray]:
-        """Checks variables and builds the argument tail; returns buffers to create."""
-        session, program = self._session, self.program
-        state = session._state
-        for var in self._plan.snapshot_reads:
-            if var not in state:
-                raise FailedPreconditionError(
-                    f"attempting to use uninitialized variable '{var.name}' "
-                    f"(created at {var.site}); run its initializer first"
-                )
-        written = {id(n.inputs[0]) for n in program.order if n.opdef.name == "assign"}
-        fresh: dict[Node, np.ndarray] = {}
-        buffers = []
-        for var in program.variables:
-            buf = state.get(var)
-            if buf is None:
-                if id(var) not in written:
-                    raise FailedPreconditionError(
-                        f"attempting to use uninitialized variable '{var.name}' "
-                        f"(created at {var.site}); run its initializer first"
-                    )
-                buf = fresh[var] = np.empty(var.type.shape or (1,), var.dtype.np)
-            buffers.append(buf)
-        consts = [n.attrs["value"].array for n in program.consts]
-        rngs = [session._rng(n) for n in program.randoms]
-        self._tail = (*buffers, *consts, *rngs)
-        self._tail_version = session._version if not fresh else -1
-        return fresh
+    @abc.abstractmethod
+    def run_flat(self, arrays: list[Any]) -> list[Any]:
+        """Runs with converted feed values; returns one value per target (None for ops)."""
 
 
-def _show(exe: Executable) -> None:
-    """The debug printout (GRAPHC_DEBUG=1): optimized IR, pass report, generated source."""
-    rule = "-" * 78
-    text = f"{rule}\n{exe.graph}\n{rule}\n{exe.report.details()}\n{rule}\n{exe.source}{rule}\n"
-    sys.stderr.write(text)
+class Backend(abc.ABC):
+    """A target: turns a `Step` into an `Executable` that runs against a `VariableStore`.
+
+    `default_passes` is what `Session(passes=None)` runs for this target (None: the
+    default pipeline of `passes`). A backend that emits code per op checks at creation
+    that it has an emitter for every registered op (`check_emitters`).
+    """
+
+    name: str
+    default_passes: Any = None
+
+    @abc.abstractmethod
+    def compile(
+        self,
+        step: Step,
+        store: VariableStore,
+        options: Options,
+        rebuild: Callable[[list[Any]], Any] | None = None,
+    ) -> Executable:
+        """An executable for `step`; `rebuild` turns its flat results into the fetch structure."""
 
 
-def _fast_feed(node: Node, value: Any) -> Any:
-    """The fed value as compiled code takes it (copied only if needed)."""
-    if (
-        type(value) is np.ndarray
-        and value.dtype == node.type.dtype.np
-        and value.flags.c_contiguous
-        and value.ndim
-        and is_compatible(node.type.shape, value.shape)
-    ):
-        return value
-    return compiled_argument(convert_feed(node, value))
+def check_emitters(backend: str, table: dict[str, Any], needed: list[str]) -> None:
+    """Raises naming the ops in `needed` that `table` (a backend's emitters) lacks."""
+    missing = [name for name in needed if name not in table]
+    if missing:
+        raise GraphcError(f"op {', '.join(missing)} has no {backend} emitter")
 
 
-def compiled_argument(array: np.ndarray) -> Any:
-    """A C-contiguous array, or a NumPy scalar for rank 0 (scalars are locals in the code)."""
-    return np.ascontiguousarray(array) if array.ndim else array[()]
+def lower(targets: list[tuple[Node, bool]], feeds: list[Node], passes: Any) -> Step:
+    """The Step computing `targets` from `feeds`: the graph cut at the feeds, optimized by
+    `passes` (None: the default pipeline), and scheduled. Nothing runs."""
+    graph, report = _run_passes(Graph.from_outputs([n for n, _ in targets], feeds), passes)
+    outputs = graph.outputs
+    mapped = tuple((outputs[k], is_op) for k, (_, is_op) in enumerate(targets))
+    return Step(graph, report, tuple(feeds), mapped, plan(list(outputs), feeds))
 
 
 def optimize(fetches: Any, feeds: Any = (), passes: Any = None) -> tuple[Graph, Any]:

@@ -2,8 +2,8 @@
 
 It is the oracle the compiler is tested against, so it favours being plainly
 correct over being fast. Invariants:
-- `plan()` checks everything that can fail before any op runs: unfed
-  placeholders, uninitialized variables.
+- A run follows a `graphc.schedule.Plan`; `plan()` and `execute` check everything
+  that can fail before any op runs: unfed placeholders, uninitialized variables.
 - Every variable read sees the value from before the run, except
   `read_variable` nodes (ordered by control dependencies), which see writes
   made earlier in the same run.
@@ -15,21 +15,24 @@ correct over being fast. Invariants:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from graphc.errors import FailedPreconditionError, GraphcError, InvalidArgumentError
-from graphc.ir import Node, topological_order
+from graphc.ir import Node
+from graphc.schedule import Plan, plan
+from graphc.store import uninitialized
 from graphc.types import is_compatible, shape_str
 
 
 class RunContext:
     """What stateful ops see during one run: variable values, staged writes, generators."""
 
-    def __init__(self, state: dict[Node, np.ndarray], rng: Callable[[Node], np.random.Generator]):
+    def __init__(
+        self, state: Mapping[Node, np.ndarray], rng: Callable[[Node], np.random.Generator]
+    ):
         self.state = state
         self.writes: dict[Node, np.ndarray] = {}
         self.rng = rng
@@ -49,46 +52,11 @@ class RunContext:
         self.writes[var] = np.array(value, copy=True)
 
 
-@dataclass(frozen=True)
-class Plan:
-    """The nodes one run executes, in order, with the variables it reads at the start."""
-
-    order: tuple[Node, ...]
-    fed: frozenset[int]
-    snapshot_reads: tuple[Node, ...]
-
-
-def plan(targets: Iterable[Node], fed: Iterable[Node]) -> Plan:
-    """Orders what `targets` need, cut at `fed`; finds placeholders left unfed."""
-    targets, fed = list(targets), list(fed)
-    fed_ids = frozenset(id(n) for n in fed)
-    order = topological_order(targets, stop=fed)
-    reads: dict[int, Node] = {}
-    for node in order:
-        if id(node) in fed_ids:
-            continue
-        if node.opdef.name == "placeholder":
-            raise InvalidArgumentError(
-                f"placeholder '{node.name}' must be fed a value (created at {node.site})"
-            )
-        data = node.inputs[1:] if node.opdef.takes_ref else node.inputs
-        for x in data:
-            if x.opdef.name == "variable" and id(x) not in fed_ids:
-                reads.setdefault(id(x), x)
-    for t in targets:
-        if t.opdef.name == "variable" and id(t) not in fed_ids:
-            reads.setdefault(id(t), t)
-    return Plan(tuple(order), fed_ids, tuple(reads.values()))
-
-
 def execute(p: Plan, feeds: dict[Node, np.ndarray], ctx: RunContext) -> dict[int, Any]:
     """Runs a plan; returns values by node id. Raises before running if a read is unset."""
     for var in p.snapshot_reads:
         if var not in ctx.state:
-            raise FailedPreconditionError(
-                f"attempting to use uninitialized variable '{var.name}' "
-                f"(created at {var.site}); run its initializer first"
-            )
+            raise uninitialized(var)
     values: dict[int, Any] = {}
     with np.errstate(all="ignore"):  # inf and nan propagate, as in compiled code
         for node in p.order:

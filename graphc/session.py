@@ -1,4 +1,9 @@
-"""`Session`: feeds, fetches and variable state around an executor (TF1's Session).
+"""`Session`: feeds, fetches and a variable store around one backend (TF1's Session).
+
+The session resolves fetches and feeds, keeps one `Executable` per (fetches, feeds)
+made by the backend its `target` names (`graphc.backends`), and owns the
+`VariableStore` every executable runs against. It compares no target names: a new
+backend plugs in through `graphc.backends.register`.
 
 Invariants: every check that can fail (graph membership, feed dtype and
 shape, unfed placeholders, uninitialized variables) runs before any op; the
@@ -15,15 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from graphc import reference
-from graphc.errors import FailedPreconditionError, GraphcError, GraphMismatchError
-from graphc.executable import Executable, compiled_argument
+from graphc import backends, reference
+from graphc.errors import GraphcError, GraphMismatchError
+from graphc.executable import Executable, Options, lower
 from graphc.feeds import convert_feed, flatten
 from graphc.graph import Graph, get_default_graph
 from graphc.ir import SESSION, Node, Operation
+from graphc.schedule import Plan, plan
+from graphc.store import VariableStore
 
 _DEFAULT_SESSIONS: list[Session] = []
-TARGETS = ("numpy", "cpu", "cuda")
 
 
 def get_default_session() -> Session | None:
@@ -48,8 +54,11 @@ class Session:
 
     Args:
       graph: the graph to run (the default graph if None).
-      target: "numpy" (the reference interpreter), "cpu" (Numba), or "cuda".
-      passes: optimization passes (None: the default pipeline; [] compiles as written).
+      target: a registered backend (`graphc.backends`): "cpu" (Numba, the default) or
+        "numpy" (the reference interpreter); "cuda" is not available yet.
+      passes: optimization passes: a `passes.Pipeline` or a list (None: the target's
+        default, the default pipeline on "cpu" and the graph as written on "numpy";
+        [] runs the graph as written).
       cache_dir: where compiled code is cached (compiled targets only).
       debug: print each compiled program's optimized IR, pass report and source to
         stderr (also on when the environment sets GRAPHC_DEBUG=1).
@@ -64,18 +73,12 @@ class Session:
         config: Any = None,
         debug: bool = False,
     ) -> None:
-        if target not in TARGETS:
-            raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-        if target == "cuda":
-            raise NotImplementedError("target 'cuda' is not available yet; use 'cpu' or 'numpy'")
+        self.backend = backends.get(target)
         self.graph = graph if graph is not None else get_default_graph()
         self.target, self.passes, self.cache_dir = target, passes, cache_dir
         self.debug = debug or os.environ.get("GRAPHC_DEBUG", "") not in ("", "0")
-        self._state: dict[Node, np.ndarray] = {}
-        self._rngs: dict[str, np.random.Generator] = {}
-        self._plans: dict[tuple, reference.Plan] = {}
-        self._executables: dict[tuple, Any] = {}
-        self._version = 0  # bumped whenever the set of variable buffers changes
+        self.store = VariableStore()
+        self._executables: dict[tuple, Executable] = {}
         self._closed = False
 
     # ---- context management ---------------------------------------------------------
@@ -106,78 +109,41 @@ class Session:
         leaves, rebuild = flatten(fetches)
         targets = [self._resolve(leaf) for leaf in leaves]
         feeds = self._feeds(feed_dict or {})
-        if self.target == "numpy":
-            values = self._execute([n for n, _ in targets], feeds)
-            return rebuild([None if is_op else _result(values[id(n)]) for n, is_op in targets])
         order = sorted(feeds, key=lambda n: n.op_name)
         key = (tuple((id(n), is_op) for n, is_op in targets), tuple(id(n) for n in order))
         exe = self._executables.get(key)
         if exe is None:
-            if self._initializes_only(targets, feeds):
-                return rebuild(self._initialize([n for n, _ in targets]))
+            if not feeds and all(is_op for _, is_op in targets):
+                p = plan([n for n, _ in targets], [])
+                if p.initializes_only:
+                    self._initialize(p)
+                    return rebuild([None] * len(targets))
             exe = self._executables[key] = self._compile(targets, order)
-        return rebuild(exe.run_flat([compiled_argument(feeds[n]) for n in order]))
+        return rebuild(exe.run_flat([exe.argument(n, feeds[n]) for n in order]))
 
-    def _initializes_only(self, targets: list[tuple[Node, bool]], feeds: dict) -> bool:
-        """True for a run that only sets variables from constants or random draws (such as
-        global_variables_initializer): it runs once, so it is interpreted, not compiled
-        (compiling it cost about 1 s, more than the MLP step's own compile saved by caching)."""
-        if feeds or not all(is_op for _, is_op in targets):
-            return False
-        p = reference.plan([n for n, _ in targets], [])
-        return not p.snapshot_reads and all(n.opdef.name != "read_variable" for n in p.order)
-
-    def _initialize(self, nodes: list[Node]) -> list[None]:
-        """Runs an initialization with the reference executor, storing compiled-layout buffers."""
-        ctx = reference.RunContext({}, self._rng)
-        reference.execute(reference.plan(nodes, []), {}, ctx)
-        buffers = {
-            v: np.ascontiguousarray(a).reshape(v.type.shape or (1,)) for v, a in ctx.writes.items()
-        }
-        self._commit(buffers)
-        return [None] * len(nodes)
+    def _initialize(self, p: Plan) -> None:
+        """Runs a run that only sets variables (such as global_variables_initializer) with
+        the reference executor on every target: it runs once, so compiling it would cost
+        more (about 1 s) than it saves."""
+        ctx = reference.RunContext({}, self.store.rng)
+        reference.execute(p, {}, ctx)
+        self.store.commit({v: np.asarray(a, order="C") for v, a in ctx.writes.items()})
 
     def _compile(
         self, targets: list[tuple[Node, bool]], feeds: list[Node], rebuild: Callable | None = None
-    ) -> Any:
-        return Executable(self, targets, feeds, rebuild)
+    ) -> Executable:
+        passes = self.passes if self.passes is not None else self.backend.default_passes
+        step = lower(targets, feeds, passes)
+        options = Options(self.cache_dir, self.debug)
+        return self.backend.compile(step, self.store, options, rebuild)
 
-    def make_callable(self, fetches: Any, feed_list: Any = ()) -> Callable[..., Any]:
-        """A function of the `feed_list` values that runs `fetches` (TF1's make_callable).
-
-        On compiled targets it is an `Executable`: compiled once, with `.source`.
-        """
-        feed_list = list(feed_list)
-        if self.target != "numpy":
-            leaves, rebuild = flatten(fetches)
-            targets = [self._resolve(leaf) for leaf in leaves]
-            feeds = [self._feed_node(k) for k in feed_list]
-            return self._compile(targets, feeds, rebuild)
-
-        def call(*values: Any) -> Any:
-            if len(values) != len(feed_list):
-                raise GraphcError(f"expected {len(feed_list)} feed values, got {len(values)}")
-            return self.run(fetches, dict(zip(feed_list, values, strict=True)))
-
-        return call
-
-    def _execute(self, targets: list[Node], feeds: dict[Node, np.ndarray]) -> dict[int, Any]:
-        key = (tuple(id(t) for t in targets), tuple(id(f) for f in feeds))
-        p = self._plans.get(key)
-        if p is None:
-            p = self._plans[key] = reference.plan(targets, feeds)
-        ctx = reference.RunContext(self._state, self._rng)
-        values = reference.execute(p, feeds, ctx)
-        self._state = {**self._state, **ctx.writes}  # commit only after success
-        return values
-
-    def _rng(self, node: Node) -> np.random.Generator:
-        rng = self._rngs.get(node.op_name)  # by name: passes may rebuild the node
-        if rng is None:
-            seed = node.attrs["seed"]
-            rng = np.random.default_rng(None if seed is None else list(seed))
-            self._rngs[node.op_name] = rng
-        return rng
+    def make_callable(self, fetches: Any, feed_list: Any = ()) -> Executable:
+        """A function of the `feed_list` values that runs `fetches` (TF1's make_callable):
+        an `Executable`, compiled once, with `.graph`, `.report`, `.source` and `.kernels`."""
+        leaves, rebuild = flatten(fetches)
+        targets = [self._resolve(leaf) for leaf in leaves]
+        feeds = [self._feed_node(k) for k in feed_list]
+        return self._compile(targets, feeds, rebuild)
 
     def _resolve(self, fetch: Any) -> tuple[Node, bool]:
         if isinstance(fetch, str):
@@ -216,25 +182,13 @@ class Session:
         return node
 
     # ---- variable state -------------------------------------------------------------------
-    def _commit(self, fresh: dict[Node, np.ndarray]) -> None:
-        self._state = {**self._state, **fresh}
-        self._version += 1
-
     def variable_value(self, var: Node) -> np.ndarray:
         """A copy of a variable's current value (natural shape)."""
-        if var not in self._state:
-            raise FailedPreconditionError(f"variable '{var.name}' is not initialized")
-        return np.array(self._state[var]).reshape(var.type.shape)
+        return self.store.value(var)
 
     def load_variable(self, var: Node, value: Any) -> None:
         """Sets a variable's value directly (TF1's Variable.load)."""
-        array = convert_feed(var, value)
-        if self.target == "numpy":
-            self._commit({var: np.array(array)})
-        elif var in self._state:
-            self._state[var][...] = array.reshape(self._state[var].shape)
-        else:
-            self._commit({var: np.array(array).reshape(var.type.shape or (1,))})
+        self.store.load(var, value)
 
 
 def _result(value: Any) -> Any:

@@ -38,3 +38,17 @@ def test_regression_fits(cache):
     out = _run("regression.py", cache)
     final = float(re.findall(r"mse ([0-9.]+)", out)[-1])
     assert final < 0.03
+
+
+def test_readme_snippets_run_in_order(cache, tmp_path):
+    with open(os.path.join(ROOT, "README.md")) as f:
+        blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+    script = tmp_path / "readme.py"
+    script.write_text("\n".join(blocks))
+    env = {**os.environ, "GRAPHC_CACHE_DIR": str(cache)}
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert "def step(" in out.stdout and "fused" in out.stdout
+    assert (tmp_path / "step.dot").read_text().startswith("digraph")

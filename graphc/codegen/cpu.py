@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graphc.codegen.source import Names, Source
+from graphc.errors import GraphcError
 from graphc.graph import node_line
 from graphc.ir import Node
 from graphc.ops import Fusion
@@ -190,6 +191,15 @@ def emitter(*names: str) -> Callable[[Emitter], Emitter]:
     return register
 
 
+def emitter_of(node: Node) -> Emitter:
+    """The CPU emitter of a node's op; raises naming the op when there is none (an op
+    defined after the backend was created, without an emitter)."""
+    fn = EMITTERS.get(node.opdef.name)
+    if fn is None:
+        raise GraphcError(f"op {node.opdef.name} has no cpu emitter (node '{node.op_name}')")
+    return fn
+
+
 def emit_elementwise(ctx: Context, node: Node) -> None:
     """One loop nest (or one scalar statement) computing an elementwise node."""
     if ctx.is_scalar(node):
@@ -215,7 +225,7 @@ def generate(program: Program) -> str:
         if node.opdef.fusion is Fusion.ELEMENTWISE:
             emit_elementwise(ctx, node)
         else:
-            EMITTERS[node.opdef.name](ctx, node)
+            emitter_of(node)(ctx, node)
     outs = _fetched_values(ctx, program)
     _write_back(ctx)
     ctx.src(f"return ({''.join(o + ', ' for o in outs)})")

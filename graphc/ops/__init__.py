@@ -95,6 +95,7 @@ class OpDef:
     random: bool = False  # draws from a generator the session keeps per op (also effectful)
     shape_only: bool = False  # reads only its input's shape: a constant when that is static
     reshape: bool = False  # the same elements in the same order, in another shape
+    kernel_only: bool = False  # appears only inside fused kernels (no emitter of its own)
     expr_float32: str | None = None  # a faster float32 `expr` (its error stated where defined)
 
     def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Node:

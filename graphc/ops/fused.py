@@ -65,4 +65,5 @@ kernel_param = defop(
     numpy=lambda *, index, type_: None,
     differentiable=False,
     is_source=True,
+    kernel_only=True,
 )

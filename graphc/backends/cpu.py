@@ -1,0 +1,203 @@
+"""The "cpu" target: steps compiled by the Numba code generator (`graphc.codegen`).
+
+Specialization policy: a program is compiled once per (fetches, feeds): dtypes
+come from the placeholders and ranks are static, while the sizes of unknown
+(`None`) dims are read at run time, so a smaller final batch reuses the same
+compiled code. Every argument passed to compiled code is C-contiguous, so
+Numba also compiles one specialization only.
+
+Invariants: checks run before the compiled call (feeds, uninitialized
+variables); new variable buffers are committed only after the call returns;
+existing buffers are written by the compiled code at its very end, through
+views the executable takes again whenever the store's version changes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from graphc.codegen import compile as modules
+from graphc.codegen.allocator import tune_allocator
+from graphc.codegen.cpu import EMITTERS, Program, generate
+from graphc.errors import DTypeError, GraphcError, InvalidArgumentError
+from graphc.executable import Backend, Executable, Options, Step, check_emitters
+from graphc.feeds import convert_feed
+from graphc.ir import Node
+from graphc.ops import REGISTRY, Fusion
+from graphc.store import VariableStore, uninitialized
+from graphc.types import is_compatible
+
+
+def _check_compilable(node: Node) -> None:
+    """Raises for a tensor the Numba CPU target cannot hold, naming it."""
+    if node.type is None:
+        return
+    if node.type.shape is None:
+        raise GraphcError(
+            f"'{node.name}' has unknown rank: compiled targets need known ranks "
+            "(give the placeholder a shape, with None for unknown sizes)"
+        )
+    if node.dtype.name == "float16":  # Numba has no float16 arithmetic on the CPU
+        raise DTypeError(
+            f"'{node.name}' is float16, which the cpu target does not support: cast to "
+            f"float32, or use Session(target='numpy') (created at {node.site})"
+        )
+
+
+def build_program(step: Step) -> Program:
+    """The Program for a step: argument lists in a deterministic order."""
+    plan = step.plan
+    order = [n for n in plan.order if id(n) not in plan.fed]
+    variables: dict[int, Node] = {}
+    for n in plan.order:
+        if n.opdef.name == "variable" and id(n) not in plan.fed:
+            variables.setdefault(id(n), n)
+        if n.opdef.takes_ref:
+            variables.setdefault(id(n.inputs[0]), n.inputs[0])
+    return Program(
+        order=order,
+        feeds=list(step.feeds),
+        fetches=step.fetches,
+        variables=list(variables.values()),
+        consts=[n for n in order if n.opdef.name == "const" and n.type.shape != ()],
+        randoms=[n for n in order if n.opdef.random],
+    )
+
+
+class CpuExecutable(Executable):
+    """A step compiled to one `@njit` function; `.source` is its generated module."""
+
+    def __init__(
+        self,
+        step: Step,
+        store: VariableStore,
+        options: Options,
+        rebuild: Callable[[list[Any]], Any] | None = None,
+    ) -> None:
+        super().__init__(step, store, rebuild)
+        tune_allocator()
+        self._cache_dir = options.cache_dir
+        self._targets = step.targets
+        fetches = step.fetches
+        self._fetch_index = {id(n): k for k, n in enumerate(fetches)}
+        self.program = build_program(step)
+        for node in self.feeds + self.program.order:  # name the placeholder first
+            _check_compilable(node)
+        self.source = generate(self.program)
+        if options.debug:
+            _show(self)
+        self._module = modules.load(self.source, self._cache_dir)
+        self._fn = self._module.step
+        self._tail: tuple | None = None
+        self._tail_version = -1
+        self.compile_seconds: float | None = None
+
+    def argument(self, node: Node, value: Any) -> Any:
+        """The fed value as compiled code takes it (copied only if needed)."""
+        if (
+            type(value) is np.ndarray
+            and value.dtype == node.type.dtype.np
+            and value.flags.c_contiguous
+            and value.ndim
+            and is_compatible(node.type.shape, value.shape)
+        ):
+            return value
+        array = convert_feed(node, value)
+        return np.ascontiguousarray(array) if array.ndim else array[()]
+
+    def run_flat(self, arrays: list[Any]) -> list[Any]:
+        store = self._store
+        if self._tail is None or self._tail_version != store.version:
+            fresh = self._prepare_state()
+        else:
+            fresh = None
+        try:
+            if self.compile_seconds is None:
+                started = time.perf_counter()
+                out = self._first_call(arrays)
+                self.compile_seconds = time.perf_counter() - started
+            else:
+                out = self._fn(*arrays, *self._tail)
+        except GraphcError:
+            raise
+        except Exception as exc:
+            raise InvalidArgumentError(f"compiled step failed: {exc}") from exc
+        if fresh:
+            store.commit(fresh)
+        return [None if is_op else self._result(out, n) for n, is_op in self._targets]
+
+    def _first_call(self, arrays: list[Any]) -> Any:
+        try:
+            return self._fn(*arrays, *self._tail)
+        except Exception as exc:
+            if not modules.raised_by_numba_cache(exc):
+                raise
+            # an unreadable on-disk cache (truncated or corrupt files): drop it, compile in memory
+            modules.purge(self.source, self._cache_dir)
+            self._module = modules.load_in_memory(modules.module_name(self.source), self.source)
+            self._fn = self._module.step
+            return self._fn(*arrays, *self._tail)
+
+    def _result(self, out: tuple, node: Node) -> Any:
+        value = out[self._fetch_index[id(node)]]
+        if node.type.shape == ():
+            return node.dtype.np.type(value)
+        return value
+
+    def _prepare_state(self) -> dict[Node, np.ndarray]:
+        """Checks variables and builds the argument tail; returns buffers to create.
+
+        Compiled code takes each variable as a C-contiguous buffer, rank 0 as shape (1,):
+        views of the store's arrays, so its end-of-step writes land in the store."""
+        store, program = self._store, self.program
+        store.require(self.step.plan.snapshot_reads)
+        written = {id(n.inputs[0]) for n in program.order if n.opdef.name == "assign"}
+        fresh: dict[Node, np.ndarray] = {}
+        buffers = []
+        for var in program.variables:
+            value = store.values.get(var)
+            if value is None:
+                if id(var) not in written:
+                    raise uninitialized(var)
+                value = fresh[var] = np.empty(var.type.shape, var.dtype.np)
+            buffers.append(value.reshape(var.type.shape or (1,)))
+        consts = [n.attrs["value"].array for n in program.consts]
+        rngs = [store.rng(n) for n in program.randoms]
+        self._tail = (*buffers, *consts, *rngs)
+        self._tail_version = store.version if not fresh else -1
+        return fresh
+
+
+def _show(exe: CpuExecutable) -> None:
+    """The debug printout (GRAPHC_DEBUG=1): optimized IR, pass report, generated source."""
+    rule = "-" * 78
+    text = f"{rule}\n{exe.graph}\n{rule}\n{exe.report.details()}\n{rule}\n{exe.source}{rule}\n"
+    sys.stderr.write(text)
+
+
+class CpuBackend(Backend):
+    """Compiles steps to Numba `@njit` functions on the CPU."""
+
+    name = "cpu"
+
+    def __init__(self) -> None:
+        needed = [
+            name
+            for name, op in REGISTRY.items()
+            if op.fusion is not Fusion.ELEMENTWISE and not op.kernel_only
+        ]
+        check_emitters(self.name, EMITTERS, needed)
+
+    def compile(
+        self,
+        step: Step,
+        store: VariableStore,
+        options: Options,
+        rebuild: Callable[[list[Any]], Any] | None = None,
+    ) -> Executable:
+        return CpuExecutable(step, store, options, rebuild)

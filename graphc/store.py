@@ -1,0 +1,75 @@
+"""`VariableStore`: the variables of one session, which every backend reads and writes.
+
+Invariants:
+- A value is a C-contiguous array the store owns, in the variable's natural shape
+  (a backend wanting another layout takes a view, such as `reshape((1,))` of a scalar,
+  and writes through it).
+- `commit` is the only way buffers are added or replaced, and it runs only after a
+  whole run succeeded, so a failed run changes no variable; it bumps `version`, which
+  tells executables holding views of the buffers to take them again.
+- A fetched or saved value is a copy (`value`), so it never changes afterwards.
+- Each random op draws from one generator per session, kept by the op's name (passes
+  may rebuild the node), seeded from the op's `seed` attribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from graphc.errors import FailedPreconditionError
+from graphc.feeds import convert_feed
+from graphc.ir import Node
+
+
+def uninitialized(var: Node) -> FailedPreconditionError:
+    """The error for reading a variable that has no value yet (one message everywhere)."""
+    return FailedPreconditionError(
+        f"attempting to use uninitialized variable '{var.name}' "
+        f"(created at {var.site}); run its initializer first"
+    )
+
+
+class VariableStore:
+    """Values, a version and random generators: the state one Session keeps between runs."""
+
+    def __init__(self) -> None:
+        self.values: dict[Node, np.ndarray] = {}
+        self.version = 0  # bumped whenever the set of buffers changes
+        self._rngs: dict[str, np.random.Generator] = {}
+
+    def __contains__(self, var: Node) -> bool:
+        return var in self.values
+
+    def require(self, variables: Iterable[Node]) -> None:
+        """Raises for the first of `variables` without a value (before anything runs)."""
+        for var in variables:
+            if var not in self.values:
+                raise uninitialized(var)
+
+    def commit(self, fresh: dict[Node, np.ndarray]) -> None:
+        """Adds or replaces buffers (after a successful run): arrays the store now owns."""
+        if fresh:
+            self.values = {**self.values, **fresh}
+            self.version += 1
+
+    def value(self, var: Node) -> np.ndarray:
+        """A copy of a variable's current value."""
+        if var not in self.values:
+            raise FailedPreconditionError(f"variable '{var.name}' is not initialized")
+        return np.array(self.values[var])
+
+    def load(self, var: Node, value: Any) -> None:
+        """Sets a variable's value (converted to its dtype and checked against its shape)."""
+        self.commit({var: np.array(convert_feed(var, value), order="C")})
+
+    def rng(self, node: Node) -> np.random.Generator:
+        """The generator of a random op (by name: passes may rebuild the node)."""
+        rng = self._rngs.get(node.op_name)
+        if rng is None:
+            seed = node.attrs["seed"]
+            rng = np.random.default_rng(None if seed is None else list(seed))
+            self._rngs[node.op_name] = rng
+        return rng
