@@ -26,7 +26,7 @@ from graphc.ir import Attrs, Node
 from graphc.ops import Kind
 from graphc.ops.fused import Kernel, fused, fused_output, kernel_param
 from passes.manager import note
-from passes.rewrite import fresh_name, naming, provenance, with_inputs
+from passes.rewrite import Image, fresh_name, naming, on_images, provenance, rebuild
 
 SINKS = ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "sum_to_like")
 BROADCASTS = ("broadcast_like", "broadcast_to")
@@ -176,13 +176,6 @@ def _build(
     """The fused node for `group` on (rewritten) `inputs`; maps member ids to their new nodes."""
     members = {id(m) for m in group.members}
     outputs_needed = {id(o) for o in graph.outputs}
-    params = [
-        Node(kernel_param, (), Attrs(index=k, type_=x.type), x.type, f"p{k}", x.graph, (), x.site)
-        for k, x in enumerate(inputs)
-    ]
-    inner = {id(x): p for x, p in zip(_external_inputs(group), params, strict=True)}
-    for m in group.members:
-        inner[id(m)] = with_inputs(m, [inner[id(x)] for x in m.inputs], ())
     outs = [
         m
         for m in group.members
@@ -191,8 +184,7 @@ def _build(
     ops = tuple(o for m in group.members for o in provenance(m))
     name = fresh_name("fused")
     epilogue = _epilogue(_external_inputs(group), outs, members, users, outputs_needed)
-    inner_graph = Graph.from_outputs([inner[id(o)] for o in outs], params)
-    kernel = Kernel(name, inner_graph, ops, group.shape, epilogue)
+    kernel = Kernel(name, _kernel_body(group, outs), ops, group.shape, epilogue)
     if epilogue is not None:
         matmul = _external_inputs(group)[epilogue[0]].op_name
         note(
@@ -220,6 +212,17 @@ def _build(
     }
 
 
+def _kernel_body(group: Group, outs: list[Node]) -> Graph:
+    """The members computing `outs`, rebuilt on one kernel parameter per external input."""
+    external = _external_inputs(group)
+    params = [
+        Node(kernel_param, (), Attrs(index=k, type_=x.type), x.type, f"p{k}", x.graph, (), x.site)
+        for k, x in enumerate(external)
+    ]
+    # convex, and members have no control inputs: exactly the members, cut at `external`
+    return rebuild(Graph.from_outputs(outs, external), on_images, inputs=params)
+
+
 def _epilogue(
     inputs: list[Node],
     outs: list[Node],
@@ -244,23 +247,32 @@ def fuse_elementwise(graph: Graph) -> Graph:
     if not groups:
         return graph
     users = _users(graph)
-    unit_of = {id(m): ("g", k) for k, g in enumerate(groups) for m in g.members}
-    memo: dict[int, Node] = {id(x): x for x in graph.inputs}
+    group_of = {id(m): g for g in groups for m in g.members}
+    built: dict[int, dict[int, Node]] = {}  # id(group) -> its members' new nodes
+
+    def collapse(node: Node, image: Image) -> Node:
+        # A group's first member builds the kernel (the order puts its inputs before it).
+        # Members nobody outside the group reads stand for themselves: no one asks for them.
+        group = group_of.get(id(node))
+        if group is None:
+            return on_images(node, image)
+        if id(group) not in built:
+            inputs = [image(x) for x in _external_inputs(group)]
+            built[id(group)] = _build(group, inputs, graph, users)
+        return built[id(group)].get(id(node), node)
+
     with naming(graph):
-        for unit in _unit_order(graph, unit_of):
-            if unit[0] == "g":
-                group = groups[unit[1]]
-                memo.update(
-                    _build(group, [memo[id(x)] for x in _external_inputs(group)], graph, users)
-                )
-                continue
-            node = graph.nodes[unit[1]]
-            if id(node) not in memo:
-                inputs = [memo[id(x)] for x in node.inputs]
-                memo[id(node)] = with_inputs(
-                    node, inputs, [memo[id(c)] for c in node.control_inputs]
-                )
-    return Graph.from_outputs([memo[id(o)] for o in graph.outputs], graph.inputs)
+        return rebuild(graph, collapse, order=_node_order(graph, groups))
+
+
+def _node_order(graph: Graph, groups: list[Group]) -> list[Node]:
+    """A topological order of `graph.nodes` in which each group's members are adjacent."""
+    unit_of = {id(m): ("g", k) for k, g in enumerate(groups) for m in g.members}
+    return [
+        node
+        for unit in _unit_order(graph, unit_of)
+        for node in (groups[unit[1]].members if unit[0] == "g" else [graph.nodes[unit[1]]])
+    ]
 
 
 def _unit_order(graph: Graph, unit_of: dict[int, tuple]) -> list[tuple]:

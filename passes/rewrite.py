@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from graphc.errors import GraphcError
 from graphc.graph import Graph
@@ -23,6 +23,8 @@ from graphc.ir import Attrs, Node
 from graphc.ops import OpDef
 
 Rule = Callable[[Node], Node | None]
+Image = Callable[[Node], Node]  # a node of the graph being rebuilt -> the node standing for it
+Replace = Callable[[Node, Image], Node]
 MAX_REWRITES_PER_NODE = 64
 _NAMES: list[set[str]] = []  # names taken in the graph being rewritten (innermost last)
 
@@ -94,23 +96,47 @@ def provenance(node: Node) -> tuple[str, ...]:
     return node.origin or (node.op_name,)
 
 
+def rebuild(
+    graph: Graph,
+    replace: Replace,
+    *,
+    order: Iterable[Node] | None = None,
+    inputs: Sequence[Node] | None = None,
+) -> Graph:
+    """`graph` with every node replaced by `replace(node, image)`: the one rebuild loop of passes.
+
+    `image(x)` is the node standing for `x` in the new graph. Invariants: nodes are visited
+    in `order` (a topological order of `graph.nodes`; default `graph.nodes`), so `image` is
+    defined for every node visited before and for the graph inputs, which stand for `inputs`
+    (default: themselves) and are never replaced. A local `replace` starts from
+    `on_images(node, image)`, so users of a changed node are rebuilt. The same graph object
+    comes back when every output and input stands for itself (then nothing changed).
+    """
+    new_inputs = graph.inputs if inputs is None else inputs
+    images = {id(x): new for x, new in zip(graph.inputs, new_inputs, strict=True)}
+
+    def image(x: Node) -> Node:
+        return images[id(x)]
+
+    for node in graph.nodes if order is None else order:
+        if id(node) not in images:
+            images[id(node)] = replace(node, image)
+    outputs = [image(o) for o in graph.outputs]
+    if _same(outputs, graph.outputs) and _same(new_inputs, graph.inputs):
+        return graph
+    return Graph.from_outputs(outputs, new_inputs)
+
+
+def on_images(node: Node, image: Image) -> Node:
+    """`node` rebuilt on the images of its inputs and control inputs (`node` if all are its own)."""
+    control = [image(c) for c in node.control_inputs]
+    return with_inputs(node, [image(x) for x in node.inputs], control)
+
+
 def rewrite(graph: Graph, *rules: Rule) -> Graph:
     """Applies `rules` everywhere until none fires; the same graph object if nothing changed."""
-    memo: dict[int, Node] = {id(x): x for x in graph.inputs}
-    changed = False
     with naming(graph):
-        for node in graph.nodes:
-            if id(node) in memo:
-                continue
-            inputs = [memo[id(x)] for x in node.inputs]
-            new = _apply(
-                with_inputs(node, inputs, [memo[id(c)] for c in node.control_inputs]), rules
-            )
-            changed = changed or new is not node
-            memo[id(node)] = new
-    if not changed:
-        return graph
-    return Graph.from_outputs([memo[id(o)] for o in graph.outputs], graph.inputs)
+        return rebuild(graph, lambda node, image: _apply(on_images(node, image), rules))
 
 
 def _apply(node: Node, rules: Sequence[Rule]) -> Node:
