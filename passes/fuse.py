@@ -26,7 +26,7 @@ from graphc.ir import Attrs, Node
 from graphc.ops import Kind
 from graphc.ops.fused import Kernel, fused, fused_output, kernel_param
 from passes.manager import note
-from passes.rewrite import Image, fresh_name, naming, on_images, provenance, rebuild
+from passes.rewrite import Image, Names, on_images, provenance, rebuild
 
 SINKS = ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "sum_to_like")
 BROADCASTS = ("broadcast_like", "broadcast_to")
@@ -171,9 +171,10 @@ def _users(graph: Graph) -> dict[int, list[Node]]:
 
 
 def _build(
-    group: Group, inputs: list[Node], graph: Graph, users: dict[int, list[Node]]
+    group: Group, inputs: list[Node], graph: Graph, users: dict[int, list[Node]], names: Names
 ) -> dict[int, Node]:
-    """The fused node for `group` on (rewritten) `inputs`; maps member ids to their new nodes."""
+    """The fused node for `group` on (rewritten) `inputs`, named from `names`; maps member ids
+    to their new nodes."""
     members = {id(m) for m in group.members}
     outputs_needed = {id(o) for o in graph.outputs}
     outs = [
@@ -182,7 +183,7 @@ def _build(
         if id(m) in outputs_needed or any(id(u) not in members for u in users.get(id(m), []))
     ]
     ops = tuple(o for m in group.members for o in provenance(m))
-    name = fresh_name("fused")
+    name = names.fresh("fused")
     epilogue = _epilogue(_external_inputs(group), outs, members, users, outputs_needed)
     kernel = Kernel(name, _kernel_body(group, outs), ops, group.shape, epilogue)
     if epilogue is not None:
@@ -249,6 +250,7 @@ def fuse_elementwise(graph: Graph) -> Graph:
     users = _users(graph)
     group_of = {id(m): g for g in groups for m in g.members}
     built: dict[int, dict[int, Node]] = {}  # id(group) -> its members' new nodes
+    names = Names.of(graph)
 
     def collapse(node: Node, image: Image) -> Node:
         # A group's first member builds the kernel (the order puts its inputs before it).
@@ -258,11 +260,10 @@ def fuse_elementwise(graph: Graph) -> Graph:
             return on_images(node, image)
         if id(group) not in built:
             inputs = [image(x) for x in _external_inputs(group)]
-            built[id(group)] = _build(group, inputs, graph, users)
+            built[id(group)] = _build(group, inputs, graph, users, names)
         return built[id(group)].get(id(node), node)
 
-    with naming(graph):
-        return rebuild(graph, collapse, order=_node_order(graph, groups))
+    return rebuild(graph, collapse, order=_node_order(graph, groups))
 
 
 def _node_order(graph: Graph, groups: list[Group]) -> list[Node]:

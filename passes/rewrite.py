@@ -8,14 +8,14 @@ object means nothing changed.
 
 Helpers here build nodes for passes: `with_inputs` keeps a node's identity
 facts (name, attrs, site, provenance) on new inputs; `new_node` infers the
-type and takes a fresh name unique in the user's graph.
+type and takes a fresh name from the `Names` of the pass run (unique in the graph).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from graphc.errors import GraphcError
 from graphc.graph import Graph
@@ -26,27 +26,32 @@ Rule = Callable[[Node], Node | None]
 Image = Callable[[Node], Node]  # a node of the graph being rebuilt -> the node standing for it
 Replace = Callable[[Node, Image], Node]
 MAX_REWRITES_PER_NODE = 64
-_NAMES: list[set[str]] = []  # names taken in the graph being rewritten (innermost last)
 
 
-@contextlib.contextmanager
-def naming(graph: Graph) -> Iterator[None]:
-    """New nodes get names unique in `graph`, chosen deterministically (no global counter)."""
-    _NAMES.append({n.op_name for n in graph.nodes})
-    try:
-        yield
-    finally:
-        _NAMES.pop()
+@dataclass
+class Names:
+    """Fresh op names for the nodes one run of a pass makes (an object the pass passes along).
 
+    Invariant: every name handed out differs from the names in the graph being rewritten
+    and from every name handed out before; the choice is deterministic (`label`,
+    `label_1`, ...; no global counter).
+    """
 
-def fresh_name(label: str) -> str:
-    taken = _NAMES[-1] if _NAMES else set()
-    name, count = label, 1
-    while name in taken:
-        name = f"{label}_{count}"
-        count += 1
-    taken.add(name)
-    return name
+    taken: set[str]
+
+    @classmethod
+    def of(cls, graph: Graph) -> Names:
+        """Names fresh in `graph`."""
+        return cls({n.op_name for n in graph.nodes})
+
+    def fresh(self, label: str) -> str:
+        """`label`, or the first of `label_1`, `label_2`, ... not taken yet; now taken."""
+        name, count = label, 1
+        while name in self.taken:
+            name = f"{label}_{count}"
+            count += 1
+        self.taken.add(name)
+        return name
 
 
 class RewriteCycleError(GraphcError):
@@ -71,13 +76,15 @@ def new_node(
     attrs: dict | None = None,
     *,
     like: Node,
+    names: Names,
     name: str | None = None,
     origin: Sequence[str] | None = None,
 ) -> Node:
-    """A node made by a pass, in `like`'s graph, at `like`'s site, standing for `origin`."""
+    """A node made by a pass, in `like`'s graph, at `like`'s site, standing for `origin`, with a
+    fresh name from `names` (`name`, or `like`'s name and the op's)."""
     attrs = Attrs(attrs or {})
     ty = op.infer(*(x.type for x in inputs), **attrs)
-    op_name = fresh_name(name or f"{like.op_name}/{op.name}")
+    op_name = names.fresh(name or f"{like.op_name}/{op.name}")
     return Node(
         op,
         tuple(inputs),
@@ -135,8 +142,7 @@ def on_images(node: Node, image: Image) -> Node:
 
 def rewrite(graph: Graph, *rules: Rule) -> Graph:
     """Applies `rules` everywhere until none fires; the same graph object if nothing changed."""
-    with naming(graph):
-        return rebuild(graph, lambda node, image: _apply(on_images(node, image), rules))
+    return rebuild(graph, lambda node, image: _apply(on_images(node, image), rules))
 
 
 def _apply(node: Node, rules: Sequence[Rule]) -> Node:

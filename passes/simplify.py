@@ -4,9 +4,14 @@ Each rule states its algebra. Identities fire only when the result has
 exactly the replaced node's type (nothing was broadcast), and `x * 0 -> 0`
 only for integers (for floats, inf * 0 and nan * 0 are nan). `x + 0 -> x`
 ignores the sign of zero (-0.0 + 0.0 is +0.0), as fast-math compilers do.
+
+A rule here takes the node and the run's `Names` (fresh names for the nodes it makes);
+`simplify` binds one `Names` per run, so every rule is a `Node -> Node | None` for the driver.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 
@@ -15,13 +20,13 @@ from graphc.ir import Node
 from graphc.ops import REGISTRY, Kind
 from graphc.ops.state import const
 from passes.manager import note
-from passes.rewrite import new_node, rewrite
+from passes.rewrite import Names, new_node, rewrite
 
 RESHAPES = ("reshape", "reshape_like", "expand_dims", "squeeze")
 
 
-def _op(node: Node, *names: str) -> bool:
-    return node.opdef.name in names
+def _op(node: Node, *op_names: str) -> bool:
+    return node.opdef.name in op_names
 
 
 def is_constant(node: Node, value: float) -> bool:
@@ -52,7 +57,7 @@ def _is_zeros(x: Node) -> bool:
     return is_constant(x, 0) or _op(x, "zeros_like")
 
 
-def neutral_element(node: Node) -> Node | None:
+def neutral_element(node: Node, names: Names) -> Node | None:
     # x * 1 -> x,  1 * x -> x,  x / 1 -> x,  x + 0 -> x,  0 + x -> x,  x - 0 -> x
     if _op(node, "multiply"):
         x = _operand_other_than(node, _is_ones)
@@ -69,7 +74,7 @@ def neutral_element(node: Node) -> Node | None:
     return _replaced(node, x, "neutral element")
 
 
-def integer_times_zero(node: Node) -> Node | None:
+def integer_times_zero(node: Node, names: Names) -> Node | None:
     # x * 0 -> 0   (integers only: for floats inf * 0 and nan * 0 are nan)
     if not _op(node, "multiply") or node.dtype.is_floating:
         return None
@@ -80,17 +85,17 @@ def integer_times_zero(node: Node) -> Node | None:
     if x.type != node.type:
         return None
     note(f"integer times zero: {node.op_name} -> zeros")
-    return new_node(REGISTRY["zeros_like"], [x], like=node)
+    return new_node(REGISTRY["zeros_like"], [x], like=node, names=names)
 
 
-def double_negation(node: Node) -> Node | None:
+def double_negation(node: Node, names: Names) -> Node | None:
     # -(-x) -> x
     if _op(node, "negative") and _op(node.inputs[0], "negative"):
         return _replaced(node, node.inputs[0].inputs[0], "double negation")
     return None
 
 
-def transpose_of_transpose(node: Node) -> Node | None:
+def transpose_of_transpose(node: Node, names: Names) -> Node | None:
     # transpose(transpose(x, p), q) -> transpose(x, p[q])   (x itself when that is the identity)
     if not (_op(node, "transpose") and _op(node.inputs[0], "transpose")):
         return None
@@ -101,10 +106,12 @@ def transpose_of_transpose(node: Node) -> Node | None:
     if perm == tuple(range(len(perm))):
         return _replaced(node, x, "transpose of transpose")
     note(f"transpose of transpose: {node.op_name}")
-    return new_node(REGISTRY["transpose"], [x], {"perm": perm}, like=node, name=node.op_name)
+    return new_node(
+        REGISTRY["transpose"], [x], {"perm": perm}, like=node, names=names, name=node.op_name
+    )
 
 
-def reshape_chain(node: Node) -> Node | None:
+def reshape_chain(node: Node, names: Names) -> Node | None:
     # reshape(reshape(x)) -> reshape(x);  reshape(x) -> x when the type is unchanged
     if not _op(node, *RESHAPES):
         return None
@@ -116,18 +123,23 @@ def reshape_chain(node: Node) -> Node | None:
     target = tuple(-1 if d is None else d for d in node.type.shape)
     note(f"reshape chain: {node.op_name}")
     return new_node(
-        REGISTRY["reshape"], [x.inputs[0]], {"shape": target}, like=node, name=node.op_name
+        REGISTRY["reshape"],
+        [x.inputs[0]],
+        {"shape": target},
+        like=node,
+        names=names,
+        name=node.op_name,
     )
 
 
-def log_of_exp(node: Node) -> Node | None:
+def log_of_exp(node: Node, names: Names) -> Node | None:
     # log(exp(x)) -> x   (exact in real arithmetic; avoids overflow of exp)
     if _op(node, "log") and _op(node.inputs[0], "exp"):
         return _replaced(node, node.inputs[0].inputs[0], "log of exp")
     return None
 
 
-def log_softmax(node: Node) -> Node | None:
+def log_softmax(node: Node, names: Names) -> Node | None:
     # log(exp(z) / sum(exp(z), keepdims)) -> z - log(sum(exp(z), keepdims))   (exp(z) > 0)
     if not (_op(node, "log") and _op(node.inputs[0], "divide")):
         return None
@@ -138,24 +150,25 @@ def log_softmax(node: Node) -> Node | None:
     if z.type != node.type:
         return None
     note(f"log of softmax -> log_softmax: {node.op_name}")
-    log_s = new_node(REGISTRY["log"], [s], like=node)
-    return new_node(REGISTRY["subtract"], [z, log_s], like=node, name=node.op_name)
+    log_s = new_node(REGISTRY["log"], [s], like=node, names=names)
+    return new_node(REGISTRY["subtract"], [z, log_s], like=node, names=names, name=node.op_name)
 
 
-def log_sigmoid(node: Node) -> Node | None:
+def log_sigmoid(node: Node, names: Names) -> Node | None:
     # log(sigmoid(x)) -> -softplus(-x) = -(max(-x, 0) + log1p(exp(-|x|)))
     if not (_op(node, "log") and _op(node.inputs[0], "sigmoid")):
         return None
     x = node.inputs[0].inputs[0]
     note(f"log of sigmoid -> -softplus(-x): {node.op_name}")
-    relu = new_node(REGISTRY["relu"], [new_node(REGISTRY["negative"], [x], like=node)], like=node)
-    tail = new_node(REGISTRY["negative"], [new_node(REGISTRY["abs"], [x], like=node)], like=node)
-    log1p = new_node(REGISTRY["log1p"], [new_node(REGISTRY["exp"], [tail], like=node)], like=node)
-    softplus = new_node(REGISTRY["add"], [relu, log1p], like=node)
-    return new_node(REGISTRY["negative"], [softplus], like=node, name=node.op_name)
+    make = partial(new_node, like=node, names=names)
+    relu = make(REGISTRY["relu"], [make(REGISTRY["negative"], [x])])
+    tail = make(REGISTRY["negative"], [make(REGISTRY["abs"], [x])])
+    log1p = make(REGISTRY["log1p"], [make(REGISTRY["exp"], [tail])])
+    softplus = make(REGISTRY["add"], [relu, log1p])
+    return make(REGISTRY["negative"], [softplus], name=node.op_name)
 
 
-def pass_through(node: Node) -> Node | None:
+def pass_through(node: Node, names: Names) -> Node | None:
     # identity(x) -> x, stop_gradient(x) -> x, cast(x: T, T) -> x, broadcast of x to x's shape -> x,
     # a reduction over no axes -> x
     trivial = _op(
@@ -170,7 +183,7 @@ def pass_through(node: Node) -> Node | None:
     return _replaced(node, x, f"no-op {node.opdef.name}")
 
 
-def shape_of_elementwise(node: Node) -> Node | None:
+def shape_of_elementwise(node: Node, names: Names) -> Node | None:
     # shape(f(x, ...)) -> shape(x)  when f is elementwise and x already has f's shape
     # (the query then stops depending on f's value, which lets f fuse with its users)
     if not _op(node, "shape", "size", "reduced_size"):
@@ -182,7 +195,7 @@ def shape_of_elementwise(node: Node) -> Node | None:
     if x is None:
         return None
     note(f"shape query moved up: {node.op_name} reads {x.op_name} instead of {f.op_name}")
-    return new_node(node.opdef, [x], dict(node.attrs), like=node, name=node.op_name)
+    return new_node(node.opdef, [x], dict(node.attrs), like=node, names=names, name=node.op_name)
 
 
 RULES = (
@@ -201,4 +214,5 @@ RULES = (
 
 def simplify(graph: Graph) -> Graph:
     """Applies every algebraic rule of this module to a fixed point."""
-    return rewrite(graph, *RULES)
+    names = Names.of(graph)
+    return rewrite(graph, *(partial(rule, names=names) for rule in RULES))
