@@ -12,7 +12,8 @@ optionally reductions of values of that shape ("sinks", e.g. the sum in
   after the loop);
 - no member has control inputs, and stateful ops never join.
 Every member another node (or a graph output) needs stays an output of the
-kernel, so intermediates used elsewhere are still produced.
+kernel, so intermediates used elsewhere are still produced. `fuse_elementwise`
+is a GraphPass: called, it returns the graph; `.apply` also the change lines.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from graphc.graph import Graph
 from graphc.ir import Attrs, Node
 from graphc.ops import Kind
 from graphc.ops.fused import Kernel, fused, fused_output, kernel_param
-from passes.manager import note
+from passes.manager import Changes, graph_pass
 from passes.rewrite import Image, Names, on_images, provenance, rebuild
 
 SINKS = ("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "sum_to_like")
@@ -172,9 +173,9 @@ def _users(graph: Graph) -> dict[int, list[Node]]:
 
 def _build(
     group: Group, inputs: list[Node], graph: Graph, users: dict[int, list[Node]], names: Names
-) -> dict[int, Node]:
-    """The fused node for `group` on (rewritten) `inputs`, named from `names`; maps member ids
-    to their new nodes."""
+) -> tuple[dict[int, Node], Changes]:
+    """The fused node for `group` on (rewritten) `inputs`, named from `names`: the new nodes
+    of the members that stay kernel outputs (by member id), and the change lines."""
     members = {id(m) for m in group.members}
     outputs_needed = {id(o) for o in graph.outputs}
     outs = [
@@ -186,17 +187,12 @@ def _build(
     name = names.fresh("fused")
     epilogue = _epilogue(_external_inputs(group), outs, members, users, outputs_needed)
     kernel = Kernel(name, _kernel_body(group, outs), ops, group.shape, epilogue)
-    if epilogue is not None:
-        matmul = _external_inputs(group)[epilogue[0]].op_name
-        note(
-            f"kernel {name} is the epilogue of {matmul}: it writes {outs[epilogue[1]].op_name} "
-            f"into {matmul}'s result"
-        )
+    changes = [] if epilogue is None else [_epilogue_change(kernel, group, outs)]
+    changes.append(f"fused {len(group.members)} ops into kernel {name}: {', '.join(ops)}")
     first = group.members[0]
     node = Node(
         fused, tuple(inputs), Attrs(kernel=kernel), None, name, first.graph, (), first.site, ops
     )
-    note(f"fused {len(group.members)} ops into kernel {name}: {', '.join(ops)}")
     return {
         id(o): Node(
             fused_output,
@@ -210,7 +206,17 @@ def _build(
             provenance(o),
         )
         for k, o in enumerate(outs)
-    }
+    }, changes
+
+
+def _epilogue_change(kernel: Kernel, group: Group, outs: list[Node]) -> str:
+    """The change line of a kernel that writes one output into its matmul input's array."""
+    matmul = _external_inputs(group)[kernel.epilogue[0]].op_name
+    written = outs[kernel.epilogue[1]].op_name
+    return (
+        f"kernel {kernel.name} is the epilogue of {matmul}: it writes {written} "
+        f"into {matmul}'s result"
+    )
 
 
 def _kernel_body(group: Group, outs: list[Node]) -> Graph:
@@ -242,15 +248,18 @@ def _epilogue(
     return None
 
 
-def fuse_elementwise(graph: Graph) -> Graph:
-    """Replaces each fusable group by one fused node and its outputs."""
+@graph_pass
+def fuse_elementwise(graph: Graph) -> tuple[Graph, Changes]:
+    """Replaces each fusable group by one fused node and its outputs; for each kernel, the
+    change line "fused N ops into kernel ..." (after an epilogue line when it has one)."""
     groups = _groups(graph)
     if not groups:
-        return graph
+        return graph, []
     users = _users(graph)
     group_of = {id(m): g for g in groups for m in g.members}
     built: dict[int, dict[int, Node]] = {}  # id(group) -> its members' new nodes
     names = Names.of(graph)
+    changes: Changes = []
 
     def collapse(node: Node, image: Image) -> Node:
         # A group's first member builds the kernel (the order puts its inputs before it).
@@ -260,10 +269,11 @@ def fuse_elementwise(graph: Graph) -> Graph:
             return on_images(node, image)
         if id(group) not in built:
             inputs = [image(x) for x in _external_inputs(group)]
-            built[id(group)] = _build(group, inputs, graph, users, names)
+            built[id(group)], lines = _build(group, inputs, graph, users, names)
+            changes.extend(lines)
         return built[id(group)].get(id(node), node)
 
-    return rebuild(graph, collapse, order=_node_order(graph, groups))
+    return rebuild(graph, collapse, order=_node_order(graph, groups)), changes
 
 
 def _node_order(graph: Graph, groups: list[Group]) -> list[Node]:

@@ -1,14 +1,20 @@
-"""The rewrite driver: apply local rules to every node, rebuilding users of changed nodes.
+"""The rewrite driver and the one rebuild loop every pass uses.
 
-A rule is `Node -> Node | None` (None: no match). `rewrite(graph, *rules)`
-visits nodes in topological order, rebuilds a node whose inputs changed, and
-re-applies the rules to a node until none fires. A node that comes back
-around (a rule cycle) raises `RewriteCycleError`. Returning the same graph
-object means nothing changed.
+`rebuild(graph, replace)` visits nodes in topological order and lets `replace` say
+what stands for each one in the new graph; users of changed nodes are rebuilt, and
+the same graph object comes back when nothing changed.
+
+A rule is `Node -> Node | (Node, message) | None` (None: no match).
+`rewrite_with_changes(graph, *rules)` rebuilds a node whose inputs changed and
+re-applies the rules to it until none fires; it returns the graph and one change
+line per firing: the rule's message, or "rule_name: old -> new" for a rule that
+returns a bare node. `rewrite(graph, *rules)` is the same without the changes. A
+node that comes back around (a rule cycle) raises `RewriteCycleError`.
 
 Helpers here build nodes for passes: `with_inputs` keeps a node's identity
 facts (name, attrs, site, provenance) on new inputs; `new_node` infers the
 type and takes a fresh name from the `Names` of the pass run (unique in the graph).
+Nothing here keeps state between calls.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from graphc.graph import Graph
 from graphc.ir import Attrs, Node
 from graphc.ops import OpDef
 
-Rule = Callable[[Node], Node | None]
+Rewrite = tuple[Node, str]  # a replacement node and the change line describing it
+Rule = Callable[[Node], Node | Rewrite | None]
 Image = Callable[[Node], Node]  # a node of the graph being rebuilt -> the node standing for it
 Replace = Callable[[Node, Image], Node]
 MAX_REWRITES_PER_NODE = 64
@@ -142,20 +149,49 @@ def on_images(node: Node, image: Image) -> Node:
 
 def rewrite(graph: Graph, *rules: Rule) -> Graph:
     """Applies `rules` everywhere until none fires; the same graph object if nothing changed."""
-    return rebuild(graph, lambda node, image: _apply(on_images(node, image), rules))
+    return rewrite_with_changes(graph, *rules)[0]
 
 
-def _apply(node: Node, rules: Sequence[Rule]) -> Node:
+def rewrite_with_changes(graph: Graph, *rules: Rule) -> tuple[Graph, list[str]]:
+    """`rewrite(graph, *rules)` and its changes, one line per rule firing, in firing order."""
+    changes: list[str] = []
+
+    def replace(node: Node, image: Image) -> Node:
+        new, fired = _apply(on_images(node, image), rules)
+        changes.extend(fired)
+        return new
+
+    return rebuild(graph, replace), changes
+
+
+def _apply(node: Node, rules: Sequence[Rule]) -> tuple[Node, list[str]]:
+    """`node` after rules fired on it until none does, and the change line of each firing."""
     seen = [node]  # kept alive, so identity comparisons stay meaningful
+    fired: list[str] = []
     for _ in range(MAX_REWRITES_PER_NODE):
-        for rule in rules:
-            out = rule(node)
-            if out is not None and out is not node:
-                node = out
-                break
-        else:
-            return node
+        rewritten = _first_firing(node, rules)
+        if rewritten is None:
+            return node, fired
+        node, message = rewritten
+        fired.append(message)
         if any(node is s for s in seen):
             raise RewriteCycleError(f"rewrite rules cycle on '{node.op_name}' ({node.opdef.name})")
         seen.append(node)
     raise RewriteCycleError(f"more than {MAX_REWRITES_PER_NODE} rewrites of '{node.op_name}'")
+
+
+def _first_firing(node: Node, rules: Sequence[Rule]) -> Rewrite | None:
+    """The first rule's replacement of `node` that is another node, with its change line."""
+    for rule in rules:
+        out = rule(node)
+        if out is None:
+            continue
+        new, message = out if isinstance(out, tuple) else (out, _message(rule, node, out))
+        if new is not node:
+            return new, message
+    return None
+
+
+def _message(rule: Rule, old: Node, new: Node) -> str:
+    """The change line of a rule that returned a bare node: "rule_name: old -> new"."""
+    return f"{getattr(rule, '__name__', repr(rule))}: {old.op_name} -> {new.op_name}"
