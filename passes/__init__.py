@@ -1,9 +1,12 @@
 """Graph rewrite passes for graphc (installed beside it as the top-level package `passes`).
 
 Each pass is a pure function `Graph -> Graph`; returning the same object means
-"no change". `default_pipeline()` is the `Pipeline` value `optimize` runs:
+"no change". The built-in passes are `GraphPass` values: called, they are such a
+function; `.apply(graph)` also returns their changes, one line each, which the
+report shows. `default_pipeline()` is the `Pipeline` value `optimize` runs:
 simplify, constant folding, CSE and DCE to a fixed point, then fusion. A user
-may pass an edited Pipeline or any list of passes, including their own functions.
+may pass an edited Pipeline or any list of passes, including their own plain
+functions (reported with node counts only) or GraphPasses.
 
 This package depends on `graphc.ir`, `graphc.ops` and `graphc.reference`;
 `graphc` imports it only lazily, when a Session or `graphc.optimize` needs it.
@@ -19,11 +22,11 @@ from passes.constant_fold import fold_constants
 from passes.cse import eliminate_common_subexpressions
 from passes.dce import eliminate_dead_code
 from passes.fuse import fuse_elementwise
-from passes.manager import Pipeline, Report, note
-from passes.rewrite import rewrite
+from passes.manager import GraphPass, Pipeline, Report, graph_pass
+from passes.rewrite import rewrite, rewrite_with_changes
 from passes.simplify import simplify
 
-# SPEC names for the passes (each a Graph -> Graph function)
+# SPEC names for the passes (each a GraphPass: callable as Graph -> Graph)
 constant_folding = fold_constants
 cse = eliminate_common_subexpressions
 dce = eliminate_dead_code
@@ -56,6 +59,7 @@ def optimize(graph: Graph, passes: Pipeline | Sequence[Any] | None = None) -> tu
 
 
 __all__ = [
+    "GraphPass",
     "Pipeline",
     "Report",
     "constant_folding",
@@ -67,8 +71,9 @@ __all__ = [
     "fold_constants",
     "fuse_elementwise",
     "fusion",
-    "note",
+    "graph_pass",
     "optimize",
     "rewrite",
+    "rewrite_with_changes",
     "simplify",
 ]

@@ -12,7 +12,8 @@ optionally reductions of values of that shape ("sinks", e.g. the sum in
   after the loop);
 - no member has control inputs, and stateful ops never join.
 Every member another node (or a graph output) needs stays an output of the
-kernel, so intermediates used elsewhere are still produced.
+kernel, so intermediates used elsewhere are still produced. `fuse_elementwise`
+is a GraphPass: called, it returns the graph; `.apply` also the change lines.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from graphc.graph import Graph
 from graphc.ir import Attrs, Node
 from graphc.ops import Fusion
 from graphc.ops.fused import Kernel, fused, fused_output, kernel_param
-from passes.manager import note
-from passes.rewrite import fresh_name, naming, provenance, with_inputs
+from passes.manager import Changes, graph_pass
+from passes.rewrite import Image, Names, on_images, provenance, rebuild
 
 
 @dataclass
@@ -168,39 +169,27 @@ def _users(graph: Graph) -> dict[int, list[Node]]:
 
 
 def _build(
-    group: Group, inputs: list[Node], graph: Graph, users: dict[int, list[Node]]
-) -> dict[int, Node]:
-    """The fused node for `group` on (rewritten) `inputs`; maps member ids to their new nodes."""
+    group: Group, inputs: list[Node], graph: Graph, users: dict[int, list[Node]], names: Names
+) -> tuple[dict[int, Node], Changes]:
+    """The fused node for `group` on (rewritten) `inputs`, named from `names`: the new nodes
+    of the members that stay kernel outputs (by member id), and the change lines."""
     members = {id(m) for m in group.members}
     outputs_needed = {id(o) for o in graph.outputs}
-    params = [
-        Node(kernel_param, (), Attrs(index=k, type_=x.type), x.type, f"p{k}", x.graph, (), x.site)
-        for k, x in enumerate(inputs)
-    ]
-    inner = {id(x): p for x, p in zip(_external_inputs(group), params, strict=True)}
-    for m in group.members:
-        inner[id(m)] = with_inputs(m, [inner[id(x)] for x in m.inputs], ())
     outs = [
         m
         for m in group.members
         if id(m) in outputs_needed or any(id(u) not in members for u in users.get(id(m), []))
     ]
     ops = tuple(o for m in group.members for o in provenance(m))
-    name = fresh_name("fused")
+    name = names.fresh("fused")
     epilogue = _epilogue(_external_inputs(group), outs, members, users, outputs_needed)
-    inner_graph = Graph.from_outputs([inner[id(o)] for o in outs], params)
-    kernel = Kernel(name, inner_graph, ops, group.shape, epilogue)
-    if epilogue is not None:
-        matmul = _external_inputs(group)[epilogue[0]].op_name
-        note(
-            f"kernel {name} is the epilogue of {matmul}: it writes {outs[epilogue[1]].op_name} "
-            f"into {matmul}'s result"
-        )
+    kernel = Kernel(name, _kernel_body(group, outs), ops, group.shape, epilogue)
+    changes = [] if epilogue is None else [_epilogue_change(kernel, group, outs)]
+    changes.append(f"fused {len(group.members)} ops into kernel {name}: {', '.join(ops)}")
     first = group.members[0]
     node = Node(
         fused, tuple(inputs), Attrs(kernel=kernel), None, name, first.graph, (), first.site, ops
     )
-    note(f"fused {len(group.members)} ops into kernel {name}: {', '.join(ops)}")
     return {
         id(o): Node(
             fused_output,
@@ -214,7 +203,28 @@ def _build(
             provenance(o),
         )
         for k, o in enumerate(outs)
-    }
+    }, changes
+
+
+def _epilogue_change(kernel: Kernel, group: Group, outs: list[Node]) -> str:
+    """The change line of a kernel that writes one output into its matmul input's array."""
+    matmul = _external_inputs(group)[kernel.epilogue[0]].op_name
+    written = outs[kernel.epilogue[1]].op_name
+    return (
+        f"kernel {kernel.name} is the epilogue of {matmul}: it writes {written} "
+        f"into {matmul}'s result"
+    )
+
+
+def _kernel_body(group: Group, outs: list[Node]) -> Graph:
+    """The members computing `outs`, rebuilt on one kernel parameter per external input."""
+    external = _external_inputs(group)
+    params = [
+        Node(kernel_param, (), Attrs(index=k, type_=x.type), x.type, f"p{k}", x.graph, (), x.site)
+        for k, x in enumerate(external)
+    ]
+    # convex, and members have no control inputs: exactly the members, cut at `external`
+    return rebuild(Graph.from_outputs(outs, external), on_images, inputs=params)
 
 
 def _epilogue(
@@ -235,29 +245,42 @@ def _epilogue(
     return None
 
 
-def fuse_elementwise(graph: Graph) -> Graph:
-    """Replaces each fusable group by one fused node and its outputs."""
+@graph_pass
+def fuse_elementwise(graph: Graph) -> tuple[Graph, Changes]:
+    """Replaces each fusable group by one fused node and its outputs; for each kernel, the
+    change line "fused N ops into kernel ..." (after an epilogue line when it has one)."""
     groups = _groups(graph)
     if not groups:
-        return graph
+        return graph, []
     users = _users(graph)
+    group_of = {id(m): g for g in groups for m in g.members}
+    built: dict[int, dict[int, Node]] = {}  # id(group) -> its members' new nodes
+    names = Names.of(graph)
+    changes: Changes = []
+
+    def collapse(node: Node, image: Image) -> Node:
+        # A group's first member builds the kernel (the order puts its inputs before it).
+        # Members nobody outside the group reads stand for themselves: no one asks for them.
+        group = group_of.get(id(node))
+        if group is None:
+            return on_images(node, image)
+        if id(group) not in built:
+            inputs = [image(x) for x in _external_inputs(group)]
+            built[id(group)], lines = _build(group, inputs, graph, users, names)
+            changes.extend(lines)
+        return built[id(group)].get(id(node), node)
+
+    return rebuild(graph, collapse, order=_node_order(graph, groups)), changes
+
+
+def _node_order(graph: Graph, groups: list[Group]) -> list[Node]:
+    """A topological order of `graph.nodes` in which each group's members are adjacent."""
     unit_of = {id(m): ("g", k) for k, g in enumerate(groups) for m in g.members}
-    memo: dict[int, Node] = {id(x): x for x in graph.inputs}
-    with naming(graph):
-        for unit in _unit_order(graph, unit_of):
-            if unit[0] == "g":
-                group = groups[unit[1]]
-                memo.update(
-                    _build(group, [memo[id(x)] for x in _external_inputs(group)], graph, users)
-                )
-                continue
-            node = graph.nodes[unit[1]]
-            if id(node) not in memo:
-                inputs = [memo[id(x)] for x in node.inputs]
-                memo[id(node)] = with_inputs(
-                    node, inputs, [memo[id(c)] for c in node.control_inputs]
-                )
-    return Graph.from_outputs([memo[id(o)] for o in graph.outputs], graph.inputs)
+    return [
+        node
+        for unit in _unit_order(graph, unit_of)
+        for node in (groups[unit[1]].members if unit[0] == "g" else [graph.nodes[unit[1]]])
+    ]
 
 
 def _unit_order(graph: Graph, unit_of: dict[int, tuple]) -> list[tuple]:

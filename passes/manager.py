@@ -2,17 +2,20 @@
 records a report.
 
 Invariants: a pass is a pure `Graph -> Graph`; returning the same object means
-no change. Passes describe what they changed with `note()`, which the manager
-collects per pass (outside a manager, notes are dropped). Every pass result is
-checked with `verify()`; a pass that raises or returns an invalid graph is
-reported as a PassError naming the pass and the passes that ran before it.
+no change. A pass that also says what it changed is a `GraphPass`: calling it is
+still `Graph -> Graph`, and `.apply(graph)` returns `(graph, changes)`, one line
+per change (none when the graph comes back unchanged). The manager records those
+lines per pass; a plain function's record has node counts and no change lines.
+Nothing is kept between runs: each run's report is a value passed down the calls.
+Every pass result is checked with `verify()`; a pass that raises or returns an
+invalid graph is reported as a PassError naming the pass and the passes that ran
+before it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,22 +23,45 @@ from graphc.errors import PassError
 from graphc.graph import Graph
 
 Pass = Callable[[Graph], Graph]
-_JOURNAL: list[list[str]] = []
+Changes = list[str]  # one line per change, e.g. "folded x (Mul) into a constant"
 
 
-def note(message: str) -> None:
-    """Records one change made by the running pass (e.g. "folded x into a constant")."""
-    if _JOURNAL:
-        _JOURNAL[-1].append(message)
+@dataclass(frozen=True)
+class GraphPass:
+    """A named pass that reports its changes: `impl(graph)` returns `(graph, changes)`.
+
+    Calling it is the plain pass `Graph -> Graph` (it goes wherever a function does, and
+    the same object back still means no change); the manager calls `.apply` to keep the
+    changes for the report.
+    """
+
+    name: str
+    impl: Callable[[Graph], tuple[Graph, Changes]]
+
+    def __call__(self, graph: Graph) -> Graph:
+        """The rewritten graph (the same object when nothing changed)."""
+        return self.impl(graph)[0]
+
+    def apply(self, graph: Graph) -> tuple[Graph, Changes]:
+        """The rewritten graph and its changes, one line each."""
+        return self.impl(graph)
 
 
-@contextlib.contextmanager
-def _journal() -> Iterator[list[str]]:
-    _JOURNAL.append([])
-    try:
-        yield _JOURNAL[-1]
-    finally:
-        _JOURNAL.pop()
+def graph_pass(impl: Callable[[Graph], tuple[Graph, Changes]]) -> GraphPass:
+    """Decorator: the GraphPass named after `impl` (a `Graph -> (Graph, changes)` function)."""
+    return GraphPass(impl.__name__, impl)
+
+
+def apply_pass(fn: Pass, graph: Graph) -> tuple[Graph, Changes]:
+    """`fn`'s result and its changes: a GraphPass reports them, a plain function none."""
+    if isinstance(fn, GraphPass):
+        return fn.apply(graph)
+    return fn(graph), []
+
+
+def pass_name(fn: Pass) -> str:
+    """The name a pass given without one gets in reports."""
+    return fn.name if isinstance(fn, GraphPass) else getattr(fn, "__name__", repr(fn))
 
 
 @dataclass
@@ -79,7 +105,7 @@ class Report:
 
 def named(passes: Sequence[Any]) -> list[tuple[str, Pass]]:
     """(name, pass) pairs from passes given as functions or as (name, function)."""
-    return [p if isinstance(p, tuple) else (getattr(p, "__name__", repr(p)), p) for p in passes]
+    return [p if isinstance(p, tuple) else (pass_name(p), p) for p in passes]
 
 
 def run_pass(
@@ -88,21 +114,28 @@ def run_pass(
     """Runs one pass, verifies its result, and appends its record to `report`."""
     started = time.perf_counter()
     try:
-        with _journal() as changes:
-            out = fn(graph)
-        if not isinstance(out, Graph):
-            raise TypeError(f"returned {type(out).__name__}, not a Graph")
-        if len(out.outputs) != len(graph.outputs):
-            raise ValueError(f"returned {len(out.outputs)} outputs, expected {len(graph.outputs)}")
-        out.verify()
+        out, changes = apply_pass(fn, graph)
+        _check(out, changes, graph)
     except Exception as exc:
         before = ", ".join(ran) or "none"
         raise PassError(f"pass '{name}' failed: {exc} (passes before it: {before})") from exc
     ran.append(name)
     seconds = time.perf_counter() - started
-    record = PassRecord(name, len(graph.nodes), len(out.nodes), changes, seconds, round_)
+    record = PassRecord(name, len(graph.nodes), len(out.nodes), list(changes), seconds, round_)
     report.records.append(record)
     return out
+
+
+def _check(out: Any, changes: Any, graph: Graph) -> None:
+    """Raises unless `out` is a valid graph with `graph`'s number of outputs and `changes`
+    is a sequence of lines."""
+    if not isinstance(out, Graph):
+        raise TypeError(f"returned {type(out).__name__}, not a Graph")
+    if len(out.outputs) != len(graph.outputs):
+        raise ValueError(f"returned {len(out.outputs)} outputs, expected {len(graph.outputs)}")
+    if isinstance(changes, str) or not all(isinstance(c, str) for c in changes):
+        raise TypeError("reported changes that are not a list of strings")
+    out.verify()
 
 
 def run_to_fixed_point(

@@ -463,3 +463,156 @@ def test_the_default_pipeline_is_a_value_optimize_runs_and_users_edit(x):
     assert _ops(once).count("tanh") == 1
     _, compiled_report = tf.optimize([g.outputs[0]], [x], passes=mine.final[:1])
     assert [r.name for r in compiled_report.records] == ["fusion"]
+
+
+# ---- changes are return values: GraphPass, user passes, no state kept between runs -------------
+def _one_change_per_pass(x):
+    """For each built-in pass: a graph it changes once, and the change line it reports."""
+    six = tf.multiply(tf.constant(2.0), tf.constant(3.0), name="six")
+    a = tf.exp(x, name="a")
+    with tf.control_dependencies([a]):
+        b = tf.sin(x, name="b")
+    return {
+        "simplify": (
+            tf.negative(tf.negative(x, name="n1"), name="n2"),
+            ["double negation: n2 -> x"],
+        ),
+        "constant_folding": (x * six, ["folded six (Mul) into a constant"]),
+        "cse": (tf.exp(x, name="e1") + tf.exp(x, name="e2"), ["merged e2 with e1"]),
+        "dce": (b, ["b no longer waits for a (no side effects)", "removed 1 dead nodes"]),
+        "fusion": (tf.nn.relu(x * 2.0 + 1.0), None),  # None: the line names the kernel's ops
+    }
+
+
+@pytest.mark.parametrize("name", ["simplify", "constant_folding", "cse", "dce", "fusion"])
+def test_a_built_in_pass_apply_returns_the_graph_and_its_changes(name, x):
+    node, expected = _one_change_per_pass(x)[name]
+    graph_pass = getattr(passes, name)
+    assert isinstance(graph_pass, passes.GraphPass)
+    g = function(node, inputs=(x,))
+    out, changes = graph_pass.apply(g)
+    if expected is None:
+        (kernel,) = [n.attrs["kernel"] for n in out.nodes if n.opdef.name == "fused"]
+        expected = [f"fused 3 ops into kernel {kernel.name}: {', '.join(kernel.ops)}"]
+    assert changes == expected
+    assert canonical(graph_pass(g)) == canonical(out)  # called: the same graph, no changes
+    again, none = graph_pass.apply(out)
+    assert again is out and none == []  # no change: the same object and no change lines
+
+
+def test_a_plain_user_pass_runs_in_a_list_or_a_pipeline_and_reports_counts_only(x):
+    g = function(tf.exp(x, name="e1") * tf.exp(x, name="e2"), inputs=(x,))
+
+    def merge_twins(graph):  # a plain Graph -> Graph function (calling a GraphPass gives one)
+        return passes.cse(graph)
+
+    _, report = passes.optimize(g, [merge_twins])
+    (record,) = report.records
+    assert (record.name, record.nodes_before, record.nodes_after) == ("merge_twins", 4, 3)
+    assert record.changes == [] and report.changes() == []
+    pipeline = passes.Pipeline(final=(("twins", merge_twins), ("fusion", passes.fusion)))
+    optimized, report = tf.optimize(g.outputs[0], [x], passes=pipeline)
+    assert [(r.name, r.nodes_before, r.nodes_after) for r in report.records] == [
+        ("twins", 4, 3),
+        ("fusion", 3, 3),
+    ]
+    assert report.changes("twins") == [] and len(report.changes("fusion")) == 1
+    assert _ops(optimized) == ["placeholder", "fused", "fused_output"]
+
+
+def test_a_user_graph_pass_reports_its_own_change_lines(x):
+    @passes.graph_pass
+    def count_twins(graph):
+        out = passes.cse(graph)
+        return out, [f"{len(graph.nodes) - len(out.nodes)} twins merged"]
+
+    g = function(tf.exp(x) + tf.exp(x), inputs=(x,))
+    assert count_twins.name == "count_twins" and len(count_twins(g).nodes) == 3
+    _, report = passes.optimize(g, [count_twins])
+    assert report.changes("count_twins") == ["1 twins merged"]
+    with pytest.raises(PassError, match=r"pass 'bad' failed: reported changes that are not"):
+        passes.optimize(g, [passes.GraphPass("bad", lambda graph: (graph, "one line"))])
+
+
+def test_an_optimize_inside_a_pass_keeps_both_reports_separate(x):
+    y = tf.placeholder(tf.float32, [2], name="y")
+    inner_fetch = tf.exp(y, name="f1") + tf.exp(y, name="f2")
+    inner_reports = []
+
+    def optimize_another_graph(graph):
+        inner_reports.append(tf.optimize(inner_fetch, [y])[1])
+        return graph
+
+    twice_negated = tf.negative(tf.negative(x, name="n1"), name="n2")
+    g = function(twice_negated * tf.exp(x, name="e1") + tf.exp(x, name="e2"), inputs=(x,))
+    pipeline = [passes.simplify, optimize_another_graph, passes.cse]
+    _, outer = passes.optimize(g, pipeline)
+    assert [(r.name, r.changes) for r in outer.records] == [
+        ("simplify", ["double negation: n2 -> x"]),
+        ("optimize_another_graph", []),
+        ("eliminate_common_subexpressions", ["merged e2 with e1"]),
+    ]
+    (inner,) = inner_reports
+    assert inner.changes("cse") == ["merged f2 with f1"]
+    assert not any(name in line for line in inner.changes() for name in ("n2", "e2"))
+
+
+def test_rewrites_running_at_the_same_time_keep_their_own_changes():
+    import threading
+
+    both_inside = threading.Barrier(2, timeout=30)
+
+    def skip_identity(node):
+        # identity(x) -> x, once the other thread is inside its own rewrite too
+        if node.opdef.name != "identity":
+            return None
+        both_inside.wait()
+        return node.inputs[0]
+
+    def skipping(graph):
+        return passes.rewrite_with_changes(graph, skip_identity)
+
+    graphs = {}
+    for tag in ("a", "b"):
+        p = tf.placeholder(tf.float32, [2], name=f"{tag}_x")
+        graphs[tag] = function(tf.identity(p, name=f"{tag}_id"), inputs=(p,))
+    reports = {}
+
+    def run(tag):
+        reports[tag] = passes.optimize(graphs[tag], [passes.GraphPass("skip", skipping)])[1]
+
+    threads = [threading.Thread(target=run, args=(tag,)) for tag in graphs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for tag in graphs:  # the driver names a rule's change when the rule returns a bare node
+        assert reports[tag].changes("skip") == [f"skip_identity: {tag}_id -> {tag}_x"]
+
+
+def _assigned_at_top_level(module):
+    """The names a module's own top-level assignments bind (not what it imports)."""
+    import ast
+    import inspect
+
+    names = []
+    for statement in ast.parse(inspect.getsource(module)).body:
+        if isinstance(statement, ast.Assign):
+            names += [t.id for t in statement.targets if isinstance(t, ast.Name)]
+        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            names.append(statement.target.id)
+    return [n for n in names if not n.startswith("__")]
+
+
+def test_the_passes_modules_keep_no_mutable_state():
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(passes.__path__):
+        module = importlib.import_module(f"passes.{info.name}")
+        mutable = [
+            name
+            for name in _assigned_at_top_level(module)
+            if isinstance(getattr(module, name), list | dict | set | bytearray)
+        ]
+        assert mutable == [], f"passes.{info.name} keeps {mutable} between runs"
