@@ -138,31 +138,45 @@ class Context:
             self._loop_depth -= len(dims)
 
 
+def stretched_axes(shape: tuple, out_shape: tuple) -> tuple[int, ...]:
+    """The axes of `out_shape` that broadcasting `shape` to it (NumPy rules) adds at the
+    front or stretches from size 1: the codegen's one statement of that rule."""
+    offset = len(out_shape) - len(shape)
+    stretched = (j + offset for j, d in enumerate(shape) if d == 1 and out_shape[j + offset] != 1)
+    return (*range(offset), *stretched)
+
+
+def broadcast_index(shape: tuple, index: list[str], out_shape: tuple) -> list[str]:
+    """The index into an array of `shape` broadcast to `out_shape`, given the index into
+    `out_shape`: the axes broadcasting added are dropped, stretched ones read position 0."""
+    offset = len(out_shape) - len(shape)
+    stretched = stretched_axes(shape, out_shape)
+    return ["0" if k in stretched else index[k] for k in range(offset, len(out_shape))]
+
+
 def element(ctx: Context, x: Node, index: list[str], out_shape: tuple) -> str:
     """x's element at output `index` under NumPy broadcasting (static, see graphc.types)."""
     if ctx.is_scalar(x):
         return ctx[x]
-    offset = len(out_shape) - len(x.type.shape)
-    parts = []
-    for j, d in enumerate(x.type.shape):
-        k = j + offset
-        parts.append("0" if d == 1 and out_shape[k] != 1 else index[k])
-    return f"{ctx[x]}[{', '.join(parts)}]"
+    return f"{ctx[x]}[{', '.join(broadcast_index(x.type.shape, index, out_shape))}]"
 
 
-def broadcast_dims(ctx: Context, node: Node) -> list[str]:
-    """Output dims of a broadcasting op, each taken from an input that has it."""
-    out = []
-    for k, d in enumerate(node.type.shape):
-        if d is not None:
-            out.append(str(d))
-            continue
-        for x in node.inputs:
-            j = k - (len(node.type.shape) - len(x.type.shape))
-            if j >= 0 and x.type.shape[j] is None:
-                out.append(f"{ctx[x]}.shape[{j}]")
-                break
-    return out
+def unknown_dim(ctx: Context, inputs: tuple[Node, ...] | list[Node], k: int, rank: int) -> str:
+    """Axis `k` of a broadcast result of `rank`, whose size is unknown statically, read off
+    the first input (aligned at the right) whose matching axis is unknown too."""
+    for x in inputs:
+        j = k - (rank - len(x.type.shape))
+        if j >= 0 and x.type.shape[j] is None:
+            return f"{ctx[x]}.shape[{j}]"
+    raise ValueError(f"no input gives the size of axis {k}")
+
+
+def broadcast_dims(ctx: Context, inputs: tuple[Node, ...], shape: tuple) -> list[str]:
+    """The dims of a broadcast result of static `shape` computed from `inputs`."""
+    return [
+        str(d) if d is not None else unknown_dim(ctx, inputs, k, len(shape))
+        for k, d in enumerate(shape)
+    ]
 
 
 # float32 snippets faster than the op's own: Numba calls libm's scalar tanhf (about 7x slower
@@ -204,7 +218,7 @@ def emit_elementwise(ctx: Context, node: Node) -> None:
         expr = scalar_expr(node, [ctx[x] for x in node.inputs])
         ctx.src(f"{ctx.new(node)} = {np_dtype(node.dtype)}({expr})")
         return
-    dims = broadcast_dims(ctx, node)
+    dims = broadcast_dims(ctx, node.inputs, node.type.shape)
     name = ctx.empty(node, dims)
     with ctx.loops(dims) as index:
         operands = [element(ctx, x, index, node.type.shape) for x in node.inputs]

@@ -12,7 +12,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from graphc.codegen.cpu import EMITTERS, Context, Emitter, emitter, literal, np_dtype, shape_text
+from graphc.codegen.cpu import (
+    EMITTERS,
+    Context,
+    Emitter,
+    broadcast_index,
+    emitter,
+    literal,
+    np_dtype,
+    shape_text,
+)
 from graphc.errors import GraphcError
 from graphc.ir import Node
 from graphc.types import normalize_axes
@@ -257,14 +266,6 @@ def _arg(ctx: Context, node: Node) -> None:
 @emitter("sum_to_like")
 def _sum_to_like(ctx: Context, node: Node) -> None:
     x, like = node.inputs
-    offset = len(x.type.shape) - len(like.type.shape)
-
-    def target_index(index: list[str]) -> list[str]:
-        return [
-            "0" if d == 1 and x.type.shape[j + offset] != 1 else index[j + offset]
-            for j, d in enumerate(like.type.shape)
-        ]
-
     if ctx.is_scalar(node):
         acc = ctx.names.fresh("acc")
         ctx.src(f"{acc} = {literal(0, node.dtype)}")
@@ -274,7 +275,8 @@ def _sum_to_like(ctx: Context, node: Node) -> None:
         return
     name = zeros_array(ctx, node, ctx.dims(like))
     with ctx.loops(ctx.dims(x)) as index:
-        ctx.src(f"{name}[{', '.join(target_index(index))}] += {element_at(ctx, x, index)}")
+        target = broadcast_index(like.type.shape, index, x.type.shape)
+        ctx.src(f"{name}[{', '.join(target)}] += {element_at(ctx, x, index)}")
 
 
 @emitter("reduced_size")

@@ -8,7 +8,16 @@ read with NumPy broadcasting (see `element`).
 
 from __future__ import annotations
 
-from graphc.codegen.cpu import Context, element, np_dtype, scalar_expr, shape_text
+from graphc.codegen.cpu import (
+    Context,
+    broadcast_dims,
+    broadcast_index,
+    element,
+    np_dtype,
+    scalar_expr,
+    shape_text,
+    stretched_axes,
+)
 from graphc.codegen.emitters import (
     REDUCE,
     allocate_reduction,
@@ -24,23 +33,6 @@ from graphc.types import normalize_axes
 BROADCASTS = ("broadcast_like", "broadcast_to")
 
 
-def _kernel_dims(ctx: Context, node: Node, shape: tuple) -> list[str]:
-    """The iteration space, each unknown dim read off an input that has it."""
-    dims = []
-    for k, d in enumerate(shape):
-        if d is not None:
-            dims.append(str(d))
-            continue
-        for x in node.inputs:
-            j = k - (len(shape) - len(x.type.shape))
-            if j >= 0 and x.type.shape[j] is None:
-                dims.append(f"{ctx[x]}.shape[{j}]")
-                break
-        else:
-            raise ValueError(f"kernel {node.op_name}: no input gives dim {k}")
-    return dims
-
-
 class _Sink:
     """A reduction inside a kernel: its accumulator and how to update and finish it.
 
@@ -54,17 +46,9 @@ class _Sink:
         shape = member.inputs[0].type.shape
         if member.opdef.name == "sum_to_like":
             like = outer[id(member.inputs[1])]
-            offset = len(shape) - len(like.type.shape)
             self.combine, self.out_dims = "{acc} + {v}", ctx.dims(like)
-            self.axes = tuple(range(offset)) + tuple(
-                j + offset
-                for j, d in enumerate(like.type.shape)
-                if d == 1 and shape[j + offset] != 1
-            )
-            self.target = lambda index: [
-                "0" if j + offset in self.axes else index[j + offset]
-                for j in range(len(like.type.shape))
-            ]
+            self.axes = stretched_axes(like.type.shape, shape)  # summed: what broadcast stretched
+            self.target = lambda index: broadcast_index(like.type.shape, index, shape)
         else:
             _, self.combine = REDUCE[member.opdef.name]
             self.axes = normalize_axes(member.attrs["axis"], len(shape))
@@ -180,7 +164,7 @@ def _fused(ctx: Context, node: Node) -> None:
     kernel = node.attrs["kernel"]
     inner = kernel.graph
     outer = {id(p): x for p, x in zip(inner.inputs, node.inputs, strict=True)}
-    dims = _kernel_dims(ctx, node, kernel.shape)
+    dims = broadcast_dims(ctx, node.inputs, kernel.shape)
     ctx.src(f"# kernel {kernel.name}: {len(kernel.ops)} ops in one loop: {', '.join(kernel.ops)}")
     stored = {}
     in_place = _in_place(ctx, node, kernel)
