@@ -1,6 +1,111 @@
 """Pieces of the emitted text, on edge cases the tests of whole programs do not reach."""
 
-from graphc.codegen.cpu import broadcast_index, stretched_axes
+import math
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from graphc.codegen.cpu import broadcast_index, float_text, literal, stretched_axes
+from graphc.types import float32, float64, int32, int64
+
+F32 = np.finfo(np.float32)
+F64 = np.finfo(np.float64)
+FLOATS = {
+    "float32": [
+        0.9,
+        0.1,
+        1 / 3,
+        0.10000002384185791,
+        1e-08,
+        1.0,
+        100.0,
+        123456789.0,
+        1e16,
+        1e-4,
+        9.999999e-5,
+        0.0,
+        -0.0,
+        np.inf,
+        -np.inf,
+        np.nan,
+        -np.nan,
+        F32.max,
+        -F32.max,
+        F32.tiny,  # the smallest normal
+        F32.smallest_subnormal,
+        -F32.smallest_subnormal,
+        F32.tiny - F32.smallest_subnormal,  # the largest subnormal
+        2.0**24 + 2,
+    ],
+    "float64": [
+        0.9,
+        0.1,
+        1 / 3,
+        1e16,
+        1e-4,
+        9.999999999999999e-5,
+        -0.0,
+        np.inf,
+        -np.nan,
+        F64.max,
+        F64.tiny,
+        F64.smallest_subnormal,
+        F64.tiny - F64.smallest_subnormal,
+    ],
+}
+DTYPES = {"float32": float32, "float64": float64}
+CASES = [(name, v) for name, values in FLOATS.items() for v in values]
+
+
+def _bits(x: np.floating) -> int:
+    return int(np.asarray(x).view(f"u{x.dtype.itemsize}"))
+
+
+@pytest.mark.parametrize(("dtype", "value"), CASES, ids=[f"{d}-{v!r}" for d, v in CASES])
+def test_float_literal_round_trips_bit_for_bit(dtype, value):
+    want = DTYPES[dtype].np.type(value)
+    text = literal(value, DTYPES[dtype])
+    assert text == f"np.{dtype}({float_text(want)})"
+    got = eval(text, {"np": np, "math": math})
+    assert got.dtype == want.dtype and _bits(got) == _bits(want), (text, want)
+    if np.isfinite(want):  # the digits alone, read as Python reads a literal, then cast
+        assert _bits(want.dtype.type(float(float_text(want)))) == _bits(want)
+
+
+def test_float32_literals_are_written_in_float32_digits():
+    assert literal(np.float32(0.9), float32) == "np.float32(0.9)"
+    assert literal(0.9, float32) == "np.float32(0.9)"  # a Python float: cast to the dtype first
+    assert literal(np.float32(1e-8), float32) == "np.float32(1e-08)"
+    assert literal(np.float32(1) - np.float32(0.9), float32) == "np.float32(0.100000024)"
+    assert literal(0.1, float64) == "np.float64(0.1)"
+    assert literal(-0.0, float32) == "np.float32(-0.0)"
+    assert literal(np.float32(3e38), float32) == "np.float32(3e+38)"
+    assert literal(np.inf, float64) == "np.float64(np.inf)"
+    assert literal(-np.inf, float32) == "np.float32(-np.inf)"
+    assert literal(np.nan, float32) == "np.float32(np.nan)"
+    assert literal(123456789.0, float32) == "np.float32(123456790.0)"
+
+
+def test_integer_and_bool_literals_are_unchanged():
+    assert literal(np.int32(-7), int32) == "np.int32(-7)"
+    assert literal(np.iinfo(np.int64).min, int64) == f"np.int64({np.iinfo(np.int64).min})"
+    assert literal(2.9, int32) == "np.int32(2)"  # truncated, as before
+    assert literal(np.bool_(True), tf.bool) == "True"
+
+
+@pytest.mark.compiled
+def test_float_literals_compile_to_the_same_bits():
+    """What Numba makes of the text (not only NumPy's eval): one function returning them all."""
+    from numba import njit
+
+    values = [DTYPES[d].np.type(v) for d, v in CASES]
+    texts = [literal(v, DTYPES[d]) for (d, _), v in zip(CASES, values, strict=True)]
+    namespace = {"np": np, "math": math}
+    exec(f"def all_literals():\n    return ({', '.join(texts)},)\n", namespace)
+    got = njit(namespace["all_literals"])()
+    for text, g, want in zip(texts, got, values, strict=True):
+        assert _bits(want.dtype.type(g)) == _bits(want), text  # float32 comes back widened
 
 
 def test_broadcast_index_drops_missing_axes_and_reads_stretched_ones_at_zero():

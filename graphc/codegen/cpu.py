@@ -53,14 +53,35 @@ def shape_text(dims: list[str]) -> str:
 
 
 def literal(value: np.ndarray | float | int | bool, dtype: DType) -> str:
-    """A scalar of `dtype` as source text (infinities and NaN spelled through np)."""
+    """A scalar of `dtype` as source text that evaluates to exactly that scalar.
+
+    Floats are first converted to `dtype`, then written with the fewest digits that
+    round-trip in it: `np.float32(0.9)`, not the digits of its float64 widening.
+    """
     v = np.asarray(value).item()
     if dtype.is_bool:
         return repr(bool(v))
     if dtype.is_integer:
         return f"{np_dtype(dtype)}({int(v)})"
-    text = {np.inf: "np.inf", -np.inf: "-np.inf"}.get(v, repr(float(v)))
-    return f"{np_dtype(dtype)}({'np.nan' if v != v else text})"
+    return f"{np_dtype(dtype)}({float_text(dtype.np.type(v))})"
+
+
+def float_text(x: np.floating) -> str:
+    """The shortest decimal that parses back to `x` bit for bit in x's own dtype.
+
+    Laid out as Python's float repr (positional for 1e-4 <= |x| < 1e16, else scientific),
+    and independent of NumPy's print options. Infinities and NaN are spelled through `np`;
+    a NaN keeps its sign through `math.copysign` (Numba drops it from `-np.nan`), not its
+    payload bits. Parsing the text as a float64 and rounding that to float32 gives back
+    `x`: float64 has more than twice float32's precision, so the double rounding is exact.
+    """
+    if np.isnan(x):
+        return "math.copysign(np.nan, -1.0)" if np.signbit(x) else "np.nan"
+    if np.isinf(x):
+        return "-np.inf" if x < 0 else "np.inf"
+    if x == 0 or 1e-4 <= abs(x) < 1e16:
+        return np.format_float_positional(x, unique=True, trim="0")
+    return np.format_float_scientific(x, unique=True, trim="-")
 
 
 class Context:
