@@ -1,8 +1,10 @@
 """The Numba (CPU) emitter: a program of nodes becomes one `@njit` step function.
 
 Invariants of the generated code:
-- One statement (or loop nest) per node, named after the node, with a comment
-  holding the node's IR line; the same program always gives the same bytes.
+- One statement (or loop nest) per node, named after the node. A node that emits
+  code gets a comment above it: its IR line, or for a fused kernel the list of
+  ops it computes; nodes that only bind a name (variables, kernel outputs,
+  no-ops) get none. The same program always gives the same bytes.
 - Rank-0 tensors are scalar locals; every other value is a C-contiguous array.
 - Variables arrive as buffers and are only written at the very end, after
   every other statement, so all reads see the values from before the run and
@@ -14,6 +16,7 @@ Invariants of the generated code:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -131,9 +134,6 @@ class Context:
 
     def size(self, node: Node) -> str:
         return " * ".join(self.dims(node)) or "1"
-
-    def comment(self, node: Node) -> None:
-        self.src(f"# {node_line(node)}")
 
     def empty(self, node: Node, dims: list[str]) -> str:
         name = self.new(node)
@@ -254,11 +254,11 @@ def generate(program: Program) -> str:
     for node in program.order:
         if id(node) in ctx.value:
             continue
-        ctx.comment(node)
-        if node.opdef.kind is Kind.ELEMWISE:
-            emit_elementwise(ctx, node)
-        else:
-            EMITTERS[node.opdef.name](ctx, node)
+        with ctx.src.headed(headline(node)):
+            if node.opdef.kind is Kind.ELEMWISE:
+                emit_elementwise(ctx, node)
+            else:
+                EMITTERS[node.opdef.name](ctx, node)
     outs = _fetched_values(ctx, program)
     _write_back(ctx)
     ctx.src(f"return ({''.join(o + ', ' for o in outs)})")
@@ -282,6 +282,23 @@ def generate(program: Program) -> str:
     out(f"def step({', '.join(args)}):")
     out.lines.extend(body)
     return out.text()
+
+
+def headline(node: Node) -> str:
+    """The comment above the code of `node`: its IR line, or what a fused kernel computes."""
+    if node.opdef.name != "fused":
+        return node_line(node)
+    kernel = node.attrs["kernel"]
+    head = f"kernel {kernel.name} ({len(kernel.ops)} ops, one loop): {', '.join(kernel.ops)}"
+    return "\n".join(_wrapped(head, 92))
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` columns (longer only for one long name), broken
+    at spaces, continuation lines indented by four."""
+    return textwrap.wrap(
+        text, width, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False
+    )
 
 
 def _arguments(ctx: Context, program: Program) -> list[str]:

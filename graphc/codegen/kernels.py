@@ -165,7 +165,6 @@ def _fused(ctx: Context, node: Node) -> None:
     inner = kernel.graph
     outer = {id(p): x for p, x in zip(inner.inputs, node.inputs, strict=True)}
     dims = broadcast_dims(ctx, node.inputs, kernel.shape)
-    ctx.src(f"# kernel {kernel.name}: {len(kernel.ops)} ops in one loop: {', '.join(kernel.ops)}")
     stored = {}
     in_place = _in_place(ctx, node, kernel)
     for j, o in enumerate(inner.outputs):
