@@ -226,7 +226,7 @@ def _reduce(ctx: Context, node: Node) -> None:
     axes, keep = _reduced(ctx, node, x)
     in_dims = ctx.dims(x)
     if ctx.is_scalar(node):
-        acc = ctx.names.fresh("acc")
+        acc = ctx.names.fresh(f"acc_{node.op_name}")
         wide = node.opdef.name == "reduce_sum" and node.dtype.name in ("float16", "float32")
         start = "0.0" if wide else reduction_init(ctx, node, REDUCE[node.opdef.name][0])
         ctx.src(f"{acc} = {start}{'  # float32 sums accumulate in float64' if wide else ''}")
@@ -267,7 +267,7 @@ def _arg(ctx: Context, node: Node) -> None:
 def _sum_to_like(ctx: Context, node: Node) -> None:
     x, like = node.inputs
     if ctx.is_scalar(node):
-        acc = ctx.names.fresh("acc")
+        acc = ctx.names.fresh(f"acc_{node.op_name}")
         ctx.src(f"{acc} = {literal(0, node.dtype)}")
         with ctx.loops(ctx.dims(x)) as index:
             ctx.src(f"{acc} += {element_at(ctx, x, index)}")

@@ -38,11 +38,14 @@ class _Sink:
 
     Array results need no initialization loop: the first element reduced into
     each output position (all reduced indices 0) is stored, later ones combined.
+    A scalar result accumulates in a local `acc_<node>`, converted to the node's
+    dtype after the loop into a local named after the node.
     """
 
     def __init__(self, ctx: Context, member: Node, dims: list[str], outer: dict[int, Node]):
         self.member, self.ctx, self.dims = member, ctx, dims
-        self.name = ctx.names.fresh(member.op_name)
+        self.scalar = member.type.shape == ()
+        self.name = ctx.names.fresh(f"acc_{member.op_name}" if self.scalar else member.op_name)
         shape = member.inputs[0].type.shape
         if member.opdef.name == "sum_to_like":
             like = outer[id(member.inputs[1])]
@@ -59,7 +62,6 @@ class _Sink:
                 if keep or k not in self.axes
             ]
             self.target = lambda index: out_index(index, self.axes, keep)
-        self.scalar = member.type.shape == ()
         self.wide = member.opdef.name in ("reduce_sum", "sum_to_like") and member.dtype.name in (
             "float16",
             "float32",
@@ -92,7 +94,7 @@ class _Sink:
 
     def finish(self) -> str:
         if self.scalar:
-            final = self.ctx.names.fresh(f"{self.member.op_name}_value")
+            final = self.ctx.names.fresh(self.member.op_name)
             self.ctx.src(f"{final} = {np_dtype(self.member.dtype)}({self.name})")
             return final
         return self.name
