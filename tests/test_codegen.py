@@ -123,3 +123,26 @@ def test_stretched_axes_are_the_ones_broadcasting_adds_or_stretches():
     assert stretched_axes((3,), (None, 4, 3)) == (0, 1)
     assert stretched_axes((4, 1), (None, 4, 3)) == (0, 2)
     assert stretched_axes((1, 1), (None, 1)) == (0,)  # size 1 onto unknown: stretched
+
+
+@pytest.mark.compiled
+def test_axes_of_extent_one_get_no_loop(tmp_path):
+    x = tf.placeholder(tf.float32, [None, 1], name="x")
+    y = tf.placeholder(tf.float32, [1, 3], name="y")
+    out = [
+        tf.exp(x, name="ex"),  # a kernel over (?, 1)
+        tf.reduce_max(x, axis=1, name="row_max"),  # reduces an axis of extent 1
+        tf.argmax(x, axis=1, name="arg"),  # the same, as an index
+        tf.reduce_sum(y * 2.0, axis=0, name="col_sum"),  # a kernel reducing over extent 1
+        tf.matmul(x, y, name="outer"),
+    ]
+    feeds = [np.array([[1.0], [-2.0]], np.float32), np.array([[1.0, 2.0, 3.0]], np.float32)]
+    with tf.Session(cache_dir=tmp_path) as sess:
+        step = sess.make_callable(out, [x, y])
+        got = step(*feeds)
+    with tf.Session(target="numpy") as sess:
+        want = sess.make_callable(out, [x, y])(*feeds)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+    assert "range(1)" not in step.source and "0 == 0" not in step.source
+    assert "for i1 " not in step.source  # every rank-2 loop nest lost its axis of extent 1

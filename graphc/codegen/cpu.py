@@ -5,6 +5,7 @@ Invariants of the generated code:
   code gets a comment above it: its IR line, or for a fused kernel the list of
   ops it computes; nodes that only bind a name (variables, kernel outputs,
   no-ops) get none. The same program always gives the same bytes.
+- A loop of static extent 1 is not written: its index is the literal 0.
 - Rank-0 tensors are scalar locals; every other value is a C-contiguous array.
 - Variables arrive as buffers and are only written at the very end, after
   every other statement, so all reads see the values from before the run and
@@ -143,20 +144,29 @@ class Context:
     # ---- loops ----------------------------------------------------------------------
     @contextmanager
     def loops(self, dims: list[str], parallel: bool = False) -> Iterator[list[str]]:
-        """Nested loops over `dims` (the outer one a prange when `parallel`); yields indices."""
-        names = [f"i{self._loop_depth + k}" for k in range(len(dims))]
-        self._loop_depth += len(dims)
+        """Nested loops over `dims` (the outer one a prange when `parallel`); yields indices.
+
+        An axis of static extent 1 (its dim text is "1") gets no loop and the index "0";
+        the loops that are written are numbered from the enclosing depth without gaps.
+        """
+        index: list[str] = []
         entered = 0
         try:
-            for k, (name, dim) in enumerate(zip(names, dims, strict=True)):
+            for k, dim in enumerate(dims):
+                if dim == "1":
+                    index.append("0")
+                    continue
+                name = f"i{self._loop_depth}"
                 loop = "prange" if parallel and k == 0 else "range"
                 self.src(f"for {name} in {loop}({dim}):")
                 self.src._level += 1
+                self._loop_depth += 1
                 entered += 1
-            yield names
+                index.append(name)
+            yield index
         finally:
             self.src._level -= entered
-            self._loop_depth -= len(dims)
+            self._loop_depth -= entered
 
 
 def stretched_axes(shape: tuple, out_shape: tuple) -> tuple[int, ...]:

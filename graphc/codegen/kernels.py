@@ -22,6 +22,7 @@ from graphc.codegen.emitters import (
     REDUCE,
     allocate_reduction,
     emitter,
+    first_reduced,
     out_index,
     reduce_into,
     reduction_init,
@@ -89,8 +90,7 @@ class _Sink:
             self.ctx.src(f"{self.name} = {self.combine.format(acc=self.name, v=value)}")
             return
         target = f"{self.name}[{', '.join(self.target(index))}]"
-        first = " and ".join(f"{index[a]} == 0" for a in self.axes)
-        reduce_into(self.ctx, target, self.combine, value, first)
+        reduce_into(self.ctx, target, self.combine, value, first_reduced(index, self.axes))
 
     def finish(self) -> str:
         if self.scalar:
