@@ -51,8 +51,14 @@ def _check_compilable(node: Node) -> None:
         )
 
 
-def build_program(plan: reference.Plan, feeds: list[Node], fetches: list[Node]) -> Program:
-    """The Program for a plan: argument lists in a deterministic order."""
+def build_program(
+    plan: reference.Plan,
+    feeds: list[Node],
+    fetches: list[Node],
+    targets: list[tuple[Node, bool]] | None = None,
+) -> Program:
+    """The Program for a plan: argument lists in a deterministic order. `targets` are the
+    caller's fetches before passes (True: an op), named in the step's docstring."""
     order = [n for n in plan.order if id(n) not in plan.fed]
     variables: dict[int, Node] = {}
     for n in plan.order:
@@ -67,6 +73,7 @@ def build_program(plan: reference.Plan, feeds: list[Node], fetches: list[Node]) 
         variables=list(variables.values()),
         consts=[n for n in order if n.opdef.name == "const" and n.type.shape != ()],
         randoms=[n for n in order if n.opdef.name in RANDOM_OPS],
+        targets=list(targets or []),
     )
 
 
@@ -91,7 +98,7 @@ class Executable:
         self._plan = reference.plan(list(outputs), self.feeds)
         fetches = list({id(n): n for n, is_op in self._targets if not is_op}.values())
         self._fetch_index = {id(n): k for k, n in enumerate(fetches)}
-        self.program = build_program(self._plan, self.feeds, fetches)
+        self.program = build_program(self._plan, self.feeds, fetches, targets)
         for node in self.feeds + self.program.order:  # name the placeholder first
             _check_compilable(node)
         self.source = generate(self.program)

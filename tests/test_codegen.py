@@ -146,3 +146,39 @@ def test_axes_of_extent_one_get_no_loop(tmp_path):
         np.testing.assert_allclose(g, w, rtol=1e-6)
     assert "range(1)" not in step.source and "0 == 0" not in step.source
     assert "for i1 " not in step.source  # every rank-2 loop nest lost its axis of extent 1
+
+
+def test_step_takes_one_argument_per_line_in_groups_under_a_docstring(tmp_path):
+    x = tf.placeholder(tf.float32, [None], name="x")
+    v = tf.Variable(np.zeros(3, np.float32), name="v")
+    c = tf.constant(np.arange(3, dtype=np.float32), name="c")
+    out = tf.add(tf.reduce_sum(x) + v * c, tf.random_uniform([3], seed=1), name="out")
+    update = v.assign_add(c)
+    with tf.Session(cache_dir=tmp_path) as sess:
+        source = sess.make_callable([out, update.op, update], [x]).source  # generated, not run
+    head = source[source.index("def step(") : source.index('    """\n') + 8]
+    assert head == (
+        "def step(\n"
+        "    # feeds\n"
+        "    x,\n"
+        "    # variables (updated in place at the end of the step)\n"
+        "    v_buffer,\n"
+        "    # constants\n"
+        "    c,\n"
+        "    Const,\n"
+        "    # random generator states\n"
+        "    RandomUniform_rng,\n"
+        "):\n"
+        '    """One step: what it fetches and runs, named as in the graph the caller built.\n'
+        "\n"
+        "    Fetches: out f32[3], AssignAdd f32[3]\n"
+        "    Runs for its effects: AssignAdd (Assign)\n"
+        "    Feeds: x f32[?]\n"
+        '    """\n'
+    )
+
+
+def test_a_step_without_arguments(tmp_path):
+    with tf.Session(cache_dir=tmp_path) as sess:
+        source = sess.make_callable(tf.constant(2.0) * 3.0).source
+    assert "def step():\n" in source and "    Feeds: none\n" in source

@@ -5,6 +5,8 @@ Invariants of the generated code:
   code gets a comment above it: its IR line, or for a fused kernel the list of
   ops it computes; nodes that only bind a name (variables, kernel outputs,
   no-ops) get none. The same program always gives the same bytes.
+- `step` takes one argument per line, grouped (feeds, variable buffers,
+  constants, random generators), and its docstring names what it fetches.
 - A loop of static extent 1 is not written: its index is the literal 0.
 - Rank-0 tensors are scalar locals; every other value is a C-contiguous array.
 - Variables arrive as buffers and are only written at the very end, after
@@ -45,6 +47,9 @@ class Program:
     variables: list[Node] = field(default_factory=list)
     consts: list[Node] = field(default_factory=list)
     randoms: list[Node] = field(default_factory=list)
+    # The caller's targets as it named them (before passes), True for an op run only for its
+    # effects: the step's docstring lists them. Empty: the fetches are listed instead.
+    targets: list[tuple[Node, bool]] = field(default_factory=list)
 
 
 def np_dtype(dtype: DType) -> str:
@@ -259,7 +264,7 @@ def emit_elementwise(ctx: Context, node: Node) -> None:
 def generate(program: Program) -> str:
     """The module source for `program`: imports, the store helper, and `step`."""
     ctx = Context(program)
-    args = _arguments(ctx, program)
+    groups = _arguments(ctx, program)
     ctx.src._level = 1
     for node in program.order:
         if id(node) in ctx.value:
@@ -272,25 +277,13 @@ def generate(program: Program) -> str:
     outs = _fetched_values(ctx, program)
     _write_back(ctx)
     ctx.src(f"return ({''.join(o + ', ' for o in outs)})")
-    body = ctx.src.lines
     out = Source()
-    out(HEADER.format(title=program.title).rstrip())
-    out("import math")
-    out()
-    out("import numpy as np")
-    out("from numba import njit, prange" if ctx.parallel else "from numba import njit")
-    out()
-    out()
-    out(f"@{JIT}")
-    with out.indent("def _store(dst, src):"):
-        out('"""Copies src into dst (flat, C-contiguous): the end-of-step variable writes."""')
-        with out.indent("for i in range(src.size):"):
-            out("dst[i] = src[i]")
-    out()
-    out()
+    _prelude(out, program.title, ctx.parallel)
     out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
-    out(f"def step({', '.join(args)}):")
-    out.lines.extend(body)
+    _signature(out, groups)
+    with out.indent():
+        _docstring(out, program)
+    out.lines.extend(ctx.src.lines)
     return out.text()
 
 
@@ -303,6 +296,66 @@ def headline(node: Node) -> str:
     return "\n".join(_wrapped(head, 92))
 
 
+def _prelude(out: Source, title: str, parallel: bool) -> None:
+    """The module header, imports and the `_store` helper."""
+    out(HEADER.format(title=title).rstrip())
+    out("import math")
+    out()
+    out("import numpy as np")
+    out("from numba import njit, prange" if parallel else "from numba import njit")
+    out()
+    out()
+    out(f"@{JIT}")
+    with out.indent("def _store(dst, src):"):
+        out('"""Copies src into dst (flat, C-contiguous): the end-of-step variable writes."""')
+        with out.indent("for i in range(src.size):"):
+            out("dst[i] = src[i]")
+    out()
+    out()
+
+
+# The comment above each group of step's arguments, in argument order.
+ARGUMENT_GROUPS = (
+    "feeds",
+    "variables (updated in place at the end of the step)",
+    "constants",
+    "random generator states",
+)
+
+
+def _signature(out: Source, groups: list[list[str]]) -> None:
+    """`def step(` with one argument per line, each non-empty group under its comment."""
+    if not any(groups):
+        out("def step():")
+        return
+    with out.indent("def step("):
+        for title, names in zip(ARGUMENT_GROUPS, groups, strict=True):
+            if names:
+                out(f"# {title}")
+            for name in names:
+                out(f"{name},")
+    out("):")
+
+
+def _docstring(out: Source, program: Program) -> None:
+    """What the step computes, by the names in the caller's graph."""
+    targets = program.targets or [(n, False) for n in program.fetches]
+    fetched = [_described(n) for n, is_op in targets if not is_op]
+    run = [f"{n.op_name} ({n.opdef.type_name})" for n, is_op in targets if is_op]
+    lines = [
+        ("Fetches: ", ", ".join(fetched) or "nothing"),
+        ("Runs for its effects: ", ", ".join(run)),
+        ("Feeds: ", ", ".join(_described(n) for n in program.feeds) or "none"),
+    ]
+    out('"""One step: what it fetches and runs, named as in the graph the caller built.')
+    out()
+    for label, text in lines:
+        if text:
+            for line in _wrapped(label + text, 92):
+                out(line)
+    out('"""')
+
+
 def _wrapped(text: str, width: int) -> list[str]:
     """`text` in lines of at most `width` columns (longer only for one long name), broken
     at spaces, continuation lines indented by four."""
@@ -311,23 +364,22 @@ def _wrapped(text: str, width: int) -> list[str]:
     )
 
 
-def _arguments(ctx: Context, program: Program) -> list[str]:
-    """Binds feeds, variable buffers, array constants and generators to argument names."""
-    args = []
-    for node in program.feeds:
-        args.append(ctx.new(node))
-        ctx.aliases.add(id(node))
-    for var in program.variables:
-        buf = ctx.names.fresh(f"{var.op_name}_buffer")
-        ctx.buffers[id(var)] = buf
-        args.append(buf)
-    for node in program.consts:
-        args.append(ctx.new(node))
-        ctx.aliases.add(id(node))
-    for node in program.randoms:
-        ctx.buffers[id(node)] = ctx.names.fresh(f"{node.op_name}_rng")
-        args.append(ctx.buffers[id(node)])
-    return args
+def _described(node: Node) -> str:
+    """A tensor as the docstring names it: `x f32[?,4]`."""
+    return f"{node.op_name} {node.type}"
+
+
+def _arguments(ctx: Context, program: Program) -> list[list[str]]:
+    """Binds feeds, variable buffers, array constants and generators to argument names;
+    returns the names in those four groups (see ARGUMENT_GROUPS)."""
+    feeds = [ctx.new(node) for node in program.feeds]
+    buffers = [ctx.names.fresh(f"{var.op_name}_buffer") for var in program.variables]
+    consts = [ctx.new(node) for node in program.consts]
+    rngs = [ctx.names.fresh(f"{node.op_name}_rng") for node in program.randoms]
+    ctx.aliases.update(id(node) for node in [*program.feeds, *program.consts])
+    for node, name in zip([*program.variables, *program.randoms], buffers + rngs, strict=True):
+        ctx.buffers[id(node)] = name
+    return [feeds, buffers, consts, rngs]
 
 
 def _write_back(ctx: Context) -> None:
