@@ -1,4 +1,8 @@
-"""Pieces of the emitted text, on edge cases the tests of whole programs do not reach."""
+"""Pieces of the emitted text: literals, the broadcast index rule, loops of extent 1.
+
+The whole generated module is pinned by tests/test_golden_source.py; these tests
+cover the rules it is built from on the edge cases the golden programs do not reach.
+"""
 
 import math
 
