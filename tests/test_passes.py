@@ -336,7 +336,10 @@ def test_executable_inspection(tmp_path):
     dot = step.to_dot()
     assert dot.startswith("digraph graphc {") and dot.rstrip().endswith("}")
     assert f'"{kernel.name}"' in dot and "fillcolor=lightyellow" in dot
-    assert "# kernel fused" in step.source and f"# {kernel.name}: () = fused" in step.source
+    assert (
+        f"# kernel {kernel.name} ({len(kernel.ops)} ops, one loop): {kernel.ops[0]}" in step.source
+    )
+    assert f"# {kernel.name}: () = fused" not in step.source  # one header per kernel
 
 
 def test_debug_prints_ir_report_and_source(tmp_path, capsys):

@@ -66,6 +66,7 @@ def build_program(step: Step) -> Program:
         variables=list(variables.values()),
         consts=[n for n in order if n.opdef.name == "const" and n.type.shape != ()],
         randoms=[n for n in order if n.opdef.random],
+        targets=list(step.targets),
     )
 
 

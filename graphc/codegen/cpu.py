@@ -1,8 +1,13 @@
 """The Numba (CPU) emitter: a program of nodes becomes one `@njit` step function.
 
 Invariants of the generated code:
-- One statement (or loop nest) per node, named after the node, with a comment
-  holding the node's IR line; the same program always gives the same bytes.
+- One statement (or loop nest) per node, named after the node. A node that emits
+  code gets a comment above it: its IR line, or for a fused kernel the list of
+  ops it computes; nodes that only bind a name (variables, kernel outputs,
+  no-ops) get none. The same program always gives the same bytes.
+- `step` takes one argument per line, grouped (feeds, variable buffers,
+  constants, random generators), and its docstring names what it fetches.
+- A loop of static extent 1 is not written: its index is the literal 0.
 - Rank-0 tensors are scalar locals; every other value is a C-contiguous array.
 - Variables arrive as buffers and are only written at the very end, after
   every other statement, so all reads see the values from before the run and
@@ -14,6 +19,7 @@ Invariants of the generated code:
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +48,9 @@ class Program:
     variables: list[Node] = field(default_factory=list)
     consts: list[Node] = field(default_factory=list)
     randoms: list[Node] = field(default_factory=list)
+    # The caller's targets as it named them (before passes), True for an op run only for its
+    # effects: the step's docstring lists them. Empty: the fetches are listed instead.
+    targets: list[tuple[Node, bool]] = field(default_factory=list)
 
 
 def np_dtype(dtype: DType) -> str:
@@ -54,14 +63,35 @@ def shape_text(dims: list[str]) -> str:
 
 
 def literal(value: np.ndarray | float | int | bool, dtype: DType) -> str:
-    """A scalar of `dtype` as source text (infinities and NaN spelled through np)."""
+    """A scalar of `dtype` as source text that evaluates to exactly that scalar.
+
+    Floats are first converted to `dtype`, then written with the fewest digits that
+    round-trip in it: `np.float32(0.9)`, not the digits of its float64 widening.
+    """
     v = np.asarray(value).item()
     if dtype.is_bool:
         return repr(bool(v))
     if dtype.is_integer:
         return f"{np_dtype(dtype)}({int(v)})"
-    text = {np.inf: "np.inf", -np.inf: "-np.inf"}.get(v, repr(float(v)))
-    return f"{np_dtype(dtype)}({'np.nan' if v != v else text})"
+    return f"{np_dtype(dtype)}({float_text(dtype.np.type(v))})"
+
+
+def float_text(x: np.floating) -> str:
+    """The shortest decimal that parses back to `x` bit for bit in x's own dtype.
+
+    Laid out as Python's float repr (positional for 1e-4 <= |x| < 1e16, else scientific),
+    and independent of NumPy's print options. Infinities and NaN are spelled through `np`;
+    a NaN keeps its sign through `math.copysign` (Numba drops it from `-np.nan`), not its
+    payload bits. Parsing the text as a float64 and rounding that to float32 gives back
+    `x`: float64 has more than twice float32's precision, so the double rounding is exact.
+    """
+    if np.isnan(x):
+        return "math.copysign(np.nan, -1.0)" if np.signbit(x) else "np.nan"
+    if np.isinf(x):
+        return "-np.inf" if x < 0 else "np.inf"
+    if x == 0 or 1e-4 <= abs(x) < 1e16:
+        return np.format_float_positional(x, unique=True, trim="0")
+    return np.format_float_scientific(x, unique=True, trim="-")
 
 
 class Context:
@@ -112,9 +142,6 @@ class Context:
     def size(self, node: Node) -> str:
         return " * ".join(self.dims(node)) or "1"
 
-    def comment(self, node: Node) -> None:
-        self.src(f"# {node_line(node)}")
-
     def empty(self, node: Node, dims: list[str]) -> str:
         name = self.new(node)
         self.src(f"{name} = np.empty({shape_text(dims)}, {np_dtype(node.dtype)})")
@@ -123,47 +150,70 @@ class Context:
     # ---- loops ----------------------------------------------------------------------
     @contextmanager
     def loops(self, dims: list[str], parallel: bool = False) -> Iterator[list[str]]:
-        """Nested loops over `dims` (the outer one a prange when `parallel`); yields indices."""
-        names = [f"i{self._loop_depth + k}" for k in range(len(dims))]
-        self._loop_depth += len(dims)
+        """Nested loops over `dims` (the outer one a prange when `parallel`); yields indices.
+
+        An axis of static extent 1 (its dim text is "1") gets no loop and the index "0";
+        the loops that are written are numbered from the enclosing depth without gaps.
+        """
+        index: list[str] = []
         entered = 0
         try:
-            for k, (name, dim) in enumerate(zip(names, dims, strict=True)):
+            for k, dim in enumerate(dims):
+                if dim == "1":
+                    index.append("0")
+                    continue
+                name = f"i{self._loop_depth}"
                 loop = "prange" if parallel and k == 0 else "range"
                 self.src(f"for {name} in {loop}({dim}):")
                 self.src._level += 1
+                self._loop_depth += 1
                 entered += 1
-            yield names
+                index.append(name)
+            yield index
         finally:
             self.src._level -= entered
-            self._loop_depth -= len(dims)
+            self._loop_depth -= entered
+
+
+def stretched_axes(shape: tuple, out_shape: tuple) -> tuple[int, ...]:
+    """The axes of `out_shape` that broadcasting `shape` to it (NumPy rules) adds at the
+    front or stretches from size 1: the codegen's one statement of that rule."""
+    offset = len(out_shape) - len(shape)
+    stretched = (j + offset for j, d in enumerate(shape) if d == 1 and out_shape[j + offset] != 1)
+    return (*range(offset), *stretched)
+
+
+def broadcast_index(shape: tuple, index: list[str], out_shape: tuple) -> list[str]:
+    """The index into an array of `shape` broadcast to `out_shape`, given the index into
+    `out_shape`: the axes broadcasting added are dropped, stretched ones read position 0."""
+    offset = len(out_shape) - len(shape)
+    stretched = stretched_axes(shape, out_shape)
+    return ["0" if k in stretched else index[k] for k in range(offset, len(out_shape))]
 
 
 def element(ctx: Context, x: Node, index: list[str], out_shape: tuple) -> str:
     """x's element at output `index` under NumPy broadcasting (static, see graphc.types)."""
     if ctx.is_scalar(x):
         return ctx[x]
-    offset = len(out_shape) - len(x.type.shape)
-    parts = []
-    for j, d in enumerate(x.type.shape):
-        k = j + offset
-        parts.append("0" if d == 1 and out_shape[k] != 1 else index[k])
-    return f"{ctx[x]}[{', '.join(parts)}]"
+    return f"{ctx[x]}[{', '.join(broadcast_index(x.type.shape, index, out_shape))}]"
 
 
-def broadcast_dims(ctx: Context, node: Node) -> list[str]:
-    """Output dims of a broadcasting op, each taken from an input that has it."""
-    out = []
-    for k, d in enumerate(node.type.shape):
-        if d is not None:
-            out.append(str(d))
-            continue
-        for x in node.inputs:
-            j = k - (len(node.type.shape) - len(x.type.shape))
-            if j >= 0 and x.type.shape[j] is None:
-                out.append(f"{ctx[x]}.shape[{j}]")
-                break
-    return out
+def unknown_dim(ctx: Context, inputs: tuple[Node, ...] | list[Node], k: int, rank: int) -> str:
+    """Axis `k` of a broadcast result of `rank`, whose size is unknown statically, read off
+    the first input (aligned at the right) whose matching axis is unknown too."""
+    for x in inputs:
+        j = k - (rank - len(x.type.shape))
+        if j >= 0 and x.type.shape[j] is None:
+            return f"{ctx[x]}.shape[{j}]"
+    raise ValueError(f"no input gives the size of axis {k}")
+
+
+def broadcast_dims(ctx: Context, inputs: tuple[Node, ...], shape: tuple) -> list[str]:
+    """The dims of a broadcast result of static `shape` computed from `inputs`."""
+    return [
+        str(d) if d is not None else unknown_dim(ctx, inputs, k, len(shape))
+        for k, d in enumerate(shape)
+    ]
 
 
 def scalar_expr(node: Node, operands: list[str]) -> str:
@@ -206,7 +256,7 @@ def emit_elementwise(ctx: Context, node: Node) -> None:
         expr = scalar_expr(node, [ctx[x] for x in node.inputs])
         ctx.src(f"{ctx.new(node)} = {np_dtype(node.dtype)}({expr})")
         return
-    dims = broadcast_dims(ctx, node)
+    dims = broadcast_dims(ctx, node.inputs, node.type.shape)
     name = ctx.empty(node, dims)
     with ctx.loops(dims) as index:
         operands = [element(ctx, x, index, node.type.shape) for x in node.inputs]
@@ -216,26 +266,45 @@ def emit_elementwise(ctx: Context, node: Node) -> None:
 def generate(program: Program) -> str:
     """The module source for `program`: imports, the store helper, and `step`."""
     ctx = Context(program)
-    args = _arguments(ctx, program)
+    groups = _arguments(ctx, program)
     ctx.src._level = 1
     for node in program.order:
         if id(node) in ctx.value:
             continue
-        ctx.comment(node)
-        if node.opdef.fusion is Fusion.ELEMENTWISE:
-            emit_elementwise(ctx, node)
-        else:
-            emitter_of(node)(ctx, node)
+        with ctx.src.headed(headline(node)):
+            if node.opdef.fusion is Fusion.ELEMENTWISE:
+                emit_elementwise(ctx, node)
+            else:
+                emitter_of(node)(ctx, node)
     outs = _fetched_values(ctx, program)
     _write_back(ctx)
     ctx.src(f"return ({''.join(o + ', ' for o in outs)})")
-    body = ctx.src.lines
     out = Source()
-    out(HEADER.format(title=program.title).rstrip())
+    _prelude(out, program.title, ctx.parallel)
+    out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
+    _signature(out, groups)
+    with out.indent():
+        _docstring(out, program)
+    out.lines.extend(ctx.src.lines)
+    return out.text()
+
+
+def headline(node: Node) -> str:
+    """The comment above the code of `node`: its IR line, or what a fused kernel computes."""
+    if node.opdef.name != "fused":
+        return node_line(node)
+    kernel = node.attrs["kernel"]
+    head = f"kernel {kernel.name} ({len(kernel.ops)} ops, one loop): {', '.join(kernel.ops)}"
+    return "\n".join(_wrapped(head, 92))
+
+
+def _prelude(out: Source, title: str, parallel: bool) -> None:
+    """The module header, imports and the `_store` helper."""
+    out(HEADER.format(title=title).rstrip())
     out("import math")
     out()
     out("import numpy as np")
-    out("from numba import njit, prange" if ctx.parallel else "from numba import njit")
+    out("from numba import njit, prange" if parallel else "from numba import njit")
     out()
     out()
     out(f"@{JIT}")
@@ -245,29 +314,74 @@ def generate(program: Program) -> str:
             out("dst[i] = src[i]")
     out()
     out()
-    out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
-    out(f"def step({', '.join(args)}):")
-    out.lines.extend(body)
-    return out.text()
 
 
-def _arguments(ctx: Context, program: Program) -> list[str]:
-    """Binds feeds, variable buffers, array constants and generators to argument names."""
-    args = []
-    for node in program.feeds:
-        args.append(ctx.new(node))
-        ctx.aliases.add(id(node))
-    for var in program.variables:
-        buf = ctx.names.fresh(f"{var.op_name}_buffer")
-        ctx.buffers[id(var)] = buf
-        args.append(buf)
-    for node in program.consts:
-        args.append(ctx.new(node))
-        ctx.aliases.add(id(node))
-    for node in program.randoms:
-        ctx.buffers[id(node)] = ctx.names.fresh(f"{node.op_name}_rng")
-        args.append(ctx.buffers[id(node)])
-    return args
+# The comment above each group of step's arguments, in argument order.
+ARGUMENT_GROUPS = (
+    "feeds",
+    "variables (updated in place at the end of the step)",
+    "constants",
+    "random generator states",
+)
+
+
+def _signature(out: Source, groups: list[list[str]]) -> None:
+    """`def step(` with one argument per line, each non-empty group under its comment."""
+    if not any(groups):
+        out("def step():")
+        return
+    with out.indent("def step("):
+        for title, names in zip(ARGUMENT_GROUPS, groups, strict=True):
+            if names:
+                out(f"# {title}")
+            for name in names:
+                out(f"{name},")
+    out("):")
+
+
+def _docstring(out: Source, program: Program) -> None:
+    """What the step computes, by the names in the caller's graph."""
+    targets = program.targets or [(n, False) for n in program.fetches]
+    fetched = [_described(n) for n, is_op in targets if not is_op]
+    run = [f"{n.op_name} ({n.opdef.type_name})" for n, is_op in targets if is_op]
+    lines = [
+        ("Fetches: ", ", ".join(fetched) or "nothing"),
+        ("Runs for its effects: ", ", ".join(run)),
+        ("Feeds: ", ", ".join(_described(n) for n in program.feeds) or "none"),
+    ]
+    out('"""One step: what it fetches and runs, named as in the graph the caller built.')
+    out()
+    for label, text in lines:
+        if text:
+            for line in _wrapped(label + text, 92):
+                out(line)
+    out('"""')
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` columns (longer only for one long name), broken
+    at spaces, continuation lines indented by four."""
+    return textwrap.wrap(
+        text, width, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False
+    )
+
+
+def _described(node: Node) -> str:
+    """A tensor as the docstring names it: `x f32[?,4]`."""
+    return f"{node.op_name} {node.type}"
+
+
+def _arguments(ctx: Context, program: Program) -> list[list[str]]:
+    """Binds feeds, variable buffers, array constants and generators to argument names;
+    returns the names in those four groups (see ARGUMENT_GROUPS)."""
+    feeds = [ctx.new(node) for node in program.feeds]
+    buffers = [ctx.names.fresh(f"{var.op_name}_buffer") for var in program.variables]
+    consts = [ctx.new(node) for node in program.consts]
+    rngs = [ctx.names.fresh(f"{node.op_name}_rng") for node in program.randoms]
+    ctx.aliases.update(id(node) for node in [*program.feeds, *program.consts])
+    for node, name in zip([*program.variables, *program.randoms], buffers + rngs, strict=True):
+        ctx.buffers[id(node)] = name
+    return [feeds, buffers, consts, rngs]
 
 
 def _write_back(ctx: Context) -> None:

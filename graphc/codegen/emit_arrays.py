@@ -9,7 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from graphc.codegen.cpu import Context, element, literal, np_dtype, shape_text
+from graphc.codegen.cpu import (
+    Context,
+    broadcast_index,
+    element,
+    literal,
+    np_dtype,
+    shape_text,
+    unknown_dim,
+)
 from graphc.codegen.emitters import element_at, emitter, map_loop, zeros_array
 from graphc.ir import Node
 from graphc.ops.conv import _pads, out_size
@@ -44,9 +52,8 @@ def _matmul_dims(ctx: Context, node: Node) -> list[str]:
             dims.append(f"{ctx[a]}.shape[{ra - 1 if ta else ra - 2}]")
         elif k == rank - 1:
             dims.append(f"{ctx[b]}.shape[{rb - 2 if tb else rb - 1}]")
-        else:
-            x = a if k - (rank - ra) >= 0 and a.type.shape[k - (rank - ra)] is None else b
-            dims.append(f"{ctx[x]}.shape[{k - (rank - len(x.type.shape))}]")
+        else:  # a batch dim, broadcast
+            dims.append(unknown_dim(ctx, (a, b), k, rank))
     return dims
 
 
@@ -61,21 +68,12 @@ def _matmul_loops(ctx: Context, node: Node, a: Node, b: Node, ta: bool, tb: bool
         acc = ctx.names.fresh("acc")
         ctx.src(f"{acc} = {literal(0, node.dtype)}")
         with ctx.src.indent(f"for k in range({k_dim}):"):
-            ia = _batch_index(a, index[: rank - 2], batch_out)
-            ib = _batch_index(b, index[: rank - 2], batch_out)
+            ia = broadcast_index(a.type.shape[:-2], index[: rank - 2], batch_out)
+            ib = broadcast_index(b.type.shape[:-2], index[: rank - 2], batch_out)
             ra_ = [index[-2], "k"][:: -1 if ta else 1]
             rb_ = ["k", index[-1]][:: -1 if tb else 1]
             ctx.src(f"{acc} += {ctx[a]}[{', '.join(ia + ra_)}] * {ctx[b]}[{', '.join(ib + rb_)}]")
         ctx.src(f"{name}[{', '.join(index)}] = {acc}")
-
-
-def _batch_index(x: Node, batch_index: list[str], batch_out: tuple) -> list[str]:
-    batch = x.type.shape[:-2]
-    offset = len(batch_out) - len(batch)
-    return [
-        "0" if d == 1 and batch_out[j + offset] != 1 else batch_index[j + offset]
-        for j, d in enumerate(batch)
-    ]
 
 
 @emitter("einsum")

@@ -9,10 +9,20 @@ multi-second compile); BLAS is used through `np.dot`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import numpy as np
 
-from graphc.codegen.cpu import EMITTERS, Context, Emitter, emitter, literal, np_dtype, shape_text
+from graphc.codegen.cpu import (
+    EMITTERS,
+    Context,
+    Emitter,
+    broadcast_index,
+    emitter,
+    literal,
+    np_dtype,
+    shape_text,
+)
 from graphc.errors import GraphcError
 from graphc.ir import Node
 from graphc.types import normalize_axes
@@ -199,8 +209,16 @@ def allocate_reduction(
             ctx.src(f"{name}_flat[i] = {identity}")
 
 
+def first_reduced(index: list[str], axes: tuple[int, ...]) -> str:
+    """The test "this is the first element reduced into its output position": every reduced
+    index is 0. An index that is the literal 0 (an axis of extent 1, no loop) always is, so
+    it is left out; "" when the test always holds."""
+    return " and ".join(f"{index[a]} == 0" for a in axes if index[a] != "0")
+
+
 def reduce_into(ctx: Context, target: str, combine: str, value: str, first: str) -> None:
-    """target = value for the first reduced element, else combine(target, value)."""
+    """target = value for the first reduced element (`first`, see `first_reduced`; "" for
+    always), else combine(target, value)."""
     if not first:
         ctx.src(f"{target} = {value}")
         return
@@ -217,7 +235,7 @@ def _reduce(ctx: Context, node: Node) -> None:
     axes, keep = _reduced(ctx, node, x)
     in_dims = ctx.dims(x)
     if ctx.is_scalar(node):
-        acc = ctx.names.fresh("acc")
+        acc = ctx.names.fresh(f"acc_{node.op_name}")
         wide = node.opdef.name == "reduce_sum" and node.dtype.name in ("float16", "float32")
         start = "0.0" if wide else reduction_init(ctx, node, REDUCE[node.opdef.name][0])
         ctx.src(f"{acc} = {start}{'  # float32 sums accumulate in float64' if wide else ''}")
@@ -230,8 +248,7 @@ def _reduce(ctx: Context, node: Node) -> None:
     allocate_reduction(ctx, node, name, out_dims, [in_dims[a] for a in axes])
     with ctx.loops(in_dims) as index:
         target = f"{name}[{', '.join(out_index(index, axes, keep))}]"
-        first = " and ".join(f"{index[a]} == 0" for a in axes)
-        reduce_into(ctx, target, combine, element_at(ctx, x, index), first)
+        reduce_into(ctx, target, combine, element_at(ctx, x, index), first_reduced(index, axes))
 
 
 @emitter("argmax", "argmin")
@@ -246,10 +263,14 @@ def _arg(ctx: Context, node: Node) -> None:
     ctx.src(f"{best} = np.empty({shape_text(out_dims)}, {np_dtype(x.dtype)})")
     with ctx.loops(ctx.dims(x)) as index:
         at = ", ".join([i for k, i in enumerate(index) if k != axis] or ["0"])
-        with ctx.src.indent(
-            f"if {index[axis]} == 0 or {ctx[x]}[{', '.join(index)}] {better} {best}[{at}]:"
+        value = f"{ctx[x]}[{', '.join(index)}]"
+        first = first_reduced(index, (axis,))  # "": an axis of extent 1, its only element wins
+        with (
+            ctx.src.indent(f"if {first} or {value} {better} {best}[{at}]:")
+            if first
+            else nullcontext()
         ):
-            ctx.src(f"{best}[{at}] = {ctx[x]}[{', '.join(index)}]")
+            ctx.src(f"{best}[{at}] = {value}")
             ctx.src(f"{name}[{at}] = {index[axis]}")
     ctx.src(f"{ctx.new(node)} = {name}[0]" if ctx.is_scalar(node) else f"{ctx.new(node)} = {name}")
 
@@ -257,16 +278,8 @@ def _arg(ctx: Context, node: Node) -> None:
 @emitter("sum_to_like")
 def _sum_to_like(ctx: Context, node: Node) -> None:
     x, like = node.inputs
-    offset = len(x.type.shape) - len(like.type.shape)
-
-    def target_index(index: list[str]) -> list[str]:
-        return [
-            "0" if d == 1 and x.type.shape[j + offset] != 1 else index[j + offset]
-            for j, d in enumerate(like.type.shape)
-        ]
-
     if ctx.is_scalar(node):
-        acc = ctx.names.fresh("acc")
+        acc = ctx.names.fresh(f"acc_{node.op_name}")
         ctx.src(f"{acc} = {literal(0, node.dtype)}")
         with ctx.loops(ctx.dims(x)) as index:
             ctx.src(f"{acc} += {element_at(ctx, x, index)}")
@@ -274,7 +287,8 @@ def _sum_to_like(ctx: Context, node: Node) -> None:
         return
     name = zeros_array(ctx, node, ctx.dims(like))
     with ctx.loops(ctx.dims(x)) as index:
-        ctx.src(f"{name}[{', '.join(target_index(index))}] += {element_at(ctx, x, index)}")
+        target = broadcast_index(like.type.shape, index, x.type.shape)
+        ctx.src(f"{name}[{', '.join(target)}] += {element_at(ctx, x, index)}")
 
 
 @emitter("reduced_size")

@@ -8,11 +8,21 @@ read with NumPy broadcasting (see `element`).
 
 from __future__ import annotations
 
-from graphc.codegen.cpu import Context, element, np_dtype, scalar_expr, shape_text
+from graphc.codegen.cpu import (
+    Context,
+    broadcast_dims,
+    broadcast_index,
+    element,
+    np_dtype,
+    scalar_expr,
+    shape_text,
+    stretched_axes,
+)
 from graphc.codegen.emitters import (
     REDUCE,
     allocate_reduction,
     emitter,
+    first_reduced,
     out_index,
     reduce_into,
     reduction_init,
@@ -24,47 +34,25 @@ from graphc.types import normalize_axes
 BROADCASTS = ("broadcast_like", "broadcast_to")
 
 
-def _kernel_dims(ctx: Context, node: Node, shape: tuple) -> list[str]:
-    """The iteration space, each unknown dim read off an input that has it."""
-    dims = []
-    for k, d in enumerate(shape):
-        if d is not None:
-            dims.append(str(d))
-            continue
-        for x in node.inputs:
-            j = k - (len(shape) - len(x.type.shape))
-            if j >= 0 and x.type.shape[j] is None:
-                dims.append(f"{ctx[x]}.shape[{j}]")
-                break
-        else:
-            raise ValueError(f"kernel {node.op_name}: no input gives dim {k}")
-    return dims
-
-
 class _Sink:
     """A reduction inside a kernel: its accumulator and how to update and finish it.
 
     Array results need no initialization loop: the first element reduced into
     each output position (all reduced indices 0) is stored, later ones combined.
+    A scalar result accumulates in a local `acc_<node>`, converted to the node's
+    dtype after the loop into a local named after the node.
     """
 
     def __init__(self, ctx: Context, member: Node, dims: list[str], outer: dict[int, Node]):
         self.member, self.ctx, self.dims = member, ctx, dims
-        self.name = ctx.names.fresh(member.op_name)
+        self.scalar = member.type.shape == ()
+        self.name = ctx.names.fresh(f"acc_{member.op_name}" if self.scalar else member.op_name)
         shape = member.inputs[0].type.shape
         if member.opdef.name == "sum_to_like":
             like = outer[id(member.inputs[1])]
-            offset = len(shape) - len(like.type.shape)
             self.combine, self.out_dims = "{acc} + {v}", ctx.dims(like)
-            self.axes = tuple(range(offset)) + tuple(
-                j + offset
-                for j, d in enumerate(like.type.shape)
-                if d == 1 and shape[j + offset] != 1
-            )
-            self.target = lambda index: [
-                "0" if j + offset in self.axes else index[j + offset]
-                for j in range(len(like.type.shape))
-            ]
+            self.axes = stretched_axes(like.type.shape, shape)  # summed: what broadcast stretched
+            self.target = lambda index: broadcast_index(like.type.shape, index, shape)
         else:
             _, self.combine = REDUCE[member.opdef.name]
             self.axes = normalize_axes(member.attrs["axis"], len(shape))
@@ -75,7 +63,6 @@ class _Sink:
                 if keep or k not in self.axes
             ]
             self.target = lambda index: out_index(index, self.axes, keep)
-        self.scalar = member.type.shape == ()
         self.wide = member.opdef.name in ("reduce_sum", "sum_to_like") and member.dtype.name in (
             "float16",
             "float32",
@@ -103,12 +90,11 @@ class _Sink:
             self.ctx.src(f"{self.name} = {self.combine.format(acc=self.name, v=value)}")
             return
         target = f"{self.name}[{', '.join(self.target(index))}]"
-        first = " and ".join(f"{index[a]} == 0" for a in self.axes)
-        reduce_into(self.ctx, target, self.combine, value, first)
+        reduce_into(self.ctx, target, self.combine, value, first_reduced(index, self.axes))
 
     def finish(self) -> str:
         if self.scalar:
-            final = self.ctx.names.fresh(f"{self.member.op_name}_value")
+            final = self.ctx.names.fresh(self.member.op_name)
             self.ctx.src(f"{final} = {np_dtype(self.member.dtype)}({self.name})")
             return final
         return self.name
@@ -180,8 +166,7 @@ def _fused(ctx: Context, node: Node) -> None:
     kernel = node.attrs["kernel"]
     inner = kernel.graph
     outer = {id(p): x for p, x in zip(inner.inputs, node.inputs, strict=True)}
-    dims = _kernel_dims(ctx, node, kernel.shape)
-    ctx.src(f"# kernel {kernel.name}: {len(kernel.ops)} ops in one loop: {', '.join(kernel.ops)}")
+    dims = broadcast_dims(ctx, node.inputs, kernel.shape)
     stored = {}
     in_place = _in_place(ctx, node, kernel)
     for j, o in enumerate(inner.outputs):

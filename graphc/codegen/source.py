@@ -33,6 +33,15 @@ class Source:
         finally:
             self._level -= 1
 
+    @contextlib.contextmanager
+    def headed(self, comment: str) -> Iterator[None]:
+        """Lines written inside come under `comment` (one `#` line per line of it), which is
+        written only if they exist."""
+        start, level = len(self.lines), self._level
+        yield
+        if len(self.lines) > start:
+            self.lines[start:start] = ["    " * level + "# " + c for c in comment.split("\n")]
+
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
 
