@@ -190,16 +190,31 @@ def test_a_reduction_fact_matches_its_numpy(name, dtype):
     np.testing.assert_allclose(op.numpy(x, axis=(1,), keepdims=False), folded, rtol=1e-6)
 
 
-def test_float32_sums_accumulate_in_float64_on_the_reference():
+@pytest.mark.parametrize("target", ["numpy", "cpu"])
+def test_float32_sums_accumulate_in_float64_everywhere(target, tmp_path):
     # 2**24 + 1 + 1 + 1 + 1: in float32 each +1 rounds away (spacing 2 there); in float64 the
-    # sum is 2**24 + 4, which float32 holds exactly
+    # sum is 2**24 + 4, which float32 holds exactly. Fused and unfused, scalar and array
+    # results, reduce_sum and sum_to_like (a broadcast's gradient) must all agree.
     x = np.array([[2.0**24, 1, 1, 1, 1]] * 2, np.float32)
     g = tf.Graph()
     with g.as_default():
         p = tf.placeholder(tf.float32, [None, 5])
-        outs = [tf.reduce_sum(p), tf.reduce_sum(p, axis=1), tf.reduce_sum(p, axis=1, keepdims=True)]
-    with tf.Session(g, target="numpy") as sess:
-        total, rows, kept = sess.run(outs, {p: x})
-    assert total == np.float32(2 * (2**24 + 4))
-    np.testing.assert_array_equal(rows, [2**24 + 4] * 2)
-    np.testing.assert_array_equal(kept, [[2**24 + 4]] * 2)
+        b = tf.Variable(np.zeros([1], np.float32))
+        outs = {
+            "total": tf.reduce_sum(p),
+            "rows": tf.reduce_sum(p, axis=1),
+            "kept": tf.reduce_sum(p, axis=1, keepdims=True),
+            "fused total": tf.reduce_sum(p * 1.0 + 0.0),
+            "fused rows": tf.reduce_sum(tf.abs(p), axis=1),
+            "bias grad": tf.gradients(tf.reduce_sum((p + b) * tf.abs(p)), b)[0],
+        }
+        init = tf.global_variables_initializer()
+    with tf.Session(g, target=target, cache_dir=tmp_path) as sess:
+        sess.run(init)
+        got = sess.run(outs, {p: x})
+    exact = 2**24 + 4  # per row; the bias gradient sums every element of |x|
+    assert got["total"] == got["fused total"] == np.float32(2 * exact)
+    for key in ("rows", "fused rows"):
+        np.testing.assert_array_equal(got[key], [exact] * 2, err_msg=key)
+    np.testing.assert_array_equal(got["kept"], [[exact]] * 2)
+    np.testing.assert_array_equal(got["bias grad"], [2 * exact])

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 
-import numpy as np
-
 from graphc.codegen.cpu import (
     EMITTERS,
     Context,
@@ -22,6 +20,7 @@ from graphc.codegen.cpu import (
     literal,
     np_dtype,
     shape_text,
+    stretched_axes,
 )
 from graphc.errors import GraphcError
 from graphc.ir import Node
@@ -163,50 +162,9 @@ def _uniform_int(ctx: Context, node: Node) -> None:
 
 
 # ---- reductions -------------------------------------------------------------------------------
-REDUCE = {
-    "reduce_sum": ("0", "{acc} + {v}"),
-    "reduce_prod": ("1", "{acc} * {v}"),
-    "reduce_max": ("lowest", "({v} if {v} > {acc} or {v} != {v} else {acc})"),
-    "reduce_min": ("highest", "({v} if {v} < {acc} or {v} != {v} else {acc})"),
-}
-
-
-def reduction_init(ctx: Context, node: Node, kind: str) -> str:
-    np_t = node.dtype.np
-    if kind == "lowest":
-        return literal(-np.inf if np_t.kind == "f" else np.iinfo(np_t).min, node.dtype)
-    if kind == "highest":
-        return literal(np.inf if np_t.kind == "f" else np.iinfo(np_t).max, node.dtype)
-    return literal(int(kind), node.dtype)
-
-
-def _reduced(ctx: Context, node: Node, x: Node) -> tuple[tuple[int, ...], bool]:
-    axis = node.attrs["axis"]
-    return normalize_axes(axis, len(x.type.shape)), node.attrs.get("keepdims", False)
-
-
 def out_index(index: list[str], axes: tuple[int, ...], keep: bool) -> list[str]:
     """The output index of a reduction: reduced axes become 0 (keepdims) or vanish."""
     return ["0" if k in axes else i for k, i in enumerate(index) if keep or k not in axes]
-
-
-def allocate_reduction(
-    ctx: Context, node: Node, name: str, dims: list[str], extent: list[str]
-) -> None:
-    """The output array of a reduction over `extent`, filled with the identity only when
-    that extent may be empty (otherwise the first reduced element initializes each entry)."""
-    t = np_dtype(node.dtype)
-    if all(d.isdigit() and int(d) > 0 for d in extent):
-        ctx.src(f"{name} = np.empty({shape_text(dims)}, {t})")
-        return
-    identity = reduction_init(ctx, node, REDUCE.get(node.opdef.name, ("0",))[0])
-    ctx.src(f"{name} = np.empty({shape_text(dims)}, {t})")
-    with ctx.src.indent(
-        f"if {' * '.join(extent) or '1'} == 0:  # an empty reduction: the identity"
-    ):
-        ctx.src(f"{name}_flat = {name}.reshape(-1)")
-        with ctx.src.indent(f"for i in range({name}_flat.size):"):
-            ctx.src(f"{name}_flat[i] = {identity}")
 
 
 def first_reduced(index: list[str], axes: tuple[int, ...]) -> str:
@@ -216,39 +174,105 @@ def first_reduced(index: list[str], axes: tuple[int, ...]) -> str:
     return " and ".join(f"{index[a]} == 0" for a in axes if index[a] != "0")
 
 
-def reduce_into(ctx: Context, target: str, combine: str, value: str, first: str) -> None:
-    """target = value for the first reduced element (`first`, see `first_reduced`; "" for
-    always), else combine(target, value)."""
-    if not first:
-        ctx.src(f"{target} = {value}")
-        return
-    with ctx.src.indent(f"if {first}:"):
-        ctx.src(f"{target} = {value}")
-    with ctx.src.indent("else:"):
-        ctx.src(f"{target} = {combine.format(acc=target, v=value)}")
+class Reducing:
+    """One reduction being emitted, fused or not: its accumulator and how to start, update
+    and finish it. The one place the accumulation rule (`Reduction.accumulator`) is applied.
+
+    A scalar result accumulates in a local `acc_<node>`, started at the identity; an
+    array result needs no initialization loop (the first element reduced into each
+    output position is stored, later ones combined) unless the reduced extent may be
+    empty, when it is filled with the identity. When the accumulator dtype is wider than
+    the node's (float32 sums), `finish` rounds once, into a value named after the node.
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        node: Node,
+        axes: tuple[int, ...],
+        in_dims: list[str],
+        out_dims: list[str],
+        target: Callable[[list[str]], list[str]],
+    ) -> None:
+        self.ctx, self.node, self.axes, self.target = ctx, node, axes, target
+        self.reduction = node.opdef.reduction
+        self.acc = self.reduction.accumulator(node.dtype)
+        self.wide = self.acc is not node.dtype
+        self.scalar = ctx.is_scalar(node)
+        self.extent = [in_dims[a] for a in axes]
+        self.out_dims = out_dims
+        self.name = ctx.names.fresh(
+            f"acc_{node.op_name}" if self.scalar or self.wide else node.op_name
+        )
+
+    def start(self) -> None:
+        ctx, acc_t = self.ctx, np_dtype(self.acc)
+        identity = literal(self.reduction.identity(self.acc.np), self.acc)
+        if self.scalar:
+            ctx.src(f"{self.name} = {identity}")
+            return
+        ctx.src(f"{self.name} = np.empty({shape_text(self.out_dims)}, {acc_t})")
+        if all(d.isdigit() and int(d) > 0 for d in self.extent):
+            return
+        with ctx.src.indent(f"if {' * '.join(self.extent) or '1'} == 0:  # empty: the identity"):
+            ctx.src(f"{self.name}_flat = {self.name}.reshape(-1)")
+            with ctx.src.indent(f"for i in range({self.name}_flat.size):"):
+                ctx.src(f"{self.name}_flat[i] = {identity}")
+
+    def update(self, index: list[str], value: str) -> None:
+        combine, src = self.reduction.combine, self.ctx.src
+        if self.scalar:
+            src(f"{self.name} = {combine.format(acc=self.name, v=value)}")
+            return
+        target = f"{self.name}[{', '.join(self.target(index))}]"
+        first = first_reduced(index, self.axes)
+        if not first:
+            src(f"{target} = {value}")
+            return
+        with src.indent(f"if {first}:"):
+            src(f"{target} = {value}")
+        with src.indent("else:"):
+            src(f"{target} = {combine.format(acc=target, v=value)}")
+
+    def finish(self) -> str:
+        """The node's value: the accumulator, or its rounding to the node's dtype."""
+        if not (self.scalar or self.wide):
+            return self.name
+        final = self.ctx.names.fresh(self.node.op_name)
+        t = np_dtype(self.node.dtype)
+        self.ctx.src(
+            f"{final} = {t}({self.name})" if self.scalar else f"{final} = {self.name}.astype({t})"
+        )
+        return final
 
 
-@emitter(*REDUCE)
+def _reduce_over(ctx: Context, node: Node, x: Node, reducing: Reducing) -> None:
+    """An unfused reduction: one loop nest over x, then the node's value bound."""
+    reducing.start()
+    with ctx.loops(ctx.dims(x)) as index:
+        reducing.update(index, element_at(ctx, x, index))
+    ctx.bind(node, reducing.finish())
+
+
+@emitter("reduce_sum", "reduce_prod", "reduce_max", "reduce_min")
 def _reduce(ctx: Context, node: Node) -> None:
     x = node.inputs[0]
-    _, combine = REDUCE[node.opdef.name]
-    axes, keep = _reduced(ctx, node, x)
+    axes = normalize_axes(node.attrs["axis"], len(x.type.shape))
+    keep = node.attrs["keepdims"]
     in_dims = ctx.dims(x)
-    if ctx.is_scalar(node):
-        acc = ctx.names.fresh(f"acc_{node.op_name}")
-        wide = node.opdef.name == "reduce_sum" and node.dtype.name in ("float16", "float32")
-        start = "0.0" if wide else reduction_init(ctx, node, REDUCE[node.opdef.name][0])
-        ctx.src(f"{acc} = {start}{'  # float32 sums accumulate in float64' if wide else ''}")
-        with ctx.loops(in_dims) as index:
-            ctx.src(f"{acc} = {combine.format(acc=acc, v=element_at(ctx, x, index))}")
-        ctx.src(f"{ctx.new(node)} = {np_dtype(node.dtype)}({acc})")
-        return
     out_dims = [("1" if k in axes else d) for k, d in enumerate(in_dims) if keep or k not in axes]
-    name = ctx.new(node)
-    allocate_reduction(ctx, node, name, out_dims, [in_dims[a] for a in axes])
-    with ctx.loops(in_dims) as index:
-        target = f"{name}[{', '.join(out_index(index, axes, keep))}]"
-        reduce_into(ctx, target, combine, element_at(ctx, x, index), first_reduced(index, axes))
+    target = lambda index: out_index(index, axes, keep)  # noqa: E731
+    _reduce_over(ctx, node, x, Reducing(ctx, node, axes, in_dims, out_dims, target))
+
+
+@emitter("sum_to_like")
+def _sum_to_like(ctx: Context, node: Node) -> None:
+    x, like = node.inputs
+    shape = x.type.shape
+    axes = stretched_axes(like.type.shape, shape)  # summed: what broadcasting stretched
+    target = lambda index: broadcast_index(like.type.shape, index, shape)  # noqa: E731
+    reducing = Reducing(ctx, node, axes, ctx.dims(x), ctx.dims(like), target)
+    _reduce_over(ctx, node, x, reducing)
 
 
 @emitter("argmax", "argmin")
@@ -273,22 +297,6 @@ def _arg(ctx: Context, node: Node) -> None:
             ctx.src(f"{best}[{at}] = {value}")
             ctx.src(f"{name}[{at}] = {index[axis]}")
     ctx.src(f"{ctx.new(node)} = {name}[0]" if ctx.is_scalar(node) else f"{ctx.new(node)} = {name}")
-
-
-@emitter("sum_to_like")
-def _sum_to_like(ctx: Context, node: Node) -> None:
-    x, like = node.inputs
-    if ctx.is_scalar(node):
-        acc = ctx.names.fresh(f"acc_{node.op_name}")
-        ctx.src(f"{acc} = {literal(0, node.dtype)}")
-        with ctx.loops(ctx.dims(x)) as index:
-            ctx.src(f"{acc} += {element_at(ctx, x, index)}")
-        ctx.bind(node, acc)
-        return
-    name = zeros_array(ctx, node, ctx.dims(like))
-    with ctx.loops(ctx.dims(x)) as index:
-        target = broadcast_index(like.type.shape, index, x.type.shape)
-        ctx.src(f"{name}[{', '.join(target)}] += {element_at(ctx, x, index)}")
 
 
 @emitter("reduced_size")

@@ -18,86 +18,25 @@ from graphc.codegen.cpu import (
     shape_text,
     stretched_axes,
 )
-from graphc.codegen.emitters import (
-    REDUCE,
-    allocate_reduction,
-    emitter,
-    first_reduced,
-    out_index,
-    reduce_into,
-    reduction_init,
-)
+from graphc.codegen.emitters import Reducing, emitter, out_index
 from graphc.ir import Node
+from graphc.ops import Fusion
 from graphc.ops.fused import Kernel
 from graphc.types import normalize_axes
 
-BROADCASTS = ("broadcast_like", "broadcast_to")
 
-
-class _Sink:
-    """A reduction inside a kernel: its accumulator and how to update and finish it.
-
-    Array results need no initialization loop: the first element reduced into
-    each output position (all reduced indices 0) is stored, later ones combined.
-    A scalar result accumulates in a local `acc_<node>`, converted to the node's
-    dtype after the loop into a local named after the node.
-    """
-
-    def __init__(self, ctx: Context, member: Node, dims: list[str], outer: dict[int, Node]):
-        self.member, self.ctx, self.dims = member, ctx, dims
-        self.scalar = member.type.shape == ()
-        self.name = ctx.names.fresh(f"acc_{member.op_name}" if self.scalar else member.op_name)
-        shape = member.inputs[0].type.shape
-        if member.opdef.name == "sum_to_like":
-            like = outer[id(member.inputs[1])]
-            self.combine, self.out_dims = "{acc} + {v}", ctx.dims(like)
-            self.axes = stretched_axes(like.type.shape, shape)  # summed: what broadcast stretched
-            self.target = lambda index: broadcast_index(like.type.shape, index, shape)
-        else:
-            _, self.combine = REDUCE[member.opdef.name]
-            self.axes = normalize_axes(member.attrs["axis"], len(shape))
-            keep = member.attrs["keepdims"]
-            self.out_dims = [
-                ("1" if k in self.axes else d)
-                for k, d in enumerate(dims)
-                if keep or k not in self.axes
-            ]
-            self.target = lambda index: out_index(index, self.axes, keep)
-        self.wide = member.opdef.name in ("reduce_sum", "sum_to_like") and member.dtype.name in (
-            "float16",
-            "float32",
-        )
-
-    def start(self) -> None:
-        if self.scalar:
-            start = (
-                "0.0"
-                if self.wide
-                else reduction_init(
-                    self.ctx, self.member, REDUCE.get(self.member.opdef.name, ("0",))[0]
-                )
-            )
-            self.ctx.src(f"{self.name} = {start}")
-        else:
-            allocate_reduction(self.ctx, self.member, self.name, self.out_dims, self.extent)
-
-    @property
-    def extent(self) -> list[str]:
-        return [self.dims[a] for a in self.axes]
-
-    def update(self, index: list[str], value: str) -> None:
-        if self.scalar:
-            self.ctx.src(f"{self.name} = {self.combine.format(acc=self.name, v=value)}")
-            return
-        target = f"{self.name}[{', '.join(self.target(index))}]"
-        reduce_into(self.ctx, target, self.combine, value, first_reduced(index, self.axes))
-
-    def finish(self) -> str:
-        if self.scalar:
-            final = self.ctx.names.fresh(self.member.op_name)
-            self.ctx.src(f"{final} = {np_dtype(self.member.dtype)}({self.name})")
-            return final
-        return self.name
+def _sink(ctx: Context, member: Node, dims: list[str], outer: dict[int, Node]) -> Reducing:
+    """A reduction inside a kernel (a "sink"), over the kernel's iteration space `dims`."""
+    shape = member.inputs[0].type.shape
+    if member.opdef.name == "sum_to_like":
+        like = outer[id(member.inputs[1])].type.shape
+        axes = stretched_axes(like, shape)  # summed: what broadcasting stretched
+        target = lambda index: broadcast_index(like, index, shape)  # noqa: E731
+        return Reducing(ctx, member, axes, dims, ctx.dims(outer[id(member.inputs[1])]), target)
+    axes = normalize_axes(member.attrs["axis"], len(shape))
+    keep = member.attrs["keepdims"]
+    out_dims = [("1" if k in axes else d) for k, d in enumerate(dims) if keep or k not in axes]
+    return Reducing(ctx, member, axes, dims, out_dims, lambda index: out_index(index, axes, keep))
 
 
 # Kernels of at least this many elements run their outer loop with prange: on 2 cores a 10M
@@ -154,7 +93,8 @@ def _loop(
                 sinks[id(m)].update(index, value(m.inputs[0]))
                 continue
             operands = [value(x) for x in m.inputs]
-            expr = operands[0] if m.opdef.name in BROADCASTS else scalar_expr(m, operands)
+            broadcast = m.opdef.fusion is Fusion.BROADCAST  # a read: the operand, stretched
+            expr = operands[0] if broadcast else scalar_expr(m, operands)
             local[id(m)] = ctx.names.fresh(f"t_{m.op_name}")
             ctx.src(f"{local[id(m)]} = {expr}  # {m.op_name}")
             if id(m) in stored:
@@ -170,16 +110,14 @@ def _fused(ctx: Context, node: Node) -> None:
     stored = {}
     in_place = _in_place(ctx, node, kernel)
     for j, o in enumerate(inner.outputs):
-        if o.opdef.name not in REDUCE and o.opdef.name != "sum_to_like":
+        if o.opdef.fusion is not Fusion.REDUCTION:
             stored[id(o)] = ctx.names.fresh(o.op_name)
             if in_place is not None and j == in_place[1]:
                 ctx.src(f"{stored[id(o)]} = {in_place[0]}  # the matmul epilogue: written in place")
             else:
                 ctx.src(f"{stored[id(o)]} = np.empty({shape_text(dims)}, {np_dtype(o.dtype)})")
     sinks = {
-        id(m): _Sink(ctx, m, dims, outer)
-        for m in inner.nodes
-        if m.opdef.name in REDUCE or m.opdef.name == "sum_to_like"
+        id(m): _sink(ctx, m, dims, outer) for m in inner.nodes if m.opdef.fusion is Fusion.REDUCTION
     }
     for sink in sinks.values():
         sink.start()
