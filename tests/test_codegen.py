@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.codegen.cpu import broadcast_index, float_text, literal, stretched_axes
+from graphc.codegen.context import broadcast_index, float_text, literal, stretched_axes
 from graphc.types import float32, float64, int32, int64
 
 F32 = np.finfo(np.float32)

@@ -23,7 +23,8 @@ import numpy as np
 
 from graphc.codegen import compile as modules
 from graphc.codegen.allocator import tune_allocator
-from graphc.codegen.cpu import EMITTERS, Program, generate
+from graphc.codegen.context import Program
+from graphc.codegen.cpu import EMITTERS, generate
 from graphc.errors import DTypeError, GraphcError, InvalidArgumentError
 from graphc.executable import Backend, Executable, Options, Step, check_emitters
 from graphc.feeds import convert_feed

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from graphc.codegen.cpu import (
+from graphc.codegen.context import (
     Context,
     broadcast_index,
     element,

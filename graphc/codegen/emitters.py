@@ -11,17 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 
-from graphc.codegen.cpu import (
-    EMITTERS,
+from graphc.codegen.context import (
     Context,
-    Emitter,
     broadcast_index,
-    emitter,
     literal,
     np_dtype,
     shape_text,
     stretched_axes,
 )
+from graphc.codegen.cpu import EMITTERS, Emitter, emitter
 from graphc.errors import GraphcError
 from graphc.ir import Node
 from graphc.types import normalize_axes

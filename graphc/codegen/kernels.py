@@ -8,7 +8,7 @@ read with NumPy broadcasting (see `element`).
 
 from __future__ import annotations
 
-from graphc.codegen.cpu import (
+from graphc.codegen.context import (
     Context,
     broadcast_dims,
     broadcast_index,

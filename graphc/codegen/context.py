@@ -1,0 +1,208 @@
+"""The shared emission context: what one generated step is made of (`Program`), the
+state of emitting it (`Context`: source, names, value expressions, loops), and the
+rules every emitter uses to write values: literals, dtypes, broadcast indexing and
+the scalar snippets of elementwise ops.
+
+Invariants: `literal` writes the shortest text that reads back as exactly the value in
+its dtype; a broadcast input is indexed by NumPy's rule (size-1 and missing leading
+axes read index 0), with an unknown dim read off an input that has it; a loop of
+static extent 1 is not written, its index being the literal 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphc.codegen.source import Names, Source
+from graphc.ir import Node
+from graphc.types import DType
+
+
+@dataclass
+class Program:
+    """What one step computes: nodes in order, the arguments, fetches and variable writes."""
+
+    order: list[Node]
+    feeds: list[Node]
+    fetches: list[Node]
+    title: str = "step"
+    variables: list[Node] = field(default_factory=list)
+    consts: list[Node] = field(default_factory=list)
+    randoms: list[Node] = field(default_factory=list)
+    # The caller's targets as it named them (before passes), True for an op run only for its
+    # effects: the step's docstring lists them. Empty: the fetches are listed instead.
+    targets: list[tuple[Node, bool]] = field(default_factory=list)
+
+
+def np_dtype(dtype: DType) -> str:
+    return f"np.{dtype.np_name}"
+
+
+def shape_text(dims: list[str]) -> str:
+    """A shape tuple as source text: `(n, 3)`, `(3,)`, `()`."""
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def literal(value: np.ndarray | float | int | bool, dtype: DType) -> str:
+    """A scalar of `dtype` as source text that evaluates to exactly that scalar.
+
+    Floats are first converted to `dtype`, then written with the fewest digits that
+    round-trip in it: `np.float32(0.9)`, not the digits of its float64 widening.
+    """
+    v = np.asarray(value).item()
+    if dtype.is_bool:
+        return repr(bool(v))
+    if dtype.is_integer:
+        return f"{np_dtype(dtype)}({int(v)})"
+    return f"{np_dtype(dtype)}({float_text(dtype.np.type(v))})"
+
+
+def float_text(x: np.floating) -> str:
+    """The shortest decimal that parses back to `x` bit for bit in x's own dtype.
+
+    Laid out as Python's float repr (positional for 1e-4 <= |x| < 1e16, else scientific),
+    and independent of NumPy's print options. Infinities and NaN are spelled through `np`;
+    a NaN keeps its sign through `math.copysign` (Numba drops it from `-np.nan`), not its
+    payload bits. Parsing the text as a float64 and rounding that to float32 gives back
+    `x`: float64 has more than twice float32's precision, so the double rounding is exact.
+    """
+    if np.isnan(x):
+        return "math.copysign(np.nan, -1.0)" if np.signbit(x) else "np.nan"
+    if np.isinf(x):
+        return "-np.inf" if x < 0 else "np.inf"
+    if x == 0 or 1e-4 <= abs(x) < 1e16:
+        return np.format_float_positional(x, unique=True, trim="0")
+    return np.format_float_scientific(x, unique=True, trim="-")
+
+
+class Context:
+    """Emission state: the source, identifiers and value expressions of emitted nodes."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.src = Source()
+        self.names = Names(("np", "math", "njit", "step", "_store"))
+        self.value: dict[int, str] = {}  # node id -> expression of its value
+        self.aliases: set[int] = set()  # nodes whose array may be a buffer, feed or constant
+        self.writes: list[tuple[Node, str]] = []
+        self.buffers: dict[int, str] = {}  # variable id -> its buffer argument
+        self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
+        self.parallel = False  # set when a kernel uses prange: the step needs parallel=True
+        # OpenBLAS worker threads keep spinning after each np.dot and fight Numba's workers for
+        # the 2 cores: parallel kernels made the W1 MLP step 5x slower (1.6 -> 8.4 ms). So
+        # programs that call BLAS keep every loop serial.
+        self.allow_parallel = not any(n.opdef.name == "matmul" for n in program.order)
+        self._loop_depth = 0
+
+    # ---- values ---------------------------------------------------------------------
+    def __getitem__(self, node: Node) -> str:
+        return self.value[id(node)]
+
+    def bind(self, node: Node, expr: str, alias: bool = False) -> None:
+        self.value[id(node)] = expr
+        if alias:
+            self.aliases.add(id(node))
+
+    def new(self, node: Node) -> str:
+        """A fresh identifier for `node`, bound as its value."""
+        name = self.names.fresh(node.op_name)
+        self.bind(node, name)
+        return name
+
+    @staticmethod
+    def is_scalar(node: Node) -> bool:
+        return node.type.shape == ()
+
+    def dims(self, node: Node) -> list[str]:
+        """Each dim of `node` as source text: a literal, or read off its array."""
+        return [
+            str(d) if d is not None else f"{self[node]}.shape[{k}]"
+            for k, d in enumerate(node.type.shape)
+        ]
+
+    def size(self, node: Node) -> str:
+        return " * ".join(self.dims(node)) or "1"
+
+    def empty(self, node: Node, dims: list[str]) -> str:
+        name = self.new(node)
+        self.src(f"{name} = np.empty({shape_text(dims)}, {np_dtype(node.dtype)})")
+        return name
+
+    # ---- loops ----------------------------------------------------------------------
+    @contextmanager
+    def loops(self, dims: list[str], parallel: bool = False) -> Iterator[list[str]]:
+        """Nested loops over `dims` (the outer one a prange when `parallel`); yields indices.
+
+        An axis of static extent 1 (its dim text is "1") gets no loop and the index "0";
+        the loops that are written are numbered from the enclosing depth without gaps.
+        """
+        index: list[str] = []
+        entered = 0
+        try:
+            for k, dim in enumerate(dims):
+                if dim == "1":
+                    index.append("0")
+                    continue
+                name = f"i{self._loop_depth}"
+                loop = "prange" if parallel and k == 0 else "range"
+                self.src(f"for {name} in {loop}({dim}):")
+                self.src._level += 1
+                self._loop_depth += 1
+                entered += 1
+                index.append(name)
+            yield index
+        finally:
+            self.src._level -= entered
+            self._loop_depth -= entered
+
+
+def stretched_axes(shape: tuple, out_shape: tuple) -> tuple[int, ...]:
+    """The axes of `out_shape` that broadcasting `shape` to it (NumPy rules) adds at the
+    front or stretches from size 1: the codegen's one statement of that rule."""
+    offset = len(out_shape) - len(shape)
+    stretched = (j + offset for j, d in enumerate(shape) if d == 1 and out_shape[j + offset] != 1)
+    return (*range(offset), *stretched)
+
+
+def broadcast_index(shape: tuple, index: list[str], out_shape: tuple) -> list[str]:
+    """The index into an array of `shape` broadcast to `out_shape`, given the index into
+    `out_shape`: the axes broadcasting added are dropped, stretched ones read position 0."""
+    offset = len(out_shape) - len(shape)
+    stretched = stretched_axes(shape, out_shape)
+    return ["0" if k in stretched else index[k] for k in range(offset, len(out_shape))]
+
+
+def element(ctx: Context, x: Node, index: list[str], out_shape: tuple) -> str:
+    """x's element at output `index` under NumPy broadcasting (static, see graphc.types)."""
+    if ctx.is_scalar(x):
+        return ctx[x]
+    return f"{ctx[x]}[{', '.join(broadcast_index(x.type.shape, index, out_shape))}]"
+
+
+def unknown_dim(ctx: Context, inputs: tuple[Node, ...] | list[Node], k: int, rank: int) -> str:
+    """Axis `k` of a broadcast result of `rank`, whose size is unknown statically, read off
+    the first input (aligned at the right) whose matching axis is unknown too."""
+    for x in inputs:
+        j = k - (rank - len(x.type.shape))
+        if j >= 0 and x.type.shape[j] is None:
+            return f"{ctx[x]}.shape[{j}]"
+    raise ValueError(f"no input gives the size of axis {k}")
+
+
+def broadcast_dims(ctx: Context, inputs: tuple[Node, ...], shape: tuple) -> list[str]:
+    """The dims of a broadcast result of static `shape` computed from `inputs`."""
+    return [
+        str(d) if d is not None else unknown_dim(ctx, inputs, k, len(shape))
+        for k, d in enumerate(shape)
+    ]
+
+
+def scalar_expr(node: Node, operands: list[str]) -> str:
+    """The op's scalar snippet applied to operand expressions."""
+    op = node.opdef
+    expr = op.expr_float32 if op.expr_float32 and node.dtype.name == "float32" else op.expr
+    return expr.format(*operands, **node.attrs)
