@@ -35,7 +35,7 @@ from graphc.ops.elementwise import (
     tanh,
     where,
 )
-from graphc.ops.index import one_hot
+from graphc.ops.index import check_labels, one_hot
 from graphc.ops.linalg import einsum
 from graphc.ops.random import random_uniform
 from graphc.ops.reduce import reduce_max, reduce_sum
@@ -151,6 +151,7 @@ def sparse_softmax_cross_entropy_with_logits(
     depth = logits.type.shape[-1] if logits.type.shape is not None else None
     if depth is None:
         raise ShapeError("sparse softmax cross-entropy needs a static number of classes")
+    labels = check_labels(labels, logits)
     picked = one_hot(labels, depth, dtype=logits.dtype) * log_softmax(logits)
     return negative(reduce_sum(picked, -1), name=name)
 

@@ -9,7 +9,9 @@ correct over being fast. Invariants:
   made earlier in the same run.
 - Writes are staged and committed only when the whole run succeeded, so a
   failed run changes no variable.
-- Each op's output is checked against its static type (dtype and known dims).
+- Before an op runs, the run-time sizes it assumes equal are checked
+  (`graphc.ops.dims`); each op's output is checked against its static type
+  (dtype and known dims).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import numpy as np
 
 from graphc.errors import FailedPreconditionError, GraphcError, InvalidArgumentError
 from graphc.ir import Node
+from graphc.ops import assumed_equal
+from graphc.ops.dims import Dim
 from graphc.schedule import Plan, plan
 from graphc.store import uninitialized
 from graphc.types import is_compatible, shape_str
@@ -67,8 +71,27 @@ def execute(p: Plan, feeds: dict[Node, np.ndarray], ctx: RunContext) -> dict[int
     return values
 
 
+def _check_sizes(node: Node, values: dict[int, Any], ctx: RunContext) -> None:
+    """Raises if run-time sizes break an equality the op assumes (graphc.ops.dims)."""
+    for eq in assumed_equal(node):
+        a = _size(eq.a, values, ctx)
+        b = eq.b if isinstance(eq.b, int) else _size(eq.b, values, ctx)
+        if a is not None and b is not None and a != b:
+            message = eq.message(node).format(a, b)
+            raise InvalidArgumentError(f"{message} (created at {node.site})")
+
+
+def _size(dim: Dim, values: dict[int, Any], ctx: RunContext) -> int | None:
+    x, axis = dim
+    value = values.get(id(x))
+    if value is None and x.opdef.name == "variable" and x in ctx.state:
+        value = ctx.state[x]
+    return None if value is None else np.shape(value)[axis]
+
+
 def _run_node(node: Node, values: dict[int, Any], ctx: RunContext) -> Any:
     op = node.opdef
+    _check_sizes(node, values, ctx)
     args = [values.get(id(x)) for x in node.inputs]
     if op.takes_ref:
         args[0] = None  # a reference: the op reads or writes the variable through ctx

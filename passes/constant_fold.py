@@ -52,6 +52,7 @@ def _foldable(node: Node) -> bool:
     return (
         node.type is not None
         and not op.stateful
+        and not op.effectful
         and not op.is_source
         and not op.takes_tuple
         and not node.control_inputs

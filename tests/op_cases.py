@@ -20,6 +20,7 @@ import graphc as tf
 from graphc.ops import REGISTRY
 from graphc.ops.conv import extract_patches, patches_to_image
 from graphc.ops.index import _scatter_add, _slice_grad
+from graphc.ops.index import check_labels as _check_labels
 from graphc.ops.reduce import broadcast_like, reduced_size, sum_to_like
 from graphc.ops.shape import reshape_like
 
@@ -379,6 +380,12 @@ SHAPE = [
         lambda i: np.where(np.arange(3)[:, None] == (i - 1)[None], 2.0, -1.0).astype("float32"),
         [(IDX, (5,))],
         id="axis0-out-of-range",
+    ),
+    Case(  # in range: the labels themselves (out of range raises: tests/test_runtime_checks.py)
+        "check_labels",
+        lambda i, logits: _check_labels(i, logits) * 2,
+        lambda i, logits: i * 2,
+        [(IDX, (5,)), (F, (5, 3))],
     ),
 ]
 

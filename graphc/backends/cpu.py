@@ -90,7 +90,7 @@ class CpuExecutable(Executable):
         self.program = build_program(step)
         for node in self.feeds + self.program.order:  # name the placeholder first
             _check_compilable(node)
-        self.source = generate(self.program)
+        self.source, self._check_sites = generate(self.program)
         if options.debug:
             _show(self)
         self._module = modules.load(self.source, self._cache_dir)
@@ -128,10 +128,20 @@ class CpuExecutable(Executable):
         except GraphcError:
             raise
         except Exception as exc:
-            raise InvalidArgumentError(f"compiled step failed: {exc}") from exc
+            site = self._check_site(exc)
+            if site is None:
+                raise InvalidArgumentError(f"compiled step failed: {exc}") from exc
+            message = exc.args[0].format(*exc.args[1:])
+            raise InvalidArgumentError(f"{message} (created at {site})") from None
         if fresh:
             store.commit(fresh)
         return [None if is_op else self._result(out, n) for n, is_op in self._targets]
+
+    def _check_site(self, exc: Exception) -> str | None:
+        """Where the op of a failed run-time check (graphc.codegen.checks) was created;
+        None for any other exception out of the compiled step."""
+        args = exc.args
+        return self._check_sites.get(args[0]) if args and isinstance(args[0], str) else None
 
     def _first_call(self, arrays: list[Any]) -> Any:
         try:

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graphc.codegen.checks import Checks
 from graphc.codegen.source import Names, Source
 from graphc.ir import Node
+from graphc.ops.dims import Dim
 from graphc.types import DType
 
 
@@ -96,6 +98,7 @@ class Context:
         # the 2 cores: parallel kernels made the W1 MLP step 5x slower (1.6 -> 8.4 ms). So
         # programs that call BLAS keep every loop serial.
         self.allow_parallel = not any(n.opdef.name == "matmul" for n in program.order)
+        self.checks = Checks()  # run-time size and index checks (graphc.codegen.checks)
         self._loop_depth = 0
 
     # ---- values ---------------------------------------------------------------------
@@ -127,9 +130,14 @@ class Context:
     def size(self, node: Node) -> str:
         return " * ".join(self.dims(node)) or "1"
 
+    def size_of(self, dim: Dim | int) -> str:
+        """A size as source text: a static size, or a tensor's axis (read off its array)."""
+        return str(dim) if isinstance(dim, int) else self.dims(dim[0])[dim[1]]
+
     def empty(self, node: Node, dims: list[str]) -> str:
         name = self.new(node)
         self.src(f"{name} = np.empty({shape_text(dims)}, {np_dtype(node.dtype)})")
+        self.checks.shaped(name, dims)
         return name
 
     # ---- loops ----------------------------------------------------------------------

@@ -38,7 +38,7 @@ from graphc.codegen.source import Source
 from graphc.errors import GraphcError
 from graphc.graph import node_line
 from graphc.ir import Node
-from graphc.ops import Fusion
+from graphc.ops import Fusion, assumed_equal
 
 HEADER = "# graphc generated: {title} (do not edit)\n"
 JIT = 'njit(cache=True, error_model="numpy", nogil=True)'
@@ -84,8 +84,9 @@ def emit_elementwise(ctx: Context, node: Node) -> None:
         ctx.src(f"{name}[{', '.join(index)}] = {scalar_expr(node, operands)}")
 
 
-def generate(program: Program) -> str:
-    """The module source for `program`: imports, the store helper, and `step`."""
+def generate(program: Program) -> tuple[str, dict[str, str]]:
+    """The module source for `program` (imports, the store helper, and `step`), and the
+    sites of its run-time checks (graphc.codegen.checks: message template -> user line)."""
     ctx = Context(program)
     groups = _arguments(ctx, program)
     ctx.src._level = 1
@@ -93,6 +94,8 @@ def generate(program: Program) -> str:
         if id(node) in ctx.value:
             continue
         with ctx.src.headed(headline(node)):
+            for eq in assumed_equal(node):
+                ctx.checks.equal(ctx.src, node, eq, ctx.size_of(eq.a), ctx.size_of(eq.b))
             if node.opdef.fusion is Fusion.ELEMENTWISE:
                 emit_elementwise(ctx, node)
             else:
@@ -106,8 +109,9 @@ def generate(program: Program) -> str:
     _signature(out, groups)
     with out.indent():
         _docstring(out, program)
+    out.lines.extend(ctx.checks.entry.lines)
     out.lines.extend(ctx.src.lines)
-    return out.text()
+    return out.text(), ctx.checks.sites
 
 
 def headline(node: Node) -> str:
@@ -200,6 +204,8 @@ def _arguments(ctx: Context, program: Program) -> list[list[str]]:
     consts = [ctx.new(node) for node in program.consts]
     rngs = [ctx.names.fresh(f"{node.op_name}_rng") for node in program.randoms]
     ctx.aliases.update(id(node) for node in [*program.feeds, *program.consts])
+    for node in program.feeds:  # their sizes are known on entry: checks of them run there
+        ctx.checks.sizes.on_entry.update(d for d in ctx.dims(node) if not d.isdigit())
     for node, name in zip([*program.variables, *program.randoms], buffers + rngs, strict=True):
         ctx.buffers[id(node)] = name
     return [feeds, buffers, consts, rngs]

@@ -22,6 +22,7 @@ from graphc.codegen.emitters import element_at, emitter, map_loop, zeros_array
 from graphc.ir import Node
 from graphc.ops.conv import _pads, out_size
 from graphc.ops.index import _expand
+from graphc.types import shape_str
 
 
 # ---- linear algebra -------------------------------------------------------------------------
@@ -35,7 +36,10 @@ def _matmul(ctx: Context, node: Node) -> None:
         # for 0.3 s more compile (each operand layout is one more np.dot specialization).
         left = f"{ctx[a]}.T" if ta else ctx[a]
         right = f"{ctx[b]}.T" if tb else ctx[b]
-        ctx.src(f"{ctx.new(node)} = np.dot({left}, {right})")
+        name = ctx.new(node)
+        ctx.src(f"{name} = np.dot({left}, {right})")
+        a_dims, b_dims = ctx.dims(a), ctx.dims(b)
+        ctx.checks.shaped(name, [a_dims[1 if ta else 0], b_dims[0 if tb else 1]])
         return
     _matmul_loops(ctx, node, a, b, ta, tb)
 
@@ -138,7 +142,14 @@ def _reshape(ctx: Context, node: Node) -> None:
         ctx.src(f"{name} = np.empty({shape}, {np_dtype(node.dtype)})")
         ctx.src(f"{name}[{', '.join('0' for _ in dims)}] = {ctx[x]}")
         return
-    ctx.src(f"{ctx.new(node)} = {ctx[x]}.reshape({shape})")
+    size, new_size = ctx.size(x), " * ".join(dims)
+    derived = node.opdef.name in ("expand_dims", "squeeze")  # dims read off x itself
+    if not derived and not all(d.isdigit() for d in [*dims, *ctx.dims(x)]):
+        message = f"cannot reshape {{}} elements into shape {shape_str(node.type.shape)}"
+        ctx.checks.require(ctx.src, node, f"{size} != {new_size}", message, [size])
+    name = ctx.new(node)
+    ctx.src(f"{name} = {ctx[x]}.reshape({shape})")
+    ctx.checks.shaped(name, dims)
     if id(x) in ctx.aliases:
         ctx.aliases.add(id(node))
 
@@ -206,6 +217,8 @@ def _size(ctx: Context, node: Node) -> None:
 def _fill(ctx: Context, node: Node) -> None:
     dims_arr, value = node.inputs
     dims = [f"int({ctx[dims_arr]}[{k}])" for k in range(len(node.type.shape))]
+    for k, d in enumerate(dims):
+        ctx.checks.require(ctx.src, node, f"{d} < 0", f"dims[{k}] is {{}}, a negative size", [d])
     map_loop(ctx, node, dims, lambda index: ctx[value])
 
 
@@ -235,13 +248,10 @@ def _slice_map(
         axis += 1
         if entry[0] == "i":
             idx = entry[1]
-            plan.append(
-                (
-                    "i",
-                    str(idx % known if known else idx) if idx >= 0 or known else f"{d} + ({idx})",
-                    "",
-                )
-            )
+            at = str(idx % known if known else idx) if idx >= 0 or known else f"{d} + ({idx})"
+            if known is None:  # checked like NumPy: -d <= idx < d
+                ctx.checks.in_range(ctx.src, node, f"index (axis {axis - 1})", at, d)
+            plan.append(("i", at, ""))
             continue
         if known is not None:
             start, stop, step = slice(*entry[1:]).indices(known)
@@ -302,10 +312,7 @@ def _concat(ctx: Context, node: Node) -> None:
 def _checked_index(ctx: Context, node: Node, indices: Node, index: list[str], bound: str) -> str:
     j = ctx.names.fresh("j")
     ctx.src(f"{j} = {element_at(ctx, indices, index)}")
-    with ctx.src.indent(f"if {j} < 0 or {j} >= {bound}:"):
-        ctx.src(
-            f"raise IndexError(\"{node.opdef.type_name} '{node.op_name}': index out of range\")"
-        )
+    ctx.checks.in_range(ctx.src, node, "index", j, bound)
     return j
 
 
@@ -335,6 +342,15 @@ def _scatter_add(ctx: Context, node: Node) -> None:
         j = _checked_index(ctx, node, indices, index[axis : axis + k], ctx.dims(like)[axis])
         target = [*index[:axis], j, *index[axis + k :]]
         ctx.src(f"{name}[{', '.join(target)}] += {element_at(ctx, updates, index)}")
+
+
+@emitter("check_labels")
+def _check_labels(ctx: Context, node: Node) -> None:
+    labels, logits = node.inputs
+    classes = ctx.dims(logits)[-1]
+    with ctx.loops(ctx.dims(labels)) as index:
+        ctx.checks.in_range(ctx.src, node, "label", element_at(ctx, labels, index), classes)
+    ctx.bind(node, ctx[labels], alias=id(labels) in ctx.aliases)
 
 
 @emitter("one_hot")
@@ -413,8 +429,12 @@ def _in_top_k(ctx: Context, node: Node) -> None:
     name = ctx.empty(node, [rows])
     k = node.attrs["k"]
     with ctx.loops([rows]) as (b,):
-        ctx.src(f"target = {ctx[pred]}[{b}, {ctx[targets]}[{b}]]")
-        ctx.src("above = 0")
-        with ctx.src.indent(f"for c in range({classes}):"):
-            ctx.src(f"above += {ctx[pred]}[{b}, c] > target")
-        ctx.src(f"{name}[{b}] = above < {k} and math.isfinite(target)")
+        ctx.src(f"t = {ctx[targets]}[{b}]")
+        with ctx.src.indent(f"if t < 0 or t >= {classes}:  # out of range: not in the top k"):
+            ctx.src(f"{name}[{b}] = False")
+        with ctx.src.indent("else:"):
+            ctx.src(f"target = {ctx[pred]}[{b}, t]")
+            ctx.src("above = 0")
+            with ctx.src.indent(f"for c in range({classes}):"):
+                ctx.src(f"above += {ctx[pred]}[{b}, c] > target")
+            ctx.src(f"{name}[{b}] = above < {k} and math.isfinite(target)")

@@ -210,6 +210,7 @@ class Reducing:
             ctx.src(f"{self.name} = {identity}")
             return
         ctx.src(f"{self.name} = np.empty({shape_text(self.out_dims)}, {acc_t})")
+        ctx.checks.shaped(self.name, self.out_dims)
         if all(d.isdigit() and int(d) > 0 for d in self.extent):
             return
         with ctx.src.indent(f"if {' * '.join(self.extent) or '1'} == 0:  # empty: the identity"):
@@ -238,9 +239,11 @@ class Reducing:
             return self.name
         final = self.ctx.names.fresh(self.node.op_name)
         t = np_dtype(self.node.dtype)
-        self.ctx.src(
-            f"{final} = {t}({self.name})" if self.scalar else f"{final} = {self.name}.astype({t})"
-        )
+        if self.scalar:
+            self.ctx.src(f"{final} = {t}({self.name})")
+        else:
+            self.ctx.src(f"{final} = {self.name}.astype({t})")
+            self.ctx.checks.shaped(final, self.out_dims)
         return final
 
 

@@ -116,6 +116,7 @@ def _fused(ctx: Context, node: Node) -> None:
                 ctx.src(f"{stored[id(o)]} = {in_place[0]}  # the matmul epilogue: written in place")
             else:
                 ctx.src(f"{stored[id(o)]} = np.empty({shape_text(dims)}, {np_dtype(o.dtype)})")
+            ctx.checks.shaped(stored[id(o)], dims)
     sinks = {
         id(m): _sink(ctx, m, dims, outer) for m in inner.nodes if m.opdef.fusion is Fusion.REDUCTION
     }

@@ -39,6 +39,7 @@ import numpy as np
 from graphc.errors import DTypeError, GraphcError, GraphMismatchError, ShapeError
 from graphc.graph import get_default_graph
 from graphc.ir import Attrs, Node, Operation, user_site
+from graphc.ops.dims import Equal, broadcast_equalities, elementwise_equalities
 from graphc.types import DType, TensorType, as_dtype
 
 
@@ -96,6 +97,9 @@ class OpDef:
     shape_only: bool = False  # reads only its input's shape: a constant when that is static
     reshape: bool = False  # the same elements in the same order, in another shape
     kernel_only: bool = False  # appears only inside fused kernels (no emitter of its own)
+    # the run-time size equalities it assumes (graphc.ops.dims); elementwise and broadcast
+    # ops need none: they share the broadcasting rule
+    assumes: Callable[[Node], list[Equal]] | None = None
     expr_float32: str | None = None  # a faster float32 `expr` (its error stated where defined)
 
     def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Node:
@@ -131,6 +135,23 @@ def defop(
         raise ValueError(f"random op {name!r} must be effectful and stateful")
     REGISTRY[name] = op
     return op
+
+
+def assumed_equal(node: Node) -> list[Equal]:
+    """The run-time size equalities `node` assumes (graphc.ops.dims): its op's `assumes`
+    facet, else the broadcasting rule for elementwise and broadcast ops, else none."""
+    op = node.opdef
+    if op.assumes is not None:
+        return op.assumes(node)
+    if node.type is None or node.type.shape is None or not node.inputs:
+        return []
+    if op.fusion is Fusion.ELEMENTWISE:
+        return elementwise_equalities(node)
+    if op.fusion is Fusion.BROADCAST:
+        x = node.inputs[0]
+        sources = [(like, like.type.shape) for like in node.inputs[1:2]]
+        return broadcast_equalities([(x, x.type.shape)], node.type.shape, sources)
+    return []
 
 
 def graph_of(values: Sequence[Any]) -> Any:

@@ -118,9 +118,11 @@ patches_to_image = defop(
 
 
 def _in_top_k_numpy(predictions: np.ndarray, targets: np.ndarray, *, k: int) -> np.ndarray:
-    target = predictions[np.arange(len(targets)), targets]
+    """TF's rule: a target out of [0, classes) is not in the top k (never an error)."""
+    valid = (targets >= 0) & (targets < predictions.shape[1])
+    target = predictions[np.arange(len(targets)), np.where(valid, targets, 0)]
     above = (predictions > target[:, None]).sum(axis=1)
-    return (above < k) & np.isfinite(target)
+    return (above < k) & np.isfinite(target) & valid
 
 
 def _in_top_k_infer(p: TensorType, t: TensorType, *, k: int) -> TensorType:

@@ -15,6 +15,7 @@ from typing import Any
 from graphc import reference
 from graphc.graph import Graph
 from graphc.ops import Fusion, defop
+from graphc.ops.dims import broadcast_equalities
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +47,9 @@ fused = defop(
     Fusion.OPAQUE,
     infer=lambda *types, kernel: None,
     numpy=_fused_numpy,
+    assumes=lambda n: broadcast_equalities(
+        [(x, x.type.shape) for x in n.inputs], n.attrs["kernel"].shape
+    ),
     differentiable=False,
 )
 fused_output = defop(

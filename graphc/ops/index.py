@@ -17,6 +17,7 @@ import numpy as np
 from graphc.errors import DTypeError, ShapeError
 from graphc.ir import OPERATORS, Node
 from graphc.ops import BUILDERS, Fusion, convert, convert_operands, defop, same_dtype
+from graphc.ops.dims import Equal, broadcast_equalities, same_dims
 from graphc.ops.elementwise import identity
 from graphc.ops.reshape import expand_dims
 from graphc.ops.state import static_value
@@ -170,6 +171,19 @@ def _concat_vjp(g: Node, n: Node) -> tuple[Node, ...]:
     return tuple(grads)
 
 
+def _concat_assumes(n: Node) -> list[Equal]:
+    """Every axis but the joined one has one size in all inputs."""
+    axis = n.attrs["axis"]
+    if n.type.shape is None or any(x.type.shape is None for x in n.inputs):
+        return []
+    masked = [
+        (x, tuple(1 if k == axis else d for k, d in enumerate(x.type.shape))) for x in n.inputs
+    ]
+    return broadcast_equalities(
+        masked, tuple(1 if k == axis else d for k, d in enumerate(n.type.shape))
+    )
+
+
 _concat = defop(
     "concat",
     "ConcatV2",
@@ -178,6 +192,7 @@ _concat = defop(
     numpy=lambda *xs, axis: np.concatenate(xs, axis=axis),
     vjp=_concat_vjp,
     linear=True,
+    assumes=_concat_assumes,
 )
 
 
@@ -254,7 +269,7 @@ def _scatter_add_numpy(
     out = np.zeros(like.shape, updates.dtype)
     k = indices.ndim
     moved = np.moveaxis(updates, list(builtins.range(axis, axis + k)), list(builtins.range(k)))
-    np.add.at(np.moveaxis(out, axis, 0), indices, moved)
+    np.add.at(np.moveaxis(out, axis, 0), _in_range(indices, like.shape[axis], "index"), moved)
     return out
 
 
@@ -262,12 +277,23 @@ def _gather_vjp(g: Node, n: Node) -> tuple[Node, None]:  # scatter-add g at the 
     return (_scatter_add(g, n.inputs[1], n.inputs[0], axis=n.attrs["axis"]), None)
 
 
+def _in_range(values: np.ndarray, bound: int, what: str) -> np.ndarray:
+    """`values` if all are in [0, bound), else IndexError naming the first that is not
+    (TF1 raises where NumPy would wrap a negative index)."""
+    bad = (values < 0) | (values >= bound)
+    if np.any(bad):
+        raise IndexError(f"{what} {values[bad].flat[0]} is not in [0, {bound})")
+    return values
+
+
 _gather = defop(
     "gather",
     "GatherV2",
     Fusion.OPAQUE,
     infer=_gather_infer,
-    numpy=lambda params, indices, *, axis: np.take(params, indices, axis=axis),
+    numpy=lambda params, indices, *, axis: np.take(
+        params, _in_range(indices, params.shape[axis], "index"), axis=axis
+    ),
     vjp=_gather_vjp,
     linear=(0,),
 )
@@ -285,6 +311,39 @@ _scatter_add = defop(
     numpy=_scatter_add_numpy,
     vjp=_scatter_add_like_vjp,
     linear=(0,),
+)
+
+
+def _check_labels_infer(labels: TensorType, logits: TensorType) -> TensorType:
+    if not labels.dtype.is_integer:
+        raise DTypeError(f"labels must be integers, got {labels.dtype.name}")
+    if labels.shape is not None and logits.shape is not None:
+        lead = logits.shape[:-1]
+        if len(labels.shape) != len(lead) or not all(
+            a is None or b is None or a == b for a, b in zip(labels.shape, lead, strict=True)
+        ):
+            raise ShapeError(f"labels {labels} do not match the leading dims of logits {logits}")
+    return labels
+
+
+def _check_labels_assumes(n: Node) -> list[Equal]:
+    labels, logits = n.inputs
+    if labels.type.shape is None or logits.type.shape is None:
+        return []
+    return same_dims([((labels, k), (logits, k)) for k in range(len(labels.type.shape))])
+
+
+# `labels` itself, after checking at run time what TF1's SparseSoftmaxCrossEntropyWithLogits
+# checks: one label per row of logits, each in [0, classes) (one_hot alone gives zeros)
+check_labels = defop(
+    "check_labels",
+    "CheckLabels",
+    Fusion.OPAQUE,
+    infer=_check_labels_infer,
+    numpy=lambda labels, logits: _in_range(labels, logits.shape[-1], "label"),
+    differentiable=False,
+    effectful=True,  # it may raise: never folded, merged or dropped for an unused result
+    assumes=_check_labels_assumes,
 )
 
 

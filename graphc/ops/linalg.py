@@ -16,6 +16,7 @@ import numpy as np
 from graphc.errors import DTypeError, ShapeError
 from graphc.ir import OPERATORS, Node
 from graphc.ops import Fusion, convert_operands, defop, same_dtype, unbroadcast
+from graphc.ops.dims import Dim, Equal, broadcast_equalities, same_dims
 from graphc.ops.reduce import broadcast_like
 from graphc.ops.reshape import expand_dims
 from graphc.types import TensorType, broadcast_shapes
@@ -70,6 +71,18 @@ def _matmul_jvp(tangents: tuple, n: Node) -> Node | None:
     return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
+def _matmul_assumes(n: Node) -> list[Equal]:
+    """The inner dims are equal; batch dims broadcast."""
+    a, b = n.inputs
+    if a.type.shape is None or b.type.shape is None:
+        return []
+    ka = len(a.type.shape) - (2 if n.attrs["transpose_a"] else 1)
+    kb = len(b.type.shape) - (1 if n.attrs["transpose_b"] else 2)
+    inner = same_dims([((b, kb), (a, ka))])
+    batch = [(a, a.type.shape[:-2]), (b, b.type.shape[:-2])]
+    return inner + broadcast_equalities(batch, n.type.shape[:-2])
+
+
 _matmul = defop(
     "matmul",
     "MatMul",
@@ -80,6 +93,7 @@ _matmul = defop(
     ),
     vjp=_matmul_vjp,
     jvp=_matmul_jvp,
+    assumes=_matmul_assumes,
 )
 
 
@@ -171,6 +185,27 @@ def _einsum_jvp(tangents: tuple, n: Node) -> Node | None:
     return total
 
 
+def _einsum_assumes(n: Node) -> list[Equal]:
+    """Every occurrence of one index letter has one size."""
+    specs = n.attrs["equation"].split("->")[0].split(",")
+    axes = [
+        (c, (x, j)) for spec, x in zip(specs, n.inputs, strict=True) for j, c in enumerate(spec)
+    ]
+    static = {c: x.type.shape[j] for c, (x, j) in axes if x.type.shape[j] is not None}
+    first: dict[str, Dim] = {}
+    out = []
+    for c, (x, j) in axes:
+        if x.type.shape[j] is not None:
+            continue
+        if c in static:
+            out.append(Equal((x, j), static[c]))
+        elif c in first:
+            out.append(Equal((x, j), first[c]))
+        else:
+            first[c] = (x, j)
+    return out
+
+
 _einsum = defop(
     "einsum",
     "Einsum",
@@ -179,6 +214,7 @@ _einsum = defop(
     numpy=lambda *xs, equation: np.einsum(equation, *xs),
     vjp=_einsum_vjp,
     jvp=_einsum_jvp,
+    assumes=_einsum_assumes,
 )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from graphc.errors import DTypeError
 from graphc.ir import Node
 from graphc.ops import Fusion, Reduction, convert, defop, unbroadcast
+from graphc.ops.dims import broadcast_equalities
 from graphc.ops.elementwise import (
     add,
     cast,
@@ -250,6 +251,11 @@ sum_to_like = defop(
     "sum_to_like",
     "SumToLike",
     Fusion.REDUCTION,
+    assumes=lambda n: broadcast_equalities(
+        [(n.inputs[1], n.inputs[1].type.shape)],
+        n.inputs[0].type.shape,
+        [(n.inputs[0], n.inputs[0].type.shape)],
+    ),
     infer=lambda x, like: TensorType(like.shape, x.dtype),
     reduction=SUM,
     numpy=lambda x, like: _sum_to_shape(x, like.shape),

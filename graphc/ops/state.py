@@ -17,6 +17,7 @@ from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphc.graph import as_op_node
 from graphc.ir import ConstValue, Node
 from graphc.ops import BUILDERS, Fusion, defop, graph_of, to_array
+from graphc.ops.dims import same_dims
 from graphc.types import Shape, TensorType, as_dtype, shape_str
 
 
@@ -108,6 +109,7 @@ assign_op = defop(
     stateful=True,
     takes_ref=True,
     effectful=True,
+    assumes=lambda n: same_dims([((n.inputs[1], k), (n.inputs[0], k)) for k in range(n.type.rank)]),
 )
 
 no_op_def = defop(
