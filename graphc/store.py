@@ -65,6 +65,11 @@ class VariableStore:
         """Sets a variable's value (converted to its dtype and checked against its shape)."""
         self.commit({var: np.array(convert_feed(var, value), order="C")})
 
+    def load_all(self, values: dict[Node, Any]) -> None:
+        """Sets several variables at once: converts and checks all, then one commit, so
+        either every variable changes or (when one value does not fit) none does."""
+        self.commit({var: np.array(convert_feed(var, v), order="C") for var, v in values.items()})
+
     def rng(self, node: Node) -> np.random.Generator:
         """The generator of a random op (by name: passes may rebuild the node)."""
         rng = self._rngs.get(node.op_name)
