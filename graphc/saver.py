@@ -107,6 +107,16 @@ class Saver:
                 os.remove(old + SUFFIX)
         return save_path
 
+    @property
+    def last_checkpoints(self) -> list[str]:
+        """The checkpoints this saver keeps (and will delete past `max_to_keep`), oldest first."""
+        return list(self._kept)
+
+    def recover_last_checkpoints(self, checkpoint_paths: list[str]) -> None:
+        """Adopts checkpoints saved earlier (such as by a process that crashed), so that
+        `max_to_keep` deletes them in turn (TF1's): those of `checkpoint_paths` that exist."""
+        self._kept = [p for p in checkpoint_paths if os.path.isfile(p + SUFFIX)]
+
     def restore(self, sess: Any, save_path: str) -> None:
         """Loads every variable from `save_path` (as returned by save): all or none.
 
