@@ -52,22 +52,10 @@ KINDS = "biufc"  # booleans and numbers: the only arrays a checkpoint holds
 
 log = logging.getLogger("graphc")
 
-# What the zip and .npy readers raise for a damaged file (GraphcError is re-raised first).
-CORRUPT = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    ValueError,
-    EOFError,
-    OSError,
-    KeyError,
-    struct.error,
-    IndexError,
-    TypeError,
-    OverflowError,
-    SyntaxError,
-    NotImplementedError,
-    RuntimeError,
-)
+# What the zip and .npy readers raise for a damaged file (GraphcError is re-raised first;
+# RuntimeError: an encrypted member, or a compression method zipfile lacks).
+_ZIP = (zipfile.BadZipFile, zipfile.LargeZipFile, struct.error, EOFError, OSError, RuntimeError)
+CORRUPT = (*_ZIP, ValueError, LookupError, TypeError, ArithmeticError, SyntaxError)
 
 
 class Saver:

@@ -407,3 +407,12 @@ def test_fortran_order_and_big_endian_arrays_are_read(saved):
     tf.train.Saver().restore(sess, prefix)
     np.testing.assert_array_equal(sess.run(w), W0 * 3.0)
     assert sess.run(s) == 4
+
+
+def test_checkpoints_of_earlier_graphc_versions_are_read(saved, tmp_path):
+    sess, w, s, prefix = saved
+    np.savez(prefix + ".npz", w=W0 * 4.0, s=np.int64(2))  # what Saver.save wrote before
+    (tmp_path / "checkpoint").write_text("model_checkpoint_path: 'model'\n")
+    tf.train.Saver().restore(sess, tf.train.latest_checkpoint(str(tmp_path)))
+    np.testing.assert_array_equal(sess.run(w), W0 * 4.0)
+    assert sess.run(s) == 2
