@@ -36,5 +36,12 @@ class NotFoundError(GraphcError, FileNotFoundError):
     """A checkpoint or tensor that does not exist."""
 
 
+class DataLossError(GraphcError, OSError):
+    """A checkpoint (or saved graph) that is damaged, truncated or hostile: not a zip,
+    a bad CRC, a pickled array, a bad .npy header, a size the file cannot hold. The
+    message names the file and the member. An OSError, like `NotFoundError`, so one
+    `except OSError` covers a checkpoint that is missing and one that is unreadable."""
+
+
 class PassError(GraphcError, RuntimeError):
     """An optimization pass failed or returned an invalid graph."""

@@ -9,7 +9,9 @@ runs against the Session's `VariableStore`. A backend never sees the Session.
 Invariants: an Executable runs every check that can fail before running any op (feed
 dtypes and shapes, unfed placeholders, uninitialized variables); it commits variable
 writes to the store only after the whole step succeeded, so a failed run changes no
-variable; its results mirror the fetch structure it was made for.
+variable; its results mirror the fetch structure it was made for, and are arrays the
+caller owns (never a variable's buffer, a fed array, or another result: `unshared`); once
+its session is closed, calling it raises the error `Session.run` raises.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from graphc.errors import GraphcError
 from graphc.feeds import convert_feed, flatten
 from graphc.graph import Graph, as_op_node
 from graphc.ir import Node
 from graphc.schedule import Plan, plan
-from graphc.store import VariableStore
+from graphc.store import VariableStore, closed_session
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class Executable(abc.ABC):
 
     # ---- calling ------------------------------------------------------------------------
     def __call__(self, *values: Any) -> Any:
+        if self._store.closed:
+            raise closed_session()
         if len(values) != len(self.feeds):
             raise GraphcError(f"expected {len(self.feeds)} feed values, got {len(values)}")
         arrays = [self.argument(n, v) for n, v in zip(self.feeds, values, strict=True)]
@@ -118,6 +124,20 @@ class Backend(abc.ABC):
         rebuild: Callable[[list[Any]], Any] | None = None,
     ) -> Executable:
         """An executable for `step`; `rebuild` turns its flat results into the fetch structure."""
+
+
+def unshared(values: list[Any]) -> list[Any]:
+    """`values` with every array that may share memory with an earlier one copied: a run
+    that fetches one tensor twice (or a tensor and a view of it) returns distinct arrays."""
+    seen: list[np.ndarray] = []
+    out = []
+    for value in values:
+        if isinstance(value, np.ndarray):
+            if any(np.may_share_memory(value, other) for other in seen):
+                value = value.copy()
+            seen.append(value)
+        out.append(value)
+    return out
 
 
 def check_emitters(backend: str, table: dict[str, Any], needed: list[str]) -> None:

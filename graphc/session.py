@@ -99,7 +99,9 @@ class Session:
             _DEFAULT_SESSIONS.remove(self)
 
     def close(self) -> None:
+        """Closes the session: `run`, and calling an executable it made, then raise."""
         self._closed = True
+        self.store.closed = True  # what its executables check (they never see the session)
 
     # ---- running ----------------------------------------------------------------------
     def run(self, fetches: Any, feed_dict: dict | None = None) -> Any:

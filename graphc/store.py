@@ -8,6 +8,8 @@ Invariants:
   whole run succeeded, so a failed run changes no variable; it bumps `version`, which
   tells executables holding views of the buffers to take them again.
 - A fetched or saved value is a copy (`value`), so it never changes afterwards.
+- Once the session is closed (`closed`), calling an executable raises
+  `closed_session()`, the error `Session.run` raises.
 - Each random op draws from one generator per session, kept by the op's name (passes
   may rebuild the node), seeded from the op's `seed` attribute.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import FailedPreconditionError
+from graphc.errors import FailedPreconditionError, GraphcError
 from graphc.feeds import convert_feed
 from graphc.ir import Node
 
@@ -32,6 +34,11 @@ def uninitialized(var: Node) -> FailedPreconditionError:
     )
 
 
+def closed_session() -> GraphcError:
+    """The error for running anything of a closed session (one message everywhere)."""
+    return GraphcError("attempted to use a closed Session")
+
+
 class VariableStore:
     """Values, a version and random generators: the state one Session keeps between runs."""
 
@@ -39,6 +46,7 @@ class VariableStore:
         self.values: dict[Node, np.ndarray] = {}
         self.version = 0  # bumped whenever the set of buffers changes
         self._rngs: dict[str, np.random.Generator] = {}
+        self.closed = False  # set by Session.close; executables read it once per call
 
     def __contains__(self, var: Node) -> bool:
         return var in self.values
@@ -64,6 +72,11 @@ class VariableStore:
     def load(self, var: Node, value: Any) -> None:
         """Sets a variable's value (converted to its dtype and checked against its shape)."""
         self.commit({var: np.array(convert_feed(var, value), order="C")})
+
+    def load_all(self, values: dict[Node, Any]) -> None:
+        """Sets several variables at once: converts and checks all, then one commit, so
+        either every variable changes or (when one value does not fit) none does."""
+        self.commit({var: np.array(convert_feed(var, v), order="C") for var, v in values.items()})
 
     def rng(self, node: Node) -> np.random.Generator:
         """The generator of a random op (by name: passes may rebuild the node)."""

@@ -19,6 +19,7 @@ from graphc.ops import convert
 from graphc.ops.elementwise import cast, sqrt, square
 from graphc.ops.state import group
 from graphc.saver import Saver as Saver
+from graphc.saver import get_checkpoint_state as get_checkpoint_state
 from graphc.saver import latest_checkpoint as latest_checkpoint
 from graphc.variables import Variable, VariableNode, trainable_variables
 

@@ -178,6 +178,63 @@ def test_closed_session_is_an_error():
         s.run(tf.constant(1.0))
 
 
+def test_closed_session_refuses_the_executables_it_made(target, tmp_path):
+    x = tf.placeholder(tf.float32, [None], name="x")
+    v = tf.Variable(1.0)
+    s = tf.Session(target=target, cache_dir=tmp_path)
+    s.run(v.initializer)
+    step = s.make_callable(x * v, [x])
+    read = s.make_callable(v)
+    np.testing.assert_array_equal(step([2.0]), [2.0])
+    s.close()
+    with pytest.raises(GraphcError) as from_run:
+        s.run(v)
+    for call in (lambda: step([2.0]), read):
+        with pytest.raises(GraphcError) as from_call:
+            call()
+        assert str(from_call.value) == str(from_run.value) == "attempted to use a closed Session"
+
+
+def _distinct(*arrays):
+    for k, a in enumerate(arrays):
+        for b in arrays[k + 1 :]:
+            assert a is not b and not np.shares_memory(a, b)
+
+
+def test_one_tensor_fetched_twice_gives_distinct_arrays(sess):
+    v = tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3))
+    t = v * 2.0
+    sess.run(v.initializer)
+    _distinct(*sess.run([v, v]))
+    _distinct(*sess.run([t, t, tf.reshape(t, [6]), tf.identity(t)]))
+    _distinct(*sess.make_callable([v, v, t, t])())
+    got = sess.run({"a": v, "b": [v, (t, t)]})
+    _distinct(got["a"], got["b"][0], *got["b"][1])
+
+
+def test_fetches_never_alias_a_fed_array(sess):
+    x = tf.placeholder(tf.float32, [2, 3])
+    fed = np.ones((2, 3), np.float32)
+    first, second, same, flipped = sess.run([x, x, tf.identity(x), tf.transpose(x)], {x: fed})
+    _distinct(fed, first, second, same, flipped)
+    (called,) = sess.make_callable([x], [x])(fed)
+    _distinct(fed, called)
+
+
+def test_writing_into_a_fetched_value_changes_no_variable(sess):
+    v = tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3))
+    sess.run(v.initializer)
+    views = [v, tf.identity(v), tf.reshape(v, [6]), tf.transpose(v), v[0]]
+    for fetch in views:
+        sess.run(fetch)[...] = 99.0
+    for value in sess.run(views):
+        value[...] = 99.0
+    _, read = sess.run([v.assign(v + 1.0), v])  # the read from before the assign
+    read[...] = 99.0
+    sess.make_callable(v)()[...] = 99.0
+    np.testing.assert_array_equal(sess.run(v), np.arange(6).reshape(2, 3) + 1.0)
+
+
 def test_make_callable(sess):
     x = tf.placeholder(tf.float32, [None])
     y = tf.placeholder(tf.float32, [None])

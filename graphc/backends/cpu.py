@@ -9,7 +9,8 @@ Numba also compiles one specialization only.
 Invariants: checks run before the compiled call (feeds, uninitialized
 variables); new variable buffers are committed only after the call returns;
 existing buffers are written by the compiled code at its very end, through
-views the executable takes again whenever the store's version changes.
+views the executable takes again whenever the store's version changes. Results are
+arrays the caller owns: never a buffer, a feed, a constant or another result.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from graphc.codegen.allocator import tune_allocator
 from graphc.codegen.context import Program
 from graphc.codegen.cpu import EMITTERS, generate
 from graphc.errors import DTypeError, GraphcError, InvalidArgumentError
-from graphc.executable import Backend, Executable, Options, Step, check_emitters
+from graphc.executable import Backend, Executable, Options, Step, check_emitters, unshared
 from graphc.feeds import convert_feed
 from graphc.ir import Node
 from graphc.ops import REGISTRY, Fusion
@@ -135,7 +136,10 @@ class CpuExecutable(Executable):
             raise InvalidArgumentError(f"{message} (created at {site})") from None
         if fresh:
             store.commit(fresh)
-        return [None if is_op else self._result(out, n) for n, is_op in self._targets]
+        results = [None if is_op else self._result(out, n) for n, is_op in self._targets]
+        # the generated code copies fetches that alias a buffer, a feed or a constant once;
+        # a tensor fetched twice (or with a view of it) still needs a copy per extra fetch
+        return unshared(results) if len(results) > 1 else results
 
     def _check_site(self, exc: Exception) -> str | None:
         """Where the op of a failed run-time check (graphc.codegen.checks) was created;
