@@ -27,7 +27,7 @@ from graphc.feeds import convert_feed, flatten
 from graphc.graph import Graph, get_default_graph
 from graphc.ir import SESSION, Node, Operation
 from graphc.schedule import Plan, plan
-from graphc.store import VariableStore
+from graphc.store import VariableStore, closed_session
 
 _DEFAULT_SESSIONS: list[Session] = []
 
@@ -79,7 +79,6 @@ class Session:
         self.debug = debug or os.environ.get("GRAPHC_DEBUG", "") not in ("", "0")
         self.store = VariableStore()
         self._executables: dict[tuple, Executable] = {}
-        self._closed = False
 
     # ---- context management ---------------------------------------------------------
     def __enter__(self) -> Session:
@@ -100,14 +99,13 @@ class Session:
 
     def close(self) -> None:
         """Closes the session: `run`, and calling an executable it made, then raise."""
-        self._closed = True
-        self.store.closed = True  # what its executables check (they never see the session)
+        self.store.closed = True  # what run and its executables check
 
     # ---- running ----------------------------------------------------------------------
     def run(self, fetches: Any, feed_dict: dict | None = None) -> Any:
         """Runs what `fetches` need; returns values in the same structure (ops give None)."""
-        if self._closed:
-            raise GraphcError("attempted to use a closed Session")
+        if self.store.closed:
+            raise closed_session()
         leaves, rebuild = flatten(fetches)
         targets = [self._resolve(leaf) for leaf in leaves]
         feeds = self._feeds(feed_dict or {})
