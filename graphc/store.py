@@ -71,7 +71,7 @@ class VariableStore:
 
     def load(self, var: Node, value: Any) -> None:
         """Sets a variable's value (converted to its dtype and checked against its shape)."""
-        self.commit({var: np.array(convert_feed(var, value), order="C")})
+        self.load_all({var: value})
 
     def load_all(self, values: dict[Node, Any]) -> None:
         """Sets several variables at once: converts and checks all, then one commit, so

@@ -88,6 +88,7 @@ class CpuExecutable(Executable):
         self._targets = step.targets
         fetches = step.fetches
         self._fetch_index = {id(n): k for k, n in enumerate(fetches)}
+        self._arrays_fetched = sum(1 for n, is_op in step.targets if not is_op and n.type.shape)
         self.program = build_program(step)
         for node in self.feeds + self.program.order:  # name the placeholder first
             _check_compilable(node)
@@ -139,7 +140,7 @@ class CpuExecutable(Executable):
         results = [None if is_op else self._result(out, n) for n, is_op in self._targets]
         # the generated code copies fetches that alias a buffer, a feed or a constant once;
         # a tensor fetched twice (or with a view of it) still needs a copy per extra fetch
-        return unshared(results) if len(results) > 1 else results
+        return unshared(results) if self._arrays_fetched > 1 else results
 
     def _check_site(self, exc: Exception) -> str | None:
         """Where the op of a failed run-time check (graphc.codegen.checks) was created;
