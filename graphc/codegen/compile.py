@@ -1,23 +1,35 @@
-"""Writing generated modules to a content-addressed cache and importing them by name.
+"""Writing generated modules to a content-addressed cache and loading them by path.
 
-Invariants (see NUMBA.md): a module's name is a hash of its source, of every
-jit flag (they are in the source) and of the graphc, numba and Python
-versions, so two processes compiling the same program share one file and
-Numba's on-disk cache. Files are written to a temporary name and renamed, so
-concurrent writers never leave a torn file. A cache that cannot be written or
-read falls back to compiling in memory (no disk cache), never to a crash.
+Invariants (see NUMBA.md and README "Compilation and caching"):
+- A module's name is a hash of its source, of every jit flag (they are in the
+  source) and of the graphc, numba and Python versions, so two processes
+  compiling the same program share one file and Numba's on-disk cache.
+- The code executed is always the source graphc generated in this process: the
+  module file is compared with it byte for byte (and rewritten on a mismatch),
+  and the module is executed from that in-memory source, with the file's path
+  as `__file__` (what Numba's cache locator needs). No `.pyc` is read or
+  written, and the cache folder is never put on `sys.path`.
+- A cache folder that another user could write (group/world-writable, or owned
+  by a uid other than ours or root's, itself, its `__pycache__` or a parent
+  without the sticky bit) is not used, nor one we cannot write: the module is
+  compiled in memory, with one `CacheWarning` per folder and process.
+- Files are written to a temporary name, flushed and renamed, so concurrent
+  writers never leave a torn file. No cache failure fails a run.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.abc
+import importlib.util
 import os
 import platform
 import shutil
+import stat
 import sys
 import tempfile
 import types
+import warnings
 from pathlib import Path
 
 import numba
@@ -25,6 +37,12 @@ import numba
 from graphc._version import __version__
 
 ENV_CACHE_DIR = "GRAPHC_CACHE_DIR"
+
+_warned: set[str] = set()  # cache folders already warned about in this process
+
+
+class CacheWarning(UserWarning):
+    """The compile cache was bypassed or repaired; the run goes on."""
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -43,37 +61,93 @@ def module_name(source: str) -> str:
 
 
 def load(source: str, cache_dir: str | os.PathLike | None = None) -> types.ModuleType:
-    """The module for `source`, imported from the cache (written there first if needed)."""
+    """The module for `source`, backed by a file in the cache (written there first if needed).
+
+    Falls back to `load_in_memory` (with a `CacheWarning`) when the cache cannot be used."""
     name = module_name(source)
     module = sys.modules.get(name)
     if module is not None and getattr(module, "__graphc_source__", None) == source:
         return module
+    root = Path(os.path.abspath(cache_root(cache_dir)))
+    problem = unusable_reason(root)
+    if problem is not None:
+        warn_once(root, f"{problem}: compiling in memory, nothing is cached")
+        return load_in_memory(name, source)
     try:
-        root = cache_root(cache_dir)
         _write(root / f"{name}.py", source)
-        module = _import(name, root)
-        if module.__graphc_source__ != source:
-            raise ImportError(f"{name} in {root} does not hold the expected source")
+        module = _import(name, root / f"{name}.py", source)
         return module
-    except (OSError, ImportError, SyntaxError, ValueError):
+    except (OSError, ImportError, SyntaxError, ValueError, RuntimeError) as exc:
+        # RuntimeError: Numba found no writable place for its cache ("no locator available")
+        sys.modules.pop(name, None)
+        warn_once(root, f"cannot use the compile cache {root} ({exc}): compiling in memory")
         return load_in_memory(name, source)
 
 
+def unusable_reason(root: Path) -> str | None:
+    """Why modules must not be loaded from `root` (not ours alone, or not writable), or None."""
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (root / "__pycache__").mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        return f"the compile cache {root} cannot be created ({exc})"
+    reason = untrusted_reason(root)
+    if reason is not None:
+        return reason
+    for folder in (root, root / "__pycache__"):
+        try:  # what Numba's cache locator tries before it caches anything
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as exc:
+            return f"the compile cache {folder} is not writable ({exc})"
+    return None
+
+
+def untrusted_reason(root: Path) -> str | None:
+    """Why another user could have written code into `root`, or None.
+
+    Loading a module runs it, so the folder, its `__pycache__` and every parent must
+    belong to us or to root, and none may be writable by group or others (a parent may
+    be, with the sticky bit, like /tmp: others cannot rename what is ours there)."""
+    if not hasattr(os, "geteuid"):  # no POSIX ownership to check
+        return None
+    real = Path(os.path.realpath(root))
+    for folder in (real / "__pycache__", real, *real.parents):
+        try:
+            st = folder.stat()
+        except OSError:
+            continue
+        if st.st_uid not in (os.geteuid(), 0):
+            return f"the compile cache folder {folder} belongs to another user (uid {st.st_uid})"
+        parent = folder not in (real, real / "__pycache__")
+        if st.st_mode & 0o022 and not (parent and st.st_mode & stat.S_ISVTX):
+            return (
+                f"the compile cache folder {folder} is writable by other users "
+                f"(mode {stat.S_IMODE(st.st_mode):o}; `chmod go-w` it)"
+            )
+    return None
+
+
+def warn_once(root: Path, message: str) -> None:
+    """Warns about the cache folder `root`, once per folder and process."""
+    if str(root) not in _warned:
+        _warned.add(str(root))
+        warnings.warn(message, CacheWarning, stacklevel=3)
+
+
 def _write(path: Path, source: str) -> None:
+    """Makes `path` hold `source`; a file with other content is corrupt and replaced."""
+    data = source.encode()
     try:
-        if path.read_text() == source:
+        if path.read_bytes() == data:
             return
-    except OSError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(source)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        corrupt = True
+    except FileNotFoundError:
+        corrupt = False
+    if corrupt:
+        warnings.warn(
+            f"{path} did not hold its source (corrupt): rewritten", CacheWarning, stacklevel=3
+        )
+    write_atomically(path, data)
     _drop_stale_numba_cache(path)
 
 
@@ -85,13 +159,46 @@ def _drop_stale_numba_cache(path: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _import(name: str, root: Path) -> types.ModuleType:
-    if str(root) not in sys.path:
-        sys.path.append(str(root))
-    importlib.invalidate_caches()
-    sys.modules.pop(name, None)
-    module = importlib.import_module(name)
-    module.__graphc_source__ = (root / f"{name}.py").read_text()
+def write_atomically(path: Path, data: bytes) -> None:
+    """Writes `data` to a temporary file beside `path`, flushes it to disk, renames it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _SourceLoader(importlib.abc.Loader):
+    """Executes the source graphc generated and checked, never re-reading the file."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+        return None
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        exec(compile(self.source, module.__file__, "exec"), module.__dict__)
+
+    def get_source(self, fullname: str) -> str:
+        return self.source
+
+
+def _import(name: str, path: Path, source: str) -> types.ModuleType:
+    """The module `name` executed from `source`, with `path` as its file (for Numba's cache).
+
+    It is registered in `sys.modules` before it runs: Numba's cache index refers to its
+    functions by module name."""
+    spec = importlib.util.spec_from_file_location(name, path, loader=_SourceLoader(source))
+    module = importlib.util.module_from_spec(spec)
+    module.__graphc_source__ = source
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
     return module
 
 
@@ -118,7 +225,7 @@ def purge(source: str, cache_dir: str | os.PathLike | None = None) -> None:
     """Removes a module and its Numba cache files (after they proved unusable)."""
     name = module_name(source)
     sys.modules.pop(name, None)
-    root = cache_root(cache_dir)
+    root = Path(os.path.abspath(cache_root(cache_dir)))
     (root / f"{name}.py").unlink(missing_ok=True)
     pycache = root / "__pycache__"
     if pycache.is_dir():
