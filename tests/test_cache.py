@@ -155,12 +155,72 @@ def test_default_cache_dir_honours_the_environment(tmp_path, monkeypatch):
     assert os.path.isabs(cache_root())
 
 
+# --- integrity: cached machine code is checked against the manifest before Numba loads it
+
+
 @pytest.fixture(scope="module")
 def warm_cache(tmp_path_factory):
-    """A cache folder after one cold run of SCRIPT (the module and its Numba files)."""
+    """A cache folder after one cold run of SCRIPT (module, manifest, Numba files)."""
     cache = tmp_path_factory.mktemp("warm")
     _run(cache)
     return cache
+
+
+def _flip_one_bit(path, seed):
+    rng = np.random.default_rng(seed)
+    data = bytearray(path.read_bytes())
+    data[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
+    path.write_bytes(bytes(data))
+
+
+def _manifest_holds(cache):
+    """True when every file the manifest names exists with the recorded sha256."""
+    (manifest,) = cache.glob("*.sha256")
+    lines = manifest.read_text().splitlines()[1:]
+    files = {p.name: p for p in cache.rglob("graphc_*") if p.suffix in (".py", ".nbi", ".nbc")}
+    recorded = dict(line.split("  ")[::-1] for line in lines)
+    assert recorded.keys() == files.keys()
+    return all(modules._sha256(files[name]) == digest for name, digest in recorded.items())
+
+
+# Before manifests, .nbc seeds 14 and 23 killed the child (LLVM abort, SIGSEGV) and others
+# loaded the flipped machine code unnoticed.
+FLIPS = [("nbc", 14), ("nbc", 23), ("nbc", 0), ("nbi", 0), ("py", 0), ("sha256", 0)]
+
+
+@pytest.mark.parametrize(("suffix", "seed"), FLIPS, ids=[f"{s}-{n}" for s, n in FLIPS])
+def test_flipped_bits_in_cached_files_recompile_without_crashing(
+    warm_cache, tmp_path, suffix, seed
+):
+    cache = shutil.copytree(warm_cache, tmp_path / "cache")
+    victims = [p for p in cache.rglob("graphc_*") if p.suffix == f".{suffix}"]
+    assert victims
+    for path in victims:
+        _flip_one_bit(path, seed)
+    result, stderr = _child(SCRIPT, cache)
+    np.testing.assert_allclose(result["loss"], _expected_loss(), rtol=1e-6)
+    assert "CacheWarning" in stderr
+    assert result["misses"] >= 1 and result["hits"] == 0  # compiled again, loaded nothing
+    assert _manifest_holds(cache)  # the repaired entry is sealed again
+
+
+def test_manifest_covers_numba_cache_dir(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    _child(SCRIPT, tmp_path / "cache", env)
+    nbc = list((tmp_path / "numba").rglob("*.nbc"))
+    assert nbc and not list((tmp_path / "cache").rglob("*.nbc"))
+    for path in nbc:
+        _flip_one_bit(path, 0)
+    result, stderr = _child(SCRIPT, tmp_path / "cache", env)
+    assert "does not match its manifest" in stderr
+    np.testing.assert_allclose(result["loss"], _expected_loss(), rtol=1e-6)
+
+
+def test_intact_cache_loads_without_warnings(warm_cache, tmp_path):
+    cache = shutil.copytree(warm_cache, tmp_path / "cache")  # relocatable
+    result, stderr = _child(SCRIPT, cache)
+    assert result["hits"] >= 1 and result["misses"] == 0
+    assert "CacheWarning" not in stderr
 
 
 # --- a read-only cache (a service account: no writable cache folder, no writable $HOME)

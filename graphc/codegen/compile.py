@@ -9,6 +9,10 @@ Invariants (see NUMBA.md and README "Compilation and caching"):
   and the module is executed from that in-memory source, with the file's path
   as `__file__` (what Numba's cache locator needs). No `.pyc` is read or
   written, and the cache folder is never put on `sys.path`.
+- Numba's cache files of a module (`.nbi`/`.nbc`) are loaded only if they match
+  the manifest (`<module>.sha256`) recorded by `seal` after the module's first
+  successful call; files that do not match are deleted first, so Numba
+  recompiles instead of loading corrupt machine code.
 - A cache folder that another user could write (group/world-writable, or owned
   by a uid other than ours or root's, itself, its `__pycache__` or a parent
   without the sticky bit) is not used, nor one we cannot write: the module is
@@ -33,10 +37,14 @@ import warnings
 from pathlib import Path
 
 import numba
+from numba.core.dispatcher import Dispatcher
 
 from graphc._version import __version__
 
 ENV_CACHE_DIR = "GRAPHC_CACHE_DIR"
+MANIFEST_SUFFIX = ".sha256"
+NUMBA_SUFFIXES = (".nbi", ".nbc")
+_MANIFEST_HEADER = "# graphc cache manifest: sha256 of the module and its Numba cache files"
 
 _warned: set[str] = set()  # cache folders already warned about in this process
 
@@ -76,6 +84,7 @@ def load(source: str, cache_dir: str | os.PathLike | None = None) -> types.Modul
     try:
         _write(root / f"{name}.py", source)
         module = _import(name, root / f"{name}.py", source)
+        _verify(module)
         return module
     except (OSError, ImportError, SyntaxError, ValueError, RuntimeError) as exc:
         # RuntimeError: Numba found no writable place for its cache ("no locator available")
@@ -147,16 +156,8 @@ def _write(path: Path, source: str) -> None:
         warnings.warn(
             f"{path} did not hold its source (corrupt): rewritten", CacheWarning, stacklevel=3
         )
+    _manifest_path(path).unlink(missing_ok=True)  # its Numba files are now unverified
     write_atomically(path, data)
-    _drop_stale_numba_cache(path)
-
-
-def _drop_stale_numba_cache(path: Path) -> None:
-    """A rewritten module must not meet compiled code of its previous (corrupt) content."""
-    pycache = path.parent / "__pycache__"
-    for stale in pycache.glob(f"{path.stem}.*") if pycache.is_dir() else ():
-        if stale.suffix in (".nbi", ".nbc"):
-            stale.unlink(missing_ok=True)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -197,9 +198,102 @@ def _import(name: str, path: Path, source: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(name, path, loader=_SourceLoader(source))
     module = importlib.util.module_from_spec(spec)
     module.__graphc_source__ = source
+    module.__graphc_manifest__ = None
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _verify(module: types.ModuleType) -> None:
+    """Deletes the module's Numba cache files unless they match its manifest.
+
+    Runs after the module's functions were defined and before any was called, so
+    Numba has read none of its cache files yet."""
+    path = Path(module.__file__)
+    manifest = _read_manifest(_manifest_path(path))
+    current = manifest_of(module)
+    if manifest == current:
+        module.__graphc_manifest__ = manifest
+        return
+    if manifest is not None and any(manifest.get(f) != h for f, h in current.items()):
+        warnings.warn(
+            f"the compiled code cached for {path} does not match its manifest (corrupt): "
+            "deleted and compiled again",
+            CacheWarning,
+            stacklevel=3,
+        )
+    _manifest_path(path).unlink(missing_ok=True)
+    for file in numba_files(module).values():
+        file.unlink(missing_ok=True)
+
+
+def seal(module: types.ModuleType) -> None:
+    """Records the manifest of a file-backed module after its first successful call.
+
+    Numba writes its cache files while compiling, during that call; a module loaded in
+    memory has none. A manifest that cannot be written only costs a recompile later."""
+    if getattr(module, "__file__", None) is None:
+        return
+    try:
+        current = manifest_of(module)
+        if current == getattr(module, "__graphc_manifest__", None):
+            return
+        lines = [_MANIFEST_HEADER, *(f"{h}  {f}" for f, h in sorted(current.items()))]
+        write_atomically(_manifest_path(Path(module.__file__)), "\n".join(lines).encode() + b"\n")
+    except OSError:
+        return
+    module.__graphc_manifest__ = current
+
+
+def manifest_of(module: types.ModuleType) -> dict[str, str]:
+    """File name -> sha256 of the module file and of each of its Numba cache files now."""
+    path = Path(module.__file__)
+    files = {path.name: path, **numba_files(module)}
+    return {name: _sha256(file) for name, file in files.items() if file.exists()}
+
+
+def numba_files(module: types.ModuleType) -> dict[str, Path]:
+    """The module's Numba cache files, by name, wherever Numba keeps them.
+
+    That is `__pycache__` beside the module unless NUMBA_CACHE_DIR says otherwise: ask
+    each jitted function. Their names start with the module's unique name."""
+    folders = set()
+    for value in vars(module).values():
+        folder = getattr(getattr(value, "_cache", None), "cache_path", None)
+        if isinstance(value, Dispatcher) and folder:
+            folders.add(Path(folder))
+    return {
+        f.name: f
+        for folder in sorted(folders)
+        for f in sorted(folder.glob(f"{module.__name__}.*"))
+        if f.suffix in NUMBA_SUFFIXES
+    }
+
+
+def _manifest_path(path: Path) -> Path:
+    return path.with_suffix(MANIFEST_SUFFIX)
+
+
+def _read_manifest(path: Path) -> dict[str, str] | None:
+    """The recorded hashes; None without a manifest, {} for an unreadable one."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    lines = text.splitlines()
+    if not lines or lines[0] != _MANIFEST_HEADER:
+        return {}
+    entries = [line.split("  ", 1) for line in lines[1:]]
+    if any(len(e) != 2 for e in entries):
+        return {}
+    return {name: digest for digest, name in entries}
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def load_in_memory(name: str, source: str) -> types.ModuleType:
@@ -222,11 +316,14 @@ def raised_by_numba_cache(exc: BaseException) -> bool:
 
 
 def purge(source: str, cache_dir: str | os.PathLike | None = None) -> None:
-    """Removes a module and its Numba cache files (after they proved unusable)."""
+    """Removes a module, its manifest and its Numba cache files (after they proved unusable)."""
     name = module_name(source)
-    sys.modules.pop(name, None)
+    module = sys.modules.pop(name, None)
     root = Path(os.path.abspath(cache_root(cache_dir)))
-    (root / f"{name}.py").unlink(missing_ok=True)
+    for file in numba_files(module).values() if getattr(module, "__file__", None) else ():
+        file.unlink(missing_ok=True)
+    for file in (root / f"{name}.py", root / f"{name}{MANIFEST_SUFFIX}"):
+        file.unlink(missing_ok=True)
     pycache = root / "__pycache__"
     if pycache.is_dir():
         for f in pycache.glob(f"{name}.*"):
