@@ -150,7 +150,7 @@ class CpuExecutable(Executable):
 
     def _first_call(self, arrays: list[Any]) -> Any:
         try:
-            return self._fn(*arrays, *self._tail)
+            out = self._fn(*arrays, *self._tail)
         except Exception as exc:
             if not modules.raised_by_numba_cache(exc):
                 raise
@@ -159,6 +159,8 @@ class CpuExecutable(Executable):
             self._module = modules.load_in_memory(modules.module_name(self.source), self.source)
             self._fn = self._module.step
             return self._fn(*arrays, *self._tail)
+        modules.seal(self._module)  # checksums of the compiled code Numba just cached
+        return out
 
     def _result(self, out: tuple, node: Node) -> Any:
         value = out[self._fetch_index[id(node)]]
