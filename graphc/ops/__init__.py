@@ -163,13 +163,10 @@ def make_node(
     attrs = Attrs(attrs or {})
     label = name if name is not None else op.type_name
     try:
+        graph.check_name(label)
         ty = op.infer(*(x.type for x in nodes), **attrs)
-    except (ShapeError, DTypeError) as exc:
-        what = f"{op.type_name} '{graph.scope_prefix()}{label}'"
-        raise type(exc)(f"{what}: {exc} (at {site})") from None
-    except ValueError as exc:
-        what = f"{op.type_name} '{graph.scope_prefix()}{label}'"
-        raise ShapeError(f"{what}: {exc} (at {site})") from None
+    except (GraphcError, ValueError) as exc:
+        raise located(exc, op.type_name, label, graph, site) from None
     control = () if op.is_source else graph.current_control_inputs()
     if control and not op.takes_ref and any(x.opdef.name == "variable" for x in nodes):
         read = REGISTRY["read_variable"]  # a read ordered after the context's ops
@@ -177,6 +174,40 @@ def make_node(
     op_name = reserved_name or graph.unique_name(label)
     node = node_cls(op, nodes, attrs, ty, op_name, graph, control, site, **fields)
     return graph.add(node)
+
+
+def located(exc: Exception, type_name: str, label: Any, graph: Any, site: str) -> Exception:
+    """`exc` as a graphc error naming the op (`Sum 'scope/name'`) and the user's file:line.
+
+    An error that already names them (it carries `site`) is returned as it is; a bare
+    ValueError becomes a ShapeError (bad static arguments are shapes, axes or sizes).
+    """
+    if getattr(exc, "site", None) is not None:
+        return exc
+    cls = type(exc) if isinstance(exc, GraphcError) else ShapeError
+    out = cls(f"{type_name} '{graph.scope_prefix()}{label}': {exc} (at {site})")
+    out.site = site  # type: ignore[attr-defined]
+    return out
+
+
+class checking:
+    """Names the errors of a builder's own checks as `make_node` names those of `infer`.
+
+    For what `infer` cannot see: Python arguments a builder turns into attrs or constants.
+    (A class, not a generator: `user_site` then finds the user's frame, not contextlib's.)
+    """
+
+    def __init__(self, type_name: str, name: Any = None) -> None:
+        self.type_name = type_name
+        self.label = name if isinstance(name, str) and name else type_name
+
+    def __enter__(self) -> None:
+        self.site = user_site()
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, GraphcError | ValueError):
+            graph = get_default_graph()
+            raise located(exc, self.type_name, self.label, graph, self.site) from None
 
 
 def _as_input(x: Any, op: OpDef, site: str) -> Node:
@@ -227,10 +258,8 @@ def convert(value: Any, dtype: DType | None = None, what: str = "value") -> Node
 def convert_operands(*values: Any, op_name: str) -> tuple[Node, ...]:
     """Converts an op's operands: Python values take the dtype of the tensor operands."""
     dtype = next((v.dtype for v in values if isinstance(v, Node) and v.type is not None), None)
-    try:
-        return tuple(convert(v, dtype, what=f"{op_name} operand") for v in values)
-    except DTypeError as exc:
-        raise DTypeError(f"{exc} (at {user_site()})") from None
+    with checking(op_name):
+        return tuple(convert(v, dtype, what="operand") for v in values)
 
 
 def same_dtype(*types: TensorType, op: str = "") -> DType:

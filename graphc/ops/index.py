@@ -14,13 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import DTypeError, ShapeError
+from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphc.ir import OPERATORS, Node
-from graphc.ops import BUILDERS, Fusion, convert, convert_operands, defop, same_dtype
+from graphc.ops import BUILDERS, Fusion, checking, convert, convert_operands, defop, same_dtype
 from graphc.ops.elementwise import identity
 from graphc.ops.reshape import expand_dims
 from graphc.ops.state import static_value
-from graphc.types import TensorType, as_dtype, float32, normalize_axes
+from graphc.types import (
+    TensorType,
+    as_dims,
+    as_dtype,
+    as_int,
+    as_ints,
+    float32,
+    normalize_axis,
+)
 
 Spec = tuple[tuple[Any, ...], ...]
 _FULL = ("s", None, None, 1)
@@ -183,18 +191,31 @@ _concat = defop(
 
 def concat(values: list[Any], axis: int, name: str | None = None) -> Node:
     """Joins tensors along an existing axis."""
-    nodes = convert_operands(*values, op_name="ConcatV2")
-    if len(nodes) == 1:
-        return identity(nodes[0], name=name)
-    rank = nodes[0].type.rank
-    axis = normalize_axes(axis, rank)[0] if rank is not None else axis
-    return _concat(*nodes, axis=axis, name=name)
+    with checking("ConcatV2", name):
+        values = [values] if isinstance(values, Node) else values  # TF1 takes a lone tensor
+        nodes = convert_operands(*_nonempty(values), op_name="ConcatV2")
+        axis = normalize_axis(axis, nodes[0].type.rank)
+        if len(nodes) == 1:
+            return identity(nodes[0], name=name)
+        return _concat(*nodes, axis=axis, name=name)
+
+
+def _nonempty(values: Any) -> list[Any]:
+    """`values`, a non-empty list of tensors (a lone tensor is not a list)."""
+    if not isinstance(values, list | tuple):
+        raise InvalidArgumentError(f"values must be a list of tensors, got {values!r}")
+    if not values:
+        raise InvalidArgumentError("values [] is empty: it needs at least one tensor")
+    return list(values)
 
 
 def stack(values: list[Any], axis: int = 0, name: str | None = None) -> Node:
     """Joins tensors of one shape along a new axis."""
-    nodes = convert_operands(*values, op_name="Pack")
-    return concat([expand_dims(v, axis) for v in nodes], axis=axis, name=name or "stack")
+    with checking("Pack", name):
+        nodes = convert_operands(*_nonempty(values), op_name="Pack")
+        rank = nodes[0].type.rank
+        axis = normalize_axis(axis, None if rank is None else rank + 1)
+        return concat([expand_dims(v, axis) for v in nodes], axis=axis, name=name or "stack")
 
 
 BUILDERS["stack"] = stack
@@ -202,11 +223,17 @@ BUILDERS["stack"] = stack
 
 def unstack(value: Any, num: int | None = None, axis: int = 0, name: str | None = None) -> list:
     """Splits a tensor into a list along `axis`, removing that axis."""
-    x = convert(value)
-    axis = normalize_axes(axis, x.type.rank)[0]
-    num = num if num is not None else x.type.shape[axis]
-    if num is None:
-        raise ShapeError("unstack needs a static size along its axis (or num=)")
+    with checking("Unpack", name):
+        x = convert(value)
+        if x.type.rank is None:
+            raise ShapeError("unstack needs a known rank")
+        axis = normalize_axis(axis, x.type.rank)
+        size = x.type.shape[axis]
+        num = size if num is None else as_int(num, "num")
+        if num is None:
+            raise ShapeError("unstack needs a static size along its axis (or num=)")
+        if size is not None and num != size:
+            raise ShapeError(f"num {num} does not match the size {size} of axis {axis}")
     return [
         _strided_slice(x, spec=(_FULL,) * axis + (("i", i),), name=name or "unstack")
         for i in builtins.range(num)
@@ -215,15 +242,17 @@ def unstack(value: Any, num: int | None = None, axis: int = 0, name: str | None 
 
 def split(value: Any, num_or_size_splits: Any, axis: int = 0, name: str | None = None) -> list:
     """Splits along `axis` into equal parts (an int) or parts of the given sizes."""
-    x = convert(value)
-    axis = normalize_axes(axis, x.type.rank)[0]
-    total = x.type.shape[axis]
-    if isinstance(num_or_size_splits, int | np.integer):
-        if total is None or total % num_or_size_splits:
-            raise ShapeError(f"cannot split a dim of size {total} into {num_or_size_splits} parts")
-        sizes = [total // int(num_or_size_splits)] * int(num_or_size_splits)
-    else:
-        sizes = [int(s) for s in num_or_size_splits]
+    by_num = np.ndim(num_or_size_splits) == 0
+    with checking("Split" if by_num else "SplitV", name):
+        x = convert(value)
+        if x.type.rank is None:
+            raise ShapeError("split needs a known rank")
+        axis = normalize_axis(axis, x.type.rank)
+        total = x.type.shape[axis]
+        if by_num:
+            sizes = _equal_parts(as_int(num_or_size_splits, "num_or_size_splits"), total)
+        else:
+            sizes = _split_sizes(as_ints(num_or_size_splits, "size_splits"), total)
     starts = np.cumsum([0, *sizes[:-1]]).tolist()
     return [
         _strided_slice(x, spec=(_FULL,) * axis + (("s", a, a + s, 1),), name=name or "split")
@@ -231,12 +260,59 @@ def split(value: Any, num_or_size_splits: Any, axis: int = 0, name: str | None =
     ]
 
 
+def _equal_parts(num: int, total: int | None) -> list[int]:
+    if num <= 0:
+        raise ShapeError(f"num_or_size_splits {num} must be positive")
+    if total is None or total % num:
+        raise ShapeError(f"cannot split a dim of size {total} into num_or_size_splits {num} parts")
+    return [total // num] * num
+
+
+def _split_sizes(sizes: tuple[int, ...], total: int | None) -> list[int]:
+    """The sizes, with one -1 inferred from the dim's size, as TF's SplitV."""
+    as_dims(sizes, "size_splits", lowest=-1)
+    unknown = sizes.count(-1)
+    known = sum(s for s in sizes if s != -1)
+    if unknown > 1 or (unknown and total is None):
+        raise ShapeError(f"size_splits {list(sizes)}: at most one -1, on an axis of known size")
+    if total is not None and (known > total if unknown else known != total):
+        raise ShapeError(f"size_splits {list(sizes)} do not add up to the dim's size {total}")
+    return [total - known if s == -1 else s for s in sizes]
+
+
 def slice(input_: Any, begin: Any, size: Any, name: str | None = None) -> Node:
     """input_[begin[i] : begin[i] + size[i]] on each axis; size -1 means to the end."""
-    begin = [_static_int(b) for b in np.atleast_1d(begin)]
-    size = [_static_int(s) for s in np.atleast_1d(size)]
+    with checking("Slice", name):
+        x = convert(input_)
+        begin = as_dims(_static_ints(begin, "begin"), "begin")
+        size = as_dims(_static_ints(size, "size"), "size", lowest=-1)
+        _check_slice(x.type.shape, begin, size)
     spec = tuple(("s", b, None if s == -1 else b + s, 1) for b, s in zip(begin, size, strict=True))
-    return _strided_slice(convert(input_), spec=spec, name=name or "Slice")
+    return _strided_slice(x, spec=spec, name=name or "Slice")
+
+
+def _static_ints(value: Any, what: str) -> tuple[int, ...]:
+    if isinstance(value, Node):
+        array = static_value(value)
+        if array is None:
+            raise ShapeError(f"{what} must be known when the graph is built, got '{value.name}'")
+        value = array
+    if isinstance(value, list | tuple):
+        value = [static_value(v) if isinstance(v, Node) else v for v in value]
+        if any(v is None for v in value):
+            raise ShapeError(f"{what} must be known when the graph is built")
+    return as_ints(value, what)
+
+
+def _check_slice(shape: Any, begin: tuple[int, ...], size: tuple[int, ...]) -> None:
+    if len(begin) != len(size) or (shape is not None and len(begin) != len(shape)):
+        rank = "?" if shape is None else len(shape)
+        raise ShapeError(
+            f"begin {list(begin)} and size {list(size)} need one entry per axis ({rank})"
+        )
+    for d, b, s in zip(shape or (None,) * len(begin), begin, size, strict=True):
+        if d is not None and (b > d or (s != -1 and b + s > d)):
+            raise ShapeError(f"begin {list(begin)} and size {list(size)} go past a dim of size {d}")
 
 
 # ---- gather / scatter-add ----------------------------------------------------------------
@@ -290,10 +366,23 @@ _scatter_add = defop(
 
 def gather(params: Any, indices: Any, axis: int = 0, name: str | None = None) -> Node:
     """params[..., indices, ...] along `axis` (NumPy's take); out-of-range indices raise."""
-    p, i = convert(params), convert(indices)
-    if p.type.rank is not None:
-        axis = normalize_axes(axis, p.type.rank)[0]
-    return _gather(p, i, axis=axis, name=name)
+    with checking("GatherV2", name):
+        p, i = convert(params), convert(indices)
+        axis = normalize_axis(axis, p.type.rank)
+        _check_indices(i, None if p.type.shape is None else p.type.shape[axis], axis)
+        return _gather(p, i, axis=axis, name=name)
+
+
+def _check_indices(indices: Node, size: int | None, axis: int) -> None:
+    """Constant indices must fall in [0, size) when the axis' size is known (TF on CPU)."""
+    value = static_value(indices)
+    if size is None or value is None or not value.size or value.dtype.kind not in "iu":
+        return
+    bad = value[(value < 0) | (value >= size)]
+    if bad.size:
+        raise InvalidArgumentError(
+            f"indices {bad.ravel()[0]} is out of range [0, {size}) for axis {axis}"
+        )
 
 
 def _one_hot_numpy(
@@ -336,9 +425,14 @@ def one_hot(
     name: str | None = None,
 ) -> Node:
     """Rows of `on_value` at `indices` and `off_value` elsewhere (out-of-range: all off)."""
-    dtype = as_dtype(dtype) if dtype is not None else float32
-    on = 1.0 if on_value is None else float(on_value)
-    off = 0.0 if off_value is None else float(off_value)
-    return _one_hot(
-        convert(indices), depth=int(depth), on=on, off=off, axis=int(axis), dtype=dtype, name=name
-    )
+    with checking("OneHot", name):
+        dtype = as_dtype(dtype) if dtype is not None else float32
+        on = 1.0 if on_value is None else float(on_value)
+        off = 0.0 if off_value is None else float(off_value)
+        x = convert(indices)
+        depth = as_dims(as_int(depth, "depth"), "depth")[0]
+        axis = as_int(axis, "axis")
+        rank = x.type.rank
+        if axis < -1 or (rank is not None and axis > rank):
+            raise ShapeError(f"axis {axis} must be -1 or between 0 and the indices' rank {rank}")
+        return _one_hot(x, depth=depth, on=on, off=off, axis=axis, dtype=dtype, name=name)
