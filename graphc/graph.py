@@ -85,15 +85,18 @@ class Graph:
     def scope_prefix(self) -> str:
         return "".join(s + "/" for s in self._scopes)
 
-    @contextlib.contextmanager
-    def name_scope(self, name: str | None) -> Iterator[str]:
+    def name_scope(self, name: str | None) -> contextlib.AbstractContextManager[str]:
         """TF1's name scope: a reused scope name gets a suffix; a name ending in '/' re-enters."""
-        saved = self._scopes
         if name not in (None, "") and not (isinstance(name, str) and name.endswith("/")):
             try:
                 self.check_name(name, "name_scope name")
             except InvalidArgumentError as exc:
                 raise InvalidArgumentError(f"name_scope: {exc} (at {user_site()})") from None
+        return self._name_scope(name)
+
+    @contextlib.contextmanager
+    def _name_scope(self, name: str | None) -> Iterator[str]:
+        saved = self._scopes
         if name is None or name == "":
             self._scopes = []
         elif name.endswith("/"):

@@ -111,7 +111,7 @@ def bias_add(value: Any, bias: Any, name: str | None = None) -> Node:
     with checking("BiasAdd", name):
         value, bias = convert_operands(value, bias, op_name="BiasAdd")
         if bias.type.rank != 1:
-            raise ShapeError(f"bias must be 1-D, got shape {bias.shape}")
+            raise ShapeError(f"bias must be 1-D, got shape {list(bias.shape or [])}")
     return add(value, bias, name=name or "BiasAdd")
 
 

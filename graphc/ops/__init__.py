@@ -179,14 +179,19 @@ def make_node(
 def located(exc: Exception, type_name: str, label: Any, graph: Any, site: str) -> Exception:
     """`exc` as a graphc error naming the op (`Sum 'scope/name'`) and the user's file:line.
 
-    An error that already names them (it carries `site`) is returned as it is; a bare
-    ValueError becomes a ShapeError (bad static arguments are shapes, axes or sizes).
+    An error that already names them (it carries `site`) is returned as it is, unless it
+    comes from another op built on the same line (the parts of a composite such as
+    max_pool): the composite is then named first. A bare ValueError becomes a ShapeError
+    (bad static arguments are shapes, axes or sizes).
     """
-    if getattr(exc, "site", None) is not None:
+    inner = getattr(exc, "site", None)
+    if inner is not None and (inner != site or exc.type_name == type_name):
         return exc
+    # an op a composite builds on the same user line: name the op the user called first
+    text = exc.text if inner is not None else str(exc)
     cls = type(exc) if isinstance(exc, GraphcError) else ShapeError
-    out = cls(f"{type_name} '{graph.scope_prefix()}{label}': {exc} (at {site})")
-    out.site = site  # type: ignore[attr-defined]
+    out = cls(f"{type_name} '{graph.scope_prefix()}{label}': {text} (at {site})")
+    out.site, out.type_name, out.text = site, type_name, text  # type: ignore[attr-defined]
     return out
 
 

@@ -308,7 +308,7 @@ def _check_slice(shape: Any, begin: tuple[int, ...], size: tuple[int, ...]) -> N
     if len(begin) != len(size) or (shape is not None and len(begin) != len(shape)):
         rank = "?" if shape is None else len(shape)
         raise ShapeError(
-            f"begin {list(begin)} and size {list(size)} need one entry per axis ({rank})"
+            f"begin {list(begin)} and size {list(size)} need one entry per axis (rank {rank})"
         )
     for d, b, s in zip(shape or (None,) * len(begin), begin, size, strict=True):
         if d is not None and (b > d or (s != -1 and b + s > d)):
