@@ -5,6 +5,10 @@ static shape is a tuple of `int | None` (None = unknown dim) or `None` for an
 unknown rank. Broadcasting follows NumPy, with one documented restriction:
 two unknown dims are assumed equal (they are usually the same batch size), so
 an unknown dim never silently broadcasts against another unknown dim.
+
+The validators of static op arguments (axes, dims, sizes, strides, split
+sizes, slice bounds) live here, once: each raises ShapeError naming the
+argument and its value, and op builders add the op and the user's line.
 """
 
 from __future__ import annotations
@@ -228,6 +232,39 @@ def normalize_axis(axis: Any, rank: int | None, what: str = "axis") -> int:
     if len(axes) != 1 or (isinstance(axis, Sequence) and len(axis) != 1):
         raise ShapeError(f"{what} must be a single integer, got {axis!r}")
     return axes[0] if rank is None else normalize_axes(axes[0], rank, what)[0]
+
+
+def equal_parts(num: int, total: int | None) -> list[int]:
+    """The sizes of `num` equal parts of a dim of size `total` (TF's Split)."""
+    if num <= 0:
+        raise ShapeError(f"num_or_size_splits {num} must be positive")
+    if total is None or total % num:
+        raise ShapeError(f"cannot split a dim of size {total} into num_or_size_splits {num} parts")
+    return [total // num] * num
+
+
+def split_sizes(sizes: tuple[int, ...], total: int | None) -> list[int]:
+    """The sizes, with one -1 inferred from the dim's size, as TF's SplitV."""
+    as_dims(sizes, "size_splits", lowest=-1)
+    unknown = sizes.count(-1)
+    known = sum(s for s in sizes if s != -1)
+    if unknown > 1 or (unknown and total is None):
+        raise ShapeError(f"size_splits {list(sizes)}: at most one -1, on an axis of known size")
+    if total is not None and (known > total if unknown else known != total):
+        raise ShapeError(f"size_splits {list(sizes)} do not add up to the dim's size {total}")
+    return [total - known if s == -1 else s for s in sizes]
+
+
+def check_slice(shape: Shape, begin: tuple[int, ...], size: tuple[int, ...]) -> None:
+    """ShapeError unless begin/size (size -1: to the end) give one in-bounds entry per axis."""
+    if len(begin) != len(size) or (shape is not None and len(begin) != len(shape)):
+        rank = "?" if shape is None else len(shape)
+        raise ShapeError(
+            f"begin {list(begin)} and size {list(size)} need one entry per axis (rank {rank})"
+        )
+    for d, b, s in zip(shape or (None,) * len(begin), begin, size, strict=True):
+        if d is not None and (b > d or (s != -1 and b + s > d)):
+            raise ShapeError(f"begin {list(begin)} and size {list(size)} go past a dim of size {d}")
 
 
 def check_compatible(a: Shape, b: Shape, what: str) -> None:

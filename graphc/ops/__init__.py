@@ -24,7 +24,9 @@ tensors with the builders that `graphc.ops.state` and `graphc.ops.index` put in
 Invariants: every node is built by `make_node`, which converts Python values
 to constants, infers the type (raising ShapeError/DTypeError that name the op
 and the user's file:line), applies the graph's control-dependency context,
-and gives the node a unique name.
+and gives the node a unique name. Builders check the arguments `infer` cannot
+see (Python values they turn into attrs or constants) inside `checking`, which
+names their errors the same way.
 """
 
 from __future__ import annotations

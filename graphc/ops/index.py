@@ -19,15 +19,18 @@ from graphc.ir import OPERATORS, Node
 from graphc.ops import BUILDERS, Fusion, checking, convert, convert_operands, defop, same_dtype
 from graphc.ops.elementwise import identity
 from graphc.ops.reshape import expand_dims
-from graphc.ops.state import static_value
+from graphc.ops.state import static_ints, static_value
 from graphc.types import (
     TensorType,
     as_dims,
     as_dtype,
     as_int,
     as_ints,
+    check_slice,
+    equal_parts,
     float32,
     normalize_axis,
+    split_sizes,
 )
 
 Spec = tuple[tuple[Any, ...], ...]
@@ -250,9 +253,9 @@ def split(value: Any, num_or_size_splits: Any, axis: int = 0, name: str | None =
         axis = normalize_axis(axis, x.type.rank)
         total = x.type.shape[axis]
         if by_num:
-            sizes = _equal_parts(as_int(num_or_size_splits, "num_or_size_splits"), total)
+            sizes = equal_parts(as_int(num_or_size_splits, "num_or_size_splits"), total)
         else:
-            sizes = _split_sizes(as_ints(num_or_size_splits, "size_splits"), total)
+            sizes = split_sizes(as_ints(num_or_size_splits, "size_splits"), total)
     starts = np.cumsum([0, *sizes[:-1]]).tolist()
     return [
         _strided_slice(x, spec=(_FULL,) * axis + (("s", a, a + s, 1),), name=name or "split")
@@ -260,59 +263,15 @@ def split(value: Any, num_or_size_splits: Any, axis: int = 0, name: str | None =
     ]
 
 
-def _equal_parts(num: int, total: int | None) -> list[int]:
-    if num <= 0:
-        raise ShapeError(f"num_or_size_splits {num} must be positive")
-    if total is None or total % num:
-        raise ShapeError(f"cannot split a dim of size {total} into num_or_size_splits {num} parts")
-    return [total // num] * num
-
-
-def _split_sizes(sizes: tuple[int, ...], total: int | None) -> list[int]:
-    """The sizes, with one -1 inferred from the dim's size, as TF's SplitV."""
-    as_dims(sizes, "size_splits", lowest=-1)
-    unknown = sizes.count(-1)
-    known = sum(s for s in sizes if s != -1)
-    if unknown > 1 or (unknown and total is None):
-        raise ShapeError(f"size_splits {list(sizes)}: at most one -1, on an axis of known size")
-    if total is not None and (known > total if unknown else known != total):
-        raise ShapeError(f"size_splits {list(sizes)} do not add up to the dim's size {total}")
-    return [total - known if s == -1 else s for s in sizes]
-
-
 def slice(input_: Any, begin: Any, size: Any, name: str | None = None) -> Node:
     """input_[begin[i] : begin[i] + size[i]] on each axis; size -1 means to the end."""
     with checking("Slice", name):
         x = convert(input_)
-        begin = as_dims(_static_ints(begin, "begin"), "begin")
-        size = as_dims(_static_ints(size, "size"), "size", lowest=-1)
-        _check_slice(x.type.shape, begin, size)
+        begin = as_dims(static_ints(begin, "begin"), "begin")
+        size = as_dims(static_ints(size, "size"), "size", lowest=-1)
+        check_slice(x.type.shape, begin, size)
     spec = tuple(("s", b, None if s == -1 else b + s, 1) for b, s in zip(begin, size, strict=True))
     return _strided_slice(x, spec=spec, name=name or "Slice")
-
-
-def _static_ints(value: Any, what: str) -> tuple[int, ...]:
-    if isinstance(value, Node):
-        array = static_value(value)
-        if array is None:
-            raise ShapeError(f"{what} must be known when the graph is built, got '{value.name}'")
-        value = array
-    if isinstance(value, list | tuple):
-        value = [static_value(v) if isinstance(v, Node) else v for v in value]
-        if any(v is None for v in value):
-            raise ShapeError(f"{what} must be known when the graph is built")
-    return as_ints(value, what)
-
-
-def _check_slice(shape: Any, begin: tuple[int, ...], size: tuple[int, ...]) -> None:
-    if len(begin) != len(size) or (shape is not None and len(begin) != len(shape)):
-        rank = "?" if shape is None else len(shape)
-        raise ShapeError(
-            f"begin {list(begin)} and size {list(size)} need one entry per axis (rank {rank})"
-        )
-    for d, b, s in zip(shape or (None,) * len(begin), begin, size, strict=True):
-        if d is not None and (b > d or (s != -1 and b + s > d)):
-            raise ShapeError(f"begin {list(begin)} and size {list(size)} go past a dim of size {d}")
 
 
 # ---- gather / scatter-add ----------------------------------------------------------------

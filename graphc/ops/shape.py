@@ -23,8 +23,8 @@ from graphc.ops.reshape import expand_dims as expand_dims
 from graphc.ops.reshape import reshape_back, reshape_op
 from graphc.ops.reshape import reshape_like as reshape_like
 from graphc.ops.reshape import squeeze as squeeze
-from graphc.ops.state import constant, static_value
-from graphc.types import TensorType, as_dims, as_dtype, as_ints, broadcast_shapes, int32
+from graphc.ops.state import constant, static_ints, static_value
+from graphc.types import TensorType, as_dims, as_dtype, broadcast_shapes, int32
 
 
 def _transpose_infer(x: TensorType, *, perm: tuple[int, ...]) -> TensorType:
@@ -179,24 +179,10 @@ _range = defop(
 
 
 # ---- public builders --------------------------------------------------------------------
-def _static_array(value: Any, what: str) -> Any:
-    """A shape-like argument given as Python values or as a constant tensor."""
-    if isinstance(value, Node):
-        array = static_value(value)
-        if array is None:
-            raise ShapeError(f"{what} must be known when the graph is built, got '{value.name}'")
-        return array
-    return value
-
-
-def _static_ints(value: Any, what: str) -> tuple[int, ...]:
-    return as_ints(_static_array(value, what), what)
-
-
 def reshape(tensor: Any, shape: Any, name: str | None = None) -> Node:
     """`tensor` with a new shape of the same size; one dim may be -1 (inferred)."""
     with checking("Reshape", name):
-        return reshape_op(convert(tensor), shape=_static_ints(shape, "shape"), name=name)
+        return reshape_op(convert(tensor), shape=static_ints(shape, "shape"), name=name)
 
 
 def transpose(a: Any, perm: Any = None, name: str | None = None) -> Node:
@@ -207,21 +193,21 @@ def transpose(a: Any, perm: Any = None, name: str | None = None) -> Node:
             if x.type.shape is None:
                 raise ShapeError("transpose without perm needs a known rank")
             perm = tuple(reversed(range(len(x.type.shape))))
-        return _transpose(x, perm=_static_ints(perm, "perm"), name=name)
+        return _transpose(x, perm=static_ints(perm, "perm"), name=name)
 
 
 def broadcast_to(input: Any, shape: Any, name: str | None = None) -> Node:
     """`input` broadcast to `shape` (NumPy rules)."""
     with checking("BroadcastTo", name):
         return _broadcast_to(
-            convert(input), shape=as_dims(_static_array(shape, "shape"), "shape"), name=name
+            convert(input), shape=as_dims(static_ints(shape, "shape"), "shape"), name=name
         )
 
 
 def tile(input: Any, multiples: Any, name: str | None = None) -> Node:
     """Repeats `input` `multiples[i]` times along axis i."""
     with checking("Tile", name):
-        return _tile(convert(input), multiples=_static_ints(multiples, "multiples"), name=name)
+        return _tile(convert(input), multiples=static_ints(multiples, "multiples"), name=name)
 
 
 def pad(
@@ -237,9 +223,9 @@ def pad(
             raise InvalidArgumentError(f"mode must be CONSTANT, REFLECT or SYMMETRIC, got {mode!r}")
         if mode.upper() != "CONSTANT":
             raise NotImplementedError(f"pad mode {mode!r}: only CONSTANT is supported")
-        array = _static_array(paddings, "paddings")
-        flat = as_ints(array, "paddings")
-        if np.ndim(array) != 2 or np.shape(array)[1] != 2:
+        flat = static_ints(paddings, "paddings")
+        layout = np.shape(static_value(paddings) if isinstance(paddings, Node) else paddings)
+        if len(layout) != 2 or layout[1] != 2:
             raise ShapeError(f"paddings must be [[before, after], ...] per axis, got {paddings!r}")
         pairs = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
         x = convert(tensor)
@@ -274,7 +260,7 @@ def fill(dims: Any, value: Any, name: str | None = None) -> Node:
             length = dims.type.shape[0] if dims.type.shape else None
             shape = None if length is None else (None,) * length
             return _fill(dims, value, shape=shape, name=name)
-        return broadcast_to(value, as_dims(_static_array(dims, "dims"), "dims"), name=name)
+        return broadcast_to(value, as_dims(static_ints(dims, "dims"), "dims"), name=name)
 
 
 def zeros(shape: Any, dtype: Any = "float32", name: str | None = None) -> Node:
@@ -282,7 +268,7 @@ def zeros(shape: Any, dtype: Any = "float32", name: str | None = None) -> Node:
     if isinstance(shape, Node) and static_value(shape) is None:
         return fill(shape, constant(0, dtype=dtype), name=name)
     with checking("Const", name or "zeros"):
-        shape = as_dims(_static_array(shape, "shape"), "shape")
+        shape = as_dims(static_ints(shape, "shape"), "shape")
     return constant(0, dtype=dtype, shape=shape, name=name or "zeros")
 
 
@@ -291,7 +277,7 @@ def ones(shape: Any, dtype: Any = "float32", name: str | None = None) -> Node:
     if isinstance(shape, Node) and static_value(shape) is None:
         return fill(shape, constant(1, dtype=dtype), name=name)
     with checking("Const", name or "ones"):
-        shape = as_dims(_static_array(shape, "shape"), "shape")
+        shape = as_dims(static_ints(shape, "shape"), "shape")
     return constant(1, dtype=dtype, shape=shape, name=name or "ones")
 
 

@@ -18,7 +18,7 @@ from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphc.graph import as_op_node
 from graphc.ir import ConstValue, Node
 from graphc.ops import BUILDERS, Fusion, checking, defop, graph_of, to_array
-from graphc.types import Shape, TensorType, as_dims, as_dtype, check_size, shape_str
+from graphc.types import Shape, TensorType, as_dims, as_dtype, as_ints, check_size, shape_str
 
 
 def _placeholder_numpy(ctx: Any, node: Node) -> np.ndarray:
@@ -205,3 +205,18 @@ def _flatten(values: Any) -> list[Any]:
 def static_value(node: Node) -> np.ndarray | None:
     """The value of a Const node, else None (used for shape arguments given as tensors)."""
     return node.attrs["value"].array if node.opdef is const else None
+
+
+def static_ints(value: Any, what: str) -> tuple[int, ...]:
+    """Integers given as Python values, a constant tensor, or a list of both (ShapeError
+    naming `what` for a tensor whose value is only known at run time)."""
+    if isinstance(value, Node):
+        array = static_value(value)
+        if array is None:
+            raise ShapeError(f"{what} must be known when the graph is built, got '{value.name}'")
+        value = array
+    if isinstance(value, list | tuple):
+        value = [static_value(v) if isinstance(v, Node) else v for v in value]
+        if any(v is None for v in value):
+            raise ShapeError(f"{what} must be known when the graph is built")
+    return as_ints(value, what)
