@@ -584,6 +584,26 @@ BUILD = [
         DTypeError,
         ("Placeholder", "int8"),
     ),
+    Case(
+        "constant 1.5 as int32",
+        lambda: tf.constant(1.5, dtype=tf.int32),
+        DTypeError,
+        ("Const", "1.5", "int32"),
+    ),
+    Case(
+        "constant 2**40 as int32",
+        lambda: tf.constant(2**40, dtype="int32"),
+        DTypeError,
+        ("Const", "1099511627776", "int32"),
+    ),
+    Case("index with a float", lambda: f32(3)[1.5], DTypeError, ("StridedSlice", "1.5")),
+    Case(
+        "index with a placeholder",
+        lambda: f32(3)[i32()],
+        DTypeError,
+        ("StridedSlice", "i:0", "constant"),
+    ),
+    Case("index past the end", lambda: f32(3)[3], ShapeError, ("StridedSlice", "3", "size 3")),
     # ---- random shapes -----------------------------------------------------------------------
     Case(
         "random_normal negative dim",
@@ -894,6 +914,8 @@ def test_an_error_names_the_scope_and_keeps_valid_inputs_valid():
     assert tf.expand_dims(x, [0]).shape.as_list() == [1, 6]
     assert tf.reduce_sum(x, axis=np.int64(0)).shape.as_list() == []
     assert tf.zeros([]).shape.as_list() == [] and tf.range(0).shape.as_list() == [0]
+    assert tf.constant(2**40).dtype == tf.int64  # as TF1: an int beyond int32 stays int64
+    assert tf.constant(3.0, dtype=tf.int32).dtype == tf.int32
 
 
 # ---- run time ------------------------------------------------------------------------------

@@ -228,16 +228,32 @@ def _as_input(x: Any, op: OpDef, site: str) -> Node:
 
 
 def to_array(value: Any, dtype: Any = None) -> np.ndarray:
-    """A Python or NumPy value as an array with TF's default dtypes (float32, int32)."""
+    """A Python or NumPy value as an array with TF's default dtypes (float32, int32; int64
+    for Python ints beyond int32); DTypeError where `dtype` cannot hold the numbers."""
     if dtype is not None:
-        return np.asarray(value, dtype=as_dtype(dtype).np)
+        target = as_dtype(dtype).np
+        _check_fits(np.asarray(value), target)
+        return np.asarray(value, dtype=target)
     array = np.asarray(value)
     if array.dtype == np.float64 and not isinstance(value, np.ndarray | np.generic):
         array = array.astype(np.float32)
     elif array.dtype == np.int64 and not isinstance(value, np.ndarray | np.generic):
-        array = array.astype(np.int32)
+        info = np.iinfo(np.int32)
+        if not array.size or (info.min <= array.min() and array.max() <= info.max):
+            array = array.astype(np.int32)
     as_dtype(array.dtype)  # raises TypeError for unsupported dtypes
     return array
+
+
+def _check_fits(array: np.ndarray, target: np.dtype) -> None:
+    """DTypeError for fractional or out-of-range numbers given for an integer dtype."""
+    if target.kind not in "iu" or array.dtype.kind not in "fiu" or not array.size:
+        return
+    info = np.iinfo(target)
+    with np.errstate(invalid="ignore"):
+        whole = array.dtype.kind != "f" or bool(np.all(np.isfinite(array) & (array % 1 == 0)))
+    if not whole or array.min() < info.min or array.max() > info.max:
+        raise DTypeError(f"value {array.tolist()!r:.60} does not fit dtype {target.name}")
 
 
 def convert(value: Any, dtype: DType | None = None, what: str = "value") -> Node:

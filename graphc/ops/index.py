@@ -134,17 +134,19 @@ def _static_int(v: Any) -> int | None:
     if isinstance(v, Node):
         value = static_value(v)
         if value is None or value.ndim:
-            raise TypeError(f"index {v.name} must be a constant scalar; use graphc.gather")
+            raise DTypeError(f"index {v.name} must be a constant scalar; use graphc.gather")
         v = value
     if not isinstance(v, int | np.integer) and not (isinstance(v, np.ndarray) and v.ndim == 0):
-        raise TypeError(f"only integers, slices, None and ... are valid indices, got {v!r}")
+        raise DTypeError(f"only integers, slices, None and ... are valid indices, got {v!r}")
     return int(v)
 
 
 def getitem(x: Node, index: Any) -> Node:
     """x[index] with NumPy basic indexing: ints, slices, None (new axis) and ellipsis."""
     items = index if isinstance(index, tuple) else (index,)
-    return _strided_slice(x, spec=tuple(_index_entry(i) for i in items), name="strided_slice")
+    with checking("StridedSlice"):
+        spec = tuple(_index_entry(i) for i in items)
+    return _strided_slice(x, spec=spec, name="strided_slice")
 
 
 OPERATORS["getitem"] = getitem
