@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import DTypeError, ShapeError
-from graphc.ir import Node
+from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
+from graphc.ir import Node, Operation
 from graphc.types import is_compatible, shape_str
 
 
 def convert_feed(node: Node, value: Any) -> np.ndarray:
     """The fed value as an array of the tensor's dtype; raises if that would lose information."""
     target = node.dtype.np
-    array = np.asarray(value)
+    array = _as_array(node, value)
     if array.dtype != target:
         _check_lossless(node, array, target)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -32,6 +32,25 @@ def convert_feed(node: Node, value: Any) -> np.ndarray:
             f"which has shape {shape_str(node.type.shape)}"
         )
     return array
+
+
+def _as_array(node: Node, value: Any) -> np.ndarray:
+    """The fed value as a NumPy array: not a tensor, and not ragged."""
+    if isinstance(value, Node | Operation):
+        raise InvalidArgumentError(
+            f"cannot feed the tensor {value!r} to '{node.name}': feed a value "
+            "(a NumPy array, a Python number or a list), not a graph tensor"
+        )
+    try:
+        return np.asarray(value)
+    except ValueError as exc:  # lists of lists of different lengths
+        raise ShapeError(
+            f"cannot feed a ragged value (lists of different lengths) to '{node.name}': {exc}"
+        ) from None
+    except Exception as exc:
+        raise DTypeError(
+            f"cannot feed {type(value).__name__} to '{node.name}': NumPy cannot convert it ({exc})"
+        ) from None
 
 
 def _check_lossless(node: Node, array: np.ndarray, target: np.dtype) -> None:

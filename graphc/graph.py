@@ -17,8 +17,8 @@ from typing import Any
 
 import networkx as nx
 
-from graphc.errors import GraphcError
-from graphc.ir import Node, Operation, VerifyError, topological_order
+from graphc.errors import GraphcError, InvalidArgumentError
+from graphc.ir import Node, Operation, VerifyError, topological_order, user_site
 from graphc.types import shape_str
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$")
@@ -58,8 +58,10 @@ class Graph:
 
     def unique_name(self, base: str, scoped: bool = True) -> str:
         """A fresh op name `scope/base`, `scope/base_1`, ... as TF1 makes them."""
-        if not _VALID_NAME.match(base):
-            raise ValueError(f"invalid op name {base!r}")
+        try:
+            self.check_name(base)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"{exc} (at {user_site()})") from None
         name = f"{self.scope_prefix()}{base}" if scoped else base
         count = self._names.get(name)
         if count is None:
@@ -71,12 +73,29 @@ class Graph:
         self._names[f"{name}_{count}"] = 1
         return f"{name}_{count}"
 
+    @staticmethod
+    def check_name(name: Any, what: str = "name") -> None:
+        """InvalidArgumentError unless `name` is a name TF1 accepts for an op."""
+        if not isinstance(name, str) or not _VALID_NAME.match(name):
+            raise InvalidArgumentError(
+                f"invalid {what} {name!r}: use letters, digits and '_.-/', "
+                "starting with a letter, a digit or '.'"
+            )
+
     def scope_prefix(self) -> str:
         return "".join(s + "/" for s in self._scopes)
 
-    @contextlib.contextmanager
-    def name_scope(self, name: str | None) -> Iterator[str]:
+    def name_scope(self, name: str | None) -> contextlib.AbstractContextManager[str]:
         """TF1's name scope: a reused scope name gets a suffix; a name ending in '/' re-enters."""
+        if name not in (None, "") and not (isinstance(name, str) and name.endswith("/")):
+            try:
+                self.check_name(name, "name_scope name")
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"name_scope: {exc} (at {user_site()})") from None
+        return self._name_scope(name)
+
+    @contextlib.contextmanager
+    def _name_scope(self, name: str | None) -> Iterator[str]:
         saved = self._scopes
         if name is None or name == "":
             self._scopes = []

@@ -6,14 +6,17 @@ from typing import Any
 
 from graphc.ir import Node
 from graphc.nn import softmax_cross_entropy_with_logits, sparse_softmax_cross_entropy_with_logits
-from graphc.ops import convert_operands
+from graphc.ops import checking, convert_operands
 from graphc.ops.elementwise import square
 from graphc.ops.reduce import reduce_mean
+from graphc.types import check_compatible
 
 
 def mean_squared_error(labels: Any, predictions: Any) -> Node:
     """mean((labels - predictions) ** 2) over every element."""
-    labels, predictions = convert_operands(labels, predictions, op_name="MeanSquaredError")
+    with checking("MeanSquaredError"):
+        labels, predictions = convert_operands(labels, predictions, op_name="MeanSquaredError")
+        check_compatible(labels.type.shape, predictions.type.shape, "labels and predictions")
     return reduce_mean(square(labels - predictions))
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import ShapeError
+from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphc.ir import Node
-from graphc.ops import convert, convert_operands
+from graphc.ops import checking, convert, convert_operands
 from graphc.ops.conv import _extract_numpy, extract_patches, in_top_k_op
 from graphc.ops.elementwise import (
     add,
@@ -41,6 +41,7 @@ from graphc.ops.random import random_uniform
 from graphc.ops.reduce import reduce_max, reduce_sum
 from graphc.ops.shape import shape
 from graphc.ops.state import constant
+from graphc.types import as_dims, as_int, check_compatible, normalize_axis
 
 __all__ = [
     "avg_pool",
@@ -107,22 +108,31 @@ def softplus(features: Any, name: str | None = None) -> Node:
 
 def bias_add(value: Any, bias: Any, name: str | None = None) -> Node:
     """value + bias, with bias a vector matching value's last axis."""
-    value, bias = convert_operands(value, bias, op_name="BiasAdd")
-    if bias.type.rank != 1:
-        raise ShapeError(f"bias_add needs a 1-D bias, got shape {bias.shape}")
+    with checking("BiasAdd", name):
+        value, bias = convert_operands(value, bias, op_name="BiasAdd")
+        if bias.type.rank != 1:
+            raise ShapeError(f"bias must be 1-D, got shape {list(bias.shape or [])}")
     return add(value, bias, name=name or "BiasAdd")
 
 
 def log_softmax(logits: Any, axis: int = -1, name: str | None = None) -> Node:
     """logits - logsumexp(logits), shifted by the (constant) max for stability."""
-    x = convert(logits)
+    x = _logits(logits, axis, "LogSoftmax", name)
     shifted = x - stop_gradient(reduce_max(x, axis, keepdims=True))
     return subtract(shifted, log(reduce_sum(exp(shifted), axis, keepdims=True)), name=name)
 
 
+def _logits(logits: Any, axis: Any, type_name: str, name: str | None) -> Node:
+    """The logits as a tensor, once `axis` is checked against their rank."""
+    with checking(type_name, name):
+        x = convert(logits)
+        normalize_axis(axis, x.type.rank)
+    return x
+
+
 def softmax(logits: Any, axis: int = -1, name: str | None = None) -> Node:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
-    x = convert(logits)
+    x = _logits(logits, axis, "Softmax", name)
     e = exp(x - stop_gradient(reduce_max(x, axis, keepdims=True)))
     return divide(e, reduce_sum(e, axis, keepdims=True), name=name)
 
@@ -135,8 +145,11 @@ def softmax_cross_entropy_with_logits(
     dim: int | None = None,
 ) -> Node:
     """-sum(labels * log_softmax(logits)) along `axis`, one value per row."""
-    labels, logits = convert_operands(labels, logits, op_name="SoftmaxCrossEntropyWithLogits")
-    axis = axis if dim is None else dim
+    with checking("SoftmaxCrossEntropyWithLogits", name):
+        labels, logits = convert_operands(labels, logits, op_name="SoftmaxCrossEntropyWithLogits")
+        axis = axis if dim is None else dim
+        normalize_axis(axis, logits.type.rank)
+        check_compatible(labels.type.shape, logits.type.shape, "labels and logits")
     return negative(reduce_sum(labels * log_softmax(logits, axis), axis), name=name)
 
 
@@ -147,10 +160,14 @@ def sparse_softmax_cross_entropy_with_logits(
     labels: Any = None, logits: Any = None, name: str | None = None
 ) -> Node:
     """Cross-entropy of integer class `labels` against `logits` (last axis: classes)."""
-    logits, labels = convert(logits), convert(labels)
-    depth = logits.type.shape[-1] if logits.type.shape is not None else None
-    if depth is None:
-        raise ShapeError("sparse softmax cross-entropy needs a static number of classes")
+    with checking("SparseSoftmaxCrossEntropyWithLogits", name):
+        logits, labels = convert(logits), convert(labels)
+        depth = logits.type.shape[-1] if logits.type.shape else None
+        if depth is None:
+            raise ShapeError("logits need a static number of classes (last axis)")
+        if not labels.dtype.is_integer:
+            raise DTypeError(f"labels must be integers, got {labels.dtype.name}")
+        check_compatible(labels.type.shape, logits.type.shape[:-1], "labels and logits[:-1]")
     labels = check_labels(labels, logits)
     picked = one_hot(labels, depth, dtype=logits.dtype) * log_softmax(logits)
     return negative(reduce_sum(picked, -1), name=name)
@@ -160,7 +177,9 @@ def sigmoid_cross_entropy_with_logits(
     labels: Any = None, logits: Any = None, name: str | None = None
 ) -> Node:
     """Elementwise logistic loss, as max(x, 0) - x * z + log1p(exp(-|x|)) (never overflows)."""
-    labels, logits = convert_operands(labels, logits, op_name="SigmoidCrossEntropyWithLogits")
+    with checking("SigmoidCrossEntropyWithLogits", name):
+        labels, logits = convert_operands(labels, logits, op_name="SigmoidCrossEntropyWithLogits")
+        check_compatible(labels.type.shape, logits.type.shape, "labels and logits")
     x, z = logits, labels
     return add(relu(x) - x * z, log1p(exp(minimum(x, -x))), name=name)  # see softplus
 
@@ -181,15 +200,27 @@ def dropout(
     """Zeroes elements with probability `rate` (= 1 - keep_prob), scaling the rest by 1/keep."""
     x = convert(x)
     if (keep_prob is None) == (rate is None):
-        raise ValueError("dropout needs exactly one of keep_prob and rate")
+        raise InvalidArgumentError("dropout needs exactly one of keep_prob and rate")
+    with checking("Dropout", name):
+        _check_rate(keep_prob, rate)
     keep = convert(1 - rate if keep_prob is None else keep_prob, x.dtype)
     noise = shape(x) if noise_shape is None else noise_shape
     kept = floor(keep + random_uniform(noise, dtype=x.dtype, seed=seed))
     return multiply(x / keep, kept, name=name)
 
 
+def _check_rate(keep_prob: Any, rate: Any) -> None:
+    """A Python `rate` must be in [0, 1) and `keep_prob` in (0, 1], as TF checks them."""
+    if rate is not None and not isinstance(rate, Node) and not 0 <= rate < 1:
+        raise InvalidArgumentError(f"rate must be in [0, 1), got rate {rate!r}")
+    if keep_prob is not None and not isinstance(keep_prob, Node) and not 0 < keep_prob <= 1:
+        raise InvalidArgumentError(f"keep_prob must be in (0, 1], got keep_prob {keep_prob!r}")
+
+
 def _window(value: Any, name: str, default: int) -> tuple[int, int]:
-    v = [value] * 2 if isinstance(value, int) else list(value)
+    """A window or stride: an int, [h, w] or [1, h, w, 1], each at least 1."""
+    v = list(as_dims(value, name, lowest=1))
+    v = v * 2 if len(v) == 1 else v
     if len(v) == 4:
         if v[0] != 1 or v[3] != 1:
             raise ShapeError(f"{name} over the batch or channel axis is not supported: {v}")
@@ -197,6 +228,13 @@ def _window(value: Any, name: str, default: int) -> tuple[int, int]:
     if len(v) != 2:
         raise ShapeError(f"{name} must be an int, [h, w] or [1, h, w, 1], got {value}")
     return int(v[0]), int(v[1])
+
+
+def _padding(padding: Any) -> str:
+    """TF's padding: "SAME" or "VALID" (either case)."""
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise InvalidArgumentError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+    return padding.upper()
 
 
 def conv2d(
@@ -211,11 +249,32 @@ def conv2d(
     use_cudnn_on_gpu: bool = True,
 ) -> Node:
     """2-D convolution (cross-correlation, as TF): NHWC input, HWIO filters."""
+    with checking("Conv2D", name):
+        return _conv2d(
+            input,
+            filters if filters is not None else filter,
+            strides,
+            padding,
+            data_format,
+            dilations,
+            name,
+        )
+
+
+def _conv2d(
+    input: Any,
+    filters: Any,
+    strides: Any,
+    padding: Any,
+    data_format: str,
+    dilations: Any,
+    name: str | None,
+) -> Node:
     if data_format != "NHWC" or (
         dilations is not None and _window(dilations, "dilations", 1) != (1, 1)
     ):
         raise NotImplementedError("conv2d supports NHWC without dilation")
-    x, w = convert_operands(input, filters if filters is not None else filter, op_name="Conv2D")
+    x, w = convert_operands(input, filters, op_name="Conv2D")
     if w.type.shape is None or len(w.type.shape) != 4 or None in w.type.shape:
         raise ShapeError(f"conv2d filters must have a static HWIO shape, got {w.shape}")
     kh, kw, cin, _ = w.type.shape
@@ -225,7 +284,7 @@ def conv2d(
         x,
         ksize=(kh, kw),
         strides=_window(strides, "strides", 1),
-        padding=padding.upper(),
+        padding=_padding(padding),
         pad_value=0.0,
     )
     return einsum("nhwijc,ijco->nhwo", patches, w, name=name or "Conv2D")
@@ -240,13 +299,14 @@ def max_pool(
     name: str | None = None,
 ) -> Node:
     """Maximum over each window (padding never wins: it is -inf)."""
-    patches = extract_patches(
-        convert(value),
-        ksize=_window(ksize, "ksize", 1),
-        strides=_window(strides, "strides", 1),
-        padding=padding.upper(),
-        pad_value=-math.inf,
-    )
+    with checking("MaxPool", name):
+        patches = extract_patches(
+            convert(value),
+            ksize=_window(ksize, "ksize", 1),
+            strides=_window(strides, "strides", 1),
+            padding=_padding(padding),
+            pad_value=-math.inf,
+        )
     return reduce_max(patches, axis=(3, 4), name=name or "MaxPool")
 
 
@@ -259,22 +319,26 @@ def avg_pool(
     name: str | None = None,
 ) -> Node:
     """Mean over each window, counting only real (unpadded) elements, as TF does."""
-    x = convert(value)
-    attrs = {
-        "ksize": _window(ksize, "ksize", 1),
-        "strides": _window(strides, "strides", 1),
-        "padding": padding.upper(),
-        "pad_value": 0.0,
-    }
-    h, w = x.type.shape[1:3] if x.type.shape is not None else (None, None)
-    if h is None or w is None:
-        raise ShapeError("avg_pool needs static spatial dims")
+    with checking("AvgPool", name):
+        x = convert(value)
+        attrs = {
+            "ksize": _window(ksize, "ksize", 1),
+            "strides": _window(strides, "strides", 1),
+            "padding": _padding(padding),
+            "pad_value": 0.0,
+        }
+        patches = extract_patches(x, **attrs)  # checks the rank and the window fits
+        h, w = x.type.shape[1:3]
+        if h is None or w is None:
+            raise ShapeError("avg_pool needs static spatial dims")
     ones = np.ones((1, h, w, 1), x.dtype.np)
     counts = _extract_numpy(ones, **attrs).sum(axis=(3, 4))
-    total = reduce_sum(extract_patches(x, **attrs), axis=(3, 4))
+    total = reduce_sum(patches, axis=(3, 4))
     return divide(total, constant(counts, dtype=x.dtype), name=name or "AvgPool")
 
 
 def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) -> Node:
     """True where the target class is among the k largest predictions (ties count as in)."""
-    return in_top_k_op(convert(predictions), convert(targets), k=int(k), name=name)
+    with checking("InTopKV2", name):
+        k = as_int(k, "k")
+    return in_top_k_op(convert(predictions), convert(targets), k=k, name=name)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from graphc import backends, reference
-from graphc.errors import GraphcError, GraphMismatchError
+from graphc.errors import GraphcError, GraphMismatchError, InvalidArgumentError
 from graphc.executable import Executable, Options, lower
 from graphc.feeds import convert_feed, flatten
 from graphc.graph import Graph, get_default_graph
@@ -153,7 +153,10 @@ class Session:
         elif isinstance(fetch, Node):
             node, is_op = fetch, fetch.type is None
         else:
-            raise TypeError(f"cannot fetch {fetch!r}: expected a tensor, an op or a name")
+            raise InvalidArgumentError(
+                f"cannot fetch {fetch!r} (of type {type(fetch).__name__}): "
+                "expected a tensor, an op or a tensor or op name"
+            )
         if node.graph is not self.graph:
             raise GraphMismatchError(f"'{node.op_name}' is not an element of this session's graph")
         return node, is_op
@@ -167,6 +170,10 @@ class Session:
             raise GraphcError(str(exc)) from None
 
     def _feeds(self, feed_dict: dict) -> dict[Node, np.ndarray]:
+        if not isinstance(feed_dict, Mapping):
+            raise InvalidArgumentError(
+                f"feed_dict must be a dict of tensors to values, got a {type(feed_dict).__name__}"
+            )
         feeds: dict[Node, np.ndarray] = {}
         for key, value in feed_dict.items():
             node = self._feed_node(key)
@@ -177,8 +184,15 @@ class Session:
         node = self._by_name(key) if isinstance(key, str) else key
         if isinstance(node, Operation):
             raise GraphcError(f"cannot feed op '{node.name}'; feed one of its tensors")
-        if not isinstance(node, Node) or node.graph is not self.graph:
-            raise GraphMismatchError(f"cannot feed {key!r}: not a tensor of this graph")
+        if not isinstance(node, Node):
+            raise InvalidArgumentError(
+                f"cannot feed {key!r} (of type {type(key).__name__}): a feed_dict key must be "
+                "a tensor or a tensor name"
+            )
+        if node.graph is not self.graph:
+            raise GraphMismatchError(
+                f"cannot feed '{node.name}': it belongs to another graph than this session's"
+            )
         return node
 
     # ---- variable state -------------------------------------------------------------------

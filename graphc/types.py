@@ -5,14 +5,22 @@ static shape is a tuple of `int | None` (None = unknown dim) or `None` for an
 unknown rank. Broadcasting follows NumPy, with one documented restriction:
 two unknown dims are assumed equal (they are usually the same batch size), so
 an unknown dim never silently broadcasts against another unknown dim.
+
+The validators of static op arguments (axes, dims, sizes, strides, split
+sizes, slice bounds) live here, once: each raises ShapeError naming the
+argument and its value, and op builders add the op and the user's line.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from graphc.errors import DTypeError, ShapeError
 
 
 class DType:
@@ -84,9 +92,9 @@ def as_dtype(value: Any) -> DType:
     try:
         name = np.dtype(value).name
     except TypeError as exc:
-        raise TypeError(f"cannot interpret {value!r} as a graphc dtype") from exc
+        raise DTypeError(f"cannot interpret {value!r} as a graphc dtype") from exc
     if name not in _BY_NAME:
-        raise TypeError(f"unsupported dtype {name!r}; graphc supports {sorted(_BY_NAME)}")
+        raise DTypeError(f"unsupported dtype {name!r}; graphc supports {sorted(_BY_NAME)}")
     return _BY_NAME[name]
 
 
@@ -171,16 +179,118 @@ def is_compatible(static: Shape, actual: tuple[int, ...]) -> bool:
     )
 
 
-def normalize_axes(axis: int | tuple[int, ...] | list[int] | None, rank: int) -> tuple[int, ...]:
-    """Sorted non-negative axes (None: every axis); ValueError when one is out of range."""
+# ---- validators of static arguments --------------------------------------------------------
+# Each raises ShapeError naming the argument (`what`) and its value; op builders call them
+# inside `graphc.ops.checking`, and `infer` rules through `make_node`, which add the op's
+# name and the user's file:line.
+
+
+def as_int(value: Any, what: str) -> int:
+    """`value` as a Python int: an int, a NumPy integer or a 0-d integer array (not a bool)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise ShapeError(f"{what} must be an integer, got {value!r}")
+    return int(value)
+
+
+def as_ints(values: Any, what: str) -> tuple[int, ...]:
+    """An int or a (nested) sequence or array of ints, flattened; ShapeError for anything else."""
+    if isinstance(values, str | bytes):
+        raise ShapeError(f"{what} must be integers, got {values!r}")
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError):  # ragged lists
+        raise ShapeError(f"{what} must be integers, got {values!r}") from None
+    if array.size and array.dtype.kind not in "iu":
+        raise ShapeError(f"{what} must be integers, got {values!r}")
+    return tuple(int(v) for v in array.ravel().tolist())
+
+
+def as_dims(values: Any, what: str, lowest: int = 0) -> tuple[int, ...]:
+    """Integer sizes, each at least `lowest` (0 for dims, 1 for strides and windows)."""
+    dims = as_ints(values, what)
+    for d in dims:
+        if d < lowest:
+            kind = "negative" if d < 0 else "zero"
+            raise ShapeError(
+                f"{what} {list(dims)} has a {kind} size {d} (each must be >= {lowest})"
+            )
+    return dims
+
+
+def check_size(shape: Sequence[int], what: str, itemsize: int) -> None:
+    """ShapeError when an array of `shape` is too large to allocate at all."""
+    nbytes = math.prod(shape) * itemsize
+    if nbytes > np.iinfo(np.intp).max:
+        raise ShapeError(f"{what} {list(shape)} needs {nbytes} bytes, more than can be allocated")
+
+
+def normalize_axis(axis: Any, rank: int | None, what: str = "axis") -> int:
+    """One axis (an int, or a one-element list) as a non-negative int when `rank` is known."""
+    axes = as_ints(axis, what)
+    if len(axes) != 1 or (isinstance(axis, Sequence) and len(axis) != 1):
+        raise ShapeError(f"{what} must be a single integer, got {axis!r}")
+    return axes[0] if rank is None else normalize_axes(axes[0], rank, what)[0]
+
+
+def equal_parts(num: int, total: int | None) -> list[int]:
+    """The sizes of `num` equal parts of a dim of size `total` (TF's Split)."""
+    if num <= 0:
+        raise ShapeError(f"num_or_size_splits {num} must be positive")
+    if total is None or total % num:
+        raise ShapeError(f"cannot split a dim of size {total} into num_or_size_splits {num} parts")
+    return [total // num] * num
+
+
+def split_sizes(sizes: tuple[int, ...], total: int | None) -> list[int]:
+    """The sizes, with one -1 inferred from the dim's size, as TF's SplitV."""
+    as_dims(sizes, "size_splits", lowest=-1)
+    unknown = sizes.count(-1)
+    known = sum(s for s in sizes if s != -1)
+    if unknown > 1 or (unknown and total is None):
+        raise ShapeError(f"size_splits {list(sizes)}: at most one -1, on an axis of known size")
+    if total is not None and (known > total if unknown else known != total):
+        raise ShapeError(f"size_splits {list(sizes)} do not add up to the dim's size {total}")
+    return [total - known if s == -1 else s for s in sizes]
+
+
+def check_slice(shape: Shape, begin: tuple[int, ...], size: tuple[int, ...]) -> None:
+    """ShapeError unless begin/size (size -1: to the end) give one in-bounds entry per axis."""
+    if len(begin) != len(size) or (shape is not None and len(begin) != len(shape)):
+        rank = "?" if shape is None else len(shape)
+        raise ShapeError(
+            f"begin {list(begin)} and size {list(size)} need one entry per axis (rank {rank})"
+        )
+    for d, b, s in zip(shape or (None,) * len(begin), begin, size, strict=True):
+        if d is not None and (b > d or (s != -1 and b + s > d)):
+            raise ShapeError(f"begin {list(begin)} and size {list(size)} go past a dim of size {d}")
+
+
+def check_compatible(a: Shape, b: Shape, what: str) -> None:
+    """ShapeError unless two static shapes can describe the same tensor."""
+    if a is None or b is None:
+        return
+    if len(a) != len(b) or any(
+        x is not None and y is not None and x != y for x, y in zip(a, b, strict=True)
+    ):
+        raise ShapeError(f"{what}: shapes {shape_str(a)} and {shape_str(b)} are incompatible")
+
+
+def normalize_axes(axis: Any, rank: int, what: str = "axis") -> tuple[int, ...]:
+    """Sorted non-negative axes (None: every axis); ShapeError when one is out of range,
+    repeated or not an integer."""
     if axis is None:
         return tuple(range(rank))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    axes = as_ints(axis, what)
     out = []
     for a in axes:
         if not -rank <= a < rank:
-            raise ValueError(f"axis {a} is out of range for rank {rank}")
-        out.append(int(a) % rank if rank else 0)
+            raise ShapeError(
+                f"{what} {a} is out of range for a tensor of rank {rank} "
+                f"(valid: {-rank} to {rank - 1})"
+            )
+        out.append(a % rank)
     if len(set(out)) != len(out):
-        raise ValueError(f"repeated axis in {axes}")
+        raise ShapeError(f"{what} {list(axes)} repeats an axis")
     return tuple(sorted(out))

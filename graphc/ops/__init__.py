@@ -24,7 +24,9 @@ tensors with the builders that `graphc.ops.state` and `graphc.ops.index` put in
 Invariants: every node is built by `make_node`, which converts Python values
 to constants, infers the type (raising ShapeError/DTypeError that name the op
 and the user's file:line), applies the graph's control-dependency context,
-and gives the node a unique name.
+and gives the node a unique name. Builders check the arguments `infer` cannot
+see (Python values they turn into attrs or constants) inside `checking`, which
+names their errors the same way.
 """
 
 from __future__ import annotations
@@ -184,13 +186,10 @@ def make_node(
     attrs = Attrs(attrs or {})
     label = name if name is not None else op.type_name
     try:
+        graph.check_name(label)
         ty = op.infer(*(x.type for x in nodes), **attrs)
-    except (ShapeError, DTypeError) as exc:
-        what = f"{op.type_name} '{graph.scope_prefix()}{label}'"
-        raise type(exc)(f"{what}: {exc} (at {site})") from None
-    except ValueError as exc:
-        what = f"{op.type_name} '{graph.scope_prefix()}{label}'"
-        raise ShapeError(f"{what}: {exc} (at {site})") from None
+    except (GraphcError, ValueError) as exc:
+        raise located(exc, op.type_name, label, graph, site) from None
     control = () if op.is_source else graph.current_control_inputs()
     if control and not op.takes_ref and any(x.opdef.name == "variable" for x in nodes):
         read = REGISTRY["read_variable"]  # a read ordered after the context's ops
@@ -198,6 +197,45 @@ def make_node(
     op_name = reserved_name or graph.unique_name(label)
     node = node_cls(op, nodes, attrs, ty, op_name, graph, control, site, **fields)
     return graph.add(node)
+
+
+def located(exc: Exception, type_name: str, label: Any, graph: Any, site: str) -> Exception:
+    """`exc` as a graphc error naming the op (`Sum 'scope/name'`) and the user's file:line.
+
+    An error that already names them (it carries `site`) is returned as it is, unless it
+    comes from another op built on the same line (the parts of a composite such as
+    max_pool): the composite is then named first. A bare ValueError becomes a ShapeError
+    (bad static arguments are shapes, axes or sizes).
+    """
+    inner = getattr(exc, "site", None)
+    if inner is not None and (inner != site or exc.type_name == type_name):
+        return exc
+    # an op a composite builds on the same user line: name the op the user called first
+    text = exc.text if inner is not None else str(exc)
+    cls = type(exc) if isinstance(exc, GraphcError) else ShapeError
+    out = cls(f"{type_name} '{graph.scope_prefix()}{label}': {text} (at {site})")
+    out.site, out.type_name, out.text = site, type_name, text  # type: ignore[attr-defined]
+    return out
+
+
+class checking:
+    """Names the errors of a builder's own checks as `make_node` names those of `infer`.
+
+    For what `infer` cannot see: Python arguments a builder turns into attrs or constants.
+    (A class, not a generator: `user_site` then finds the user's frame, not contextlib's.)
+    """
+
+    def __init__(self, type_name: str, name: Any = None) -> None:
+        self.type_name = type_name
+        self.label = name if isinstance(name, str) and name else type_name
+
+    def __enter__(self) -> None:
+        self.site = user_site()
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, GraphcError | ValueError):
+            graph = get_default_graph()
+            raise located(exc, self.type_name, self.label, graph, self.site) from None
 
 
 def _as_input(x: Any, op: OpDef, site: str) -> Node:
@@ -211,16 +249,32 @@ def _as_input(x: Any, op: OpDef, site: str) -> Node:
 
 
 def to_array(value: Any, dtype: Any = None) -> np.ndarray:
-    """A Python or NumPy value as an array with TF's default dtypes (float32, int32)."""
+    """A Python or NumPy value as an array with TF's default dtypes (float32, int32; int64
+    for Python ints beyond int32); DTypeError where `dtype` cannot hold the numbers."""
     if dtype is not None:
-        return np.asarray(value, dtype=as_dtype(dtype).np)
+        target = as_dtype(dtype).np
+        _check_fits(np.asarray(value), target)
+        return np.asarray(value, dtype=target)
     array = np.asarray(value)
     if array.dtype == np.float64 and not isinstance(value, np.ndarray | np.generic):
         array = array.astype(np.float32)
     elif array.dtype == np.int64 and not isinstance(value, np.ndarray | np.generic):
-        array = array.astype(np.int32)
+        info = np.iinfo(np.int32)
+        if not array.size or (info.min <= array.min() and array.max() <= info.max):
+            array = array.astype(np.int32)
     as_dtype(array.dtype)  # raises TypeError for unsupported dtypes
     return array
+
+
+def _check_fits(array: np.ndarray, target: np.dtype) -> None:
+    """DTypeError for fractional or out-of-range numbers given for an integer dtype."""
+    if target.kind not in "iu" or array.dtype.kind not in "fiu" or not array.size:
+        return
+    info = np.iinfo(target)
+    with np.errstate(invalid="ignore"):
+        whole = array.dtype.kind != "f" or bool(np.all(np.isfinite(array) & (array % 1 == 0)))
+    if not whole or array.min() < info.min or array.max() > info.max:
+        raise DTypeError(f"value {array.tolist()!r:.60} does not fit dtype {target.name}")
 
 
 def convert(value: Any, dtype: DType | None = None, what: str = "value") -> Node:
@@ -248,10 +302,8 @@ def convert(value: Any, dtype: DType | None = None, what: str = "value") -> Node
 def convert_operands(*values: Any, op_name: str) -> tuple[Node, ...]:
     """Converts an op's operands: Python values take the dtype of the tensor operands."""
     dtype = next((v.dtype for v in values if isinstance(v, Node) and v.type is not None), None)
-    try:
-        return tuple(convert(v, dtype, what=f"{op_name} operand") for v in values)
-    except DTypeError as exc:
-        raise DTypeError(f"{exc} (at {user_site()})") from None
+    with checking(op_name):
+        return tuple(convert(v, dtype, what="operand") for v in values)
 
 
 def same_dtype(*types: TensorType, op: str = "") -> DType:

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import DTypeError, ShapeError
+from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphc.ir import Node
 from graphc.ops import Fusion, defop
-from graphc.types import TensorType, bool_
+from graphc.types import TensorType, as_dims, bool_
 
 
 def out_size(size: int | None, k: int, s: int, padding: str) -> int | None:
@@ -42,7 +42,9 @@ def _patches_infer(
     if x.shape is None or len(x.shape) != 4:
         raise ShapeError(f"expected an NHWC input of rank 4, got {x}")
     if padding not in ("SAME", "VALID"):
-        raise ShapeError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+        raise InvalidArgumentError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+    as_dims(ksize, "ksize", lowest=1)
+    as_dims(strides, "strides", lowest=1)
     n, h, w, c = x.shape
     oh, ow = (out_size(d, k, s, padding) for d, k, s in zip((h, w), ksize, strides, strict=True))
     if (oh is not None and oh <= 0) or (ow is not None and ow <= 0):

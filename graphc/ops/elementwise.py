@@ -18,7 +18,16 @@ import scipy.special
 
 from graphc.errors import DTypeError
 from graphc.ir import OPERATORS, Node
-from graphc.ops import Fusion, OpDef, convert, convert_operands, defop, same_dtype, unbroadcast
+from graphc.ops import (
+    Fusion,
+    OpDef,
+    checking,
+    convert,
+    convert_operands,
+    defop,
+    same_dtype,
+    unbroadcast,
+)
 from graphc.types import DType, TensorType, as_dtype, bool_, broadcast_shapes
 
 _KINDS = {"float": "f", "numeric": "fiu", "int": "iu", "bool": "b", "any": "fiub"}
@@ -469,7 +478,8 @@ def div(x: Any, y: Any, name: str | None = None) -> Node:
 
 def cast(x: Any, dtype: Any, name: str | None = None) -> Node:
     """x converted to `dtype` (float to int truncates toward zero, as NumPy)."""
-    x, dtype = convert(x), as_dtype(dtype)
+    with checking("Cast", name):
+        x, dtype = convert(x), as_dtype(dtype)
     return x if x.dtype is dtype and name is None else _cast(x, dtype=dtype, name=name)
 
 

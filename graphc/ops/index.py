@@ -14,14 +14,26 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import DTypeError, ShapeError
+from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphc.ir import OPERATORS, Node
-from graphc.ops import BUILDERS, Fusion, convert, convert_operands, defop, same_dtype
+from graphc.ops import BUILDERS, Fusion, checking, convert, convert_operands, defop, same_dtype
 from graphc.ops.dims import Equal, broadcast_equalities, same_dims
 from graphc.ops.elementwise import identity
 from graphc.ops.reshape import expand_dims
-from graphc.ops.state import static_value
-from graphc.types import TensorType, as_dtype, float32, normalize_axes
+from graphc.ops.state import static_ints, static_value
+from graphc.types import (
+    TensorType,
+    as_dims,
+    as_dtype,
+    as_int,
+    as_ints,
+    check_compatible,
+    check_slice,
+    equal_parts,
+    float32,
+    normalize_axis,
+    split_sizes,
+)
 
 Spec = tuple[tuple[Any, ...], ...]
 _FULL = ("s", None, None, 1)
@@ -124,17 +136,19 @@ def _static_int(v: Any) -> int | None:
     if isinstance(v, Node):
         value = static_value(v)
         if value is None or value.ndim:
-            raise TypeError(f"index {v.name} must be a constant scalar; use graphc.gather")
+            raise DTypeError(f"index {v.name} must be a constant scalar; use graphc.gather")
         v = value
     if not isinstance(v, int | np.integer) and not (isinstance(v, np.ndarray) and v.ndim == 0):
-        raise TypeError(f"only integers, slices, None and ... are valid indices, got {v!r}")
+        raise DTypeError(f"only integers, slices, None and ... are valid indices, got {v!r}")
     return int(v)
 
 
 def getitem(x: Node, index: Any) -> Node:
     """x[index] with NumPy basic indexing: ints, slices, None (new axis) and ellipsis."""
     items = index if isinstance(index, tuple) else (index,)
-    return _strided_slice(x, spec=tuple(_index_entry(i) for i in items), name="strided_slice")
+    with checking("StridedSlice"):
+        spec = tuple(_index_entry(i) for i in items)
+    return _strided_slice(x, spec=spec, name="strided_slice")
 
 
 OPERATORS["getitem"] = getitem
@@ -198,18 +212,31 @@ _concat = defop(
 
 def concat(values: list[Any], axis: int, name: str | None = None) -> Node:
     """Joins tensors along an existing axis."""
-    nodes = convert_operands(*values, op_name="ConcatV2")
-    if len(nodes) == 1:
-        return identity(nodes[0], name=name)
-    rank = nodes[0].type.rank
-    axis = normalize_axes(axis, rank)[0] if rank is not None else axis
-    return _concat(*nodes, axis=axis, name=name)
+    with checking("ConcatV2", name):
+        values = [values] if isinstance(values, Node) else values  # TF1 takes a lone tensor
+        nodes = convert_operands(*_nonempty(values), op_name="ConcatV2")
+        axis = normalize_axis(axis, nodes[0].type.rank)
+        if len(nodes) == 1:
+            return identity(nodes[0], name=name)
+        return _concat(*nodes, axis=axis, name=name)
+
+
+def _nonempty(values: Any) -> list[Any]:
+    """`values`, a non-empty list of tensors (a lone tensor is not a list)."""
+    if not isinstance(values, list | tuple):
+        raise InvalidArgumentError(f"values must be a list of tensors, got {values!r}")
+    if not values:
+        raise InvalidArgumentError("values [] is empty: it needs at least one tensor")
+    return list(values)
 
 
 def stack(values: list[Any], axis: int = 0, name: str | None = None) -> Node:
     """Joins tensors of one shape along a new axis."""
-    nodes = convert_operands(*values, op_name="Pack")
-    return concat([expand_dims(v, axis) for v in nodes], axis=axis, name=name or "stack")
+    with checking("Pack", name):
+        nodes = convert_operands(*_nonempty(values), op_name="Pack")
+        rank = nodes[0].type.rank
+        axis = normalize_axis(axis, None if rank is None else rank + 1)
+        return concat([expand_dims(v, axis) for v in nodes], axis=axis, name=name or "stack")
 
 
 BUILDERS["stack"] = stack
@@ -217,11 +244,17 @@ BUILDERS["stack"] = stack
 
 def unstack(value: Any, num: int | None = None, axis: int = 0, name: str | None = None) -> list:
     """Splits a tensor into a list along `axis`, removing that axis."""
-    x = convert(value)
-    axis = normalize_axes(axis, x.type.rank)[0]
-    num = num if num is not None else x.type.shape[axis]
-    if num is None:
-        raise ShapeError("unstack needs a static size along its axis (or num=)")
+    with checking("Unpack", name):
+        x = convert(value)
+        if x.type.rank is None:
+            raise ShapeError("unstack needs a known rank")
+        axis = normalize_axis(axis, x.type.rank)
+        size = x.type.shape[axis]
+        num = size if num is None else as_int(num, "num")
+        if num is None:
+            raise ShapeError("unstack needs a static size along its axis (or num=)")
+        if size is not None and num != size:
+            raise ShapeError(f"num {num} does not match the size {size} of axis {axis}")
     return [
         _strided_slice(x, spec=(_FULL,) * axis + (("i", i),), name=name or "unstack")
         for i in builtins.range(num)
@@ -230,15 +263,17 @@ def unstack(value: Any, num: int | None = None, axis: int = 0, name: str | None 
 
 def split(value: Any, num_or_size_splits: Any, axis: int = 0, name: str | None = None) -> list:
     """Splits along `axis` into equal parts (an int) or parts of the given sizes."""
-    x = convert(value)
-    axis = normalize_axes(axis, x.type.rank)[0]
-    total = x.type.shape[axis]
-    if isinstance(num_or_size_splits, int | np.integer):
-        if total is None or total % num_or_size_splits:
-            raise ShapeError(f"cannot split a dim of size {total} into {num_or_size_splits} parts")
-        sizes = [total // int(num_or_size_splits)] * int(num_or_size_splits)
-    else:
-        sizes = [int(s) for s in num_or_size_splits]
+    by_num = np.ndim(num_or_size_splits) == 0
+    with checking("Split" if by_num else "SplitV", name):
+        x = convert(value)
+        if x.type.rank is None:
+            raise ShapeError("split needs a known rank")
+        axis = normalize_axis(axis, x.type.rank)
+        total = x.type.shape[axis]
+        if by_num:
+            sizes = equal_parts(as_int(num_or_size_splits, "num_or_size_splits"), total)
+        else:
+            sizes = split_sizes(as_ints(num_or_size_splits, "size_splits"), total)
     starts = np.cumsum([0, *sizes[:-1]]).tolist()
     return [
         _strided_slice(x, spec=(_FULL,) * axis + (("s", a, a + s, 1),), name=name or "split")
@@ -248,10 +283,13 @@ def split(value: Any, num_or_size_splits: Any, axis: int = 0, name: str | None =
 
 def slice(input_: Any, begin: Any, size: Any, name: str | None = None) -> Node:
     """input_[begin[i] : begin[i] + size[i]] on each axis; size -1 means to the end."""
-    begin = [_static_int(b) for b in np.atleast_1d(begin)]
-    size = [_static_int(s) for s in np.atleast_1d(size)]
+    with checking("Slice", name):
+        x = convert(input_)
+        begin = as_dims(static_ints(begin, "begin"), "begin")
+        size = as_dims(static_ints(size, "size"), "size", lowest=-1)
+        check_slice(x.type.shape, begin, size)
     spec = tuple(("s", b, None if s == -1 else b + s, 1) for b, s in zip(begin, size, strict=True))
-    return _strided_slice(convert(input_), spec=spec, name=name or "Slice")
+    return _strided_slice(x, spec=spec, name=name or "Slice")
 
 
 # ---- gather / scatter-add ----------------------------------------------------------------
@@ -317,12 +355,8 @@ _scatter_add = defop(
 def _check_labels_infer(labels: TensorType, logits: TensorType) -> TensorType:
     if not labels.dtype.is_integer:
         raise DTypeError(f"labels must be integers, got {labels.dtype.name}")
-    if labels.shape is not None and logits.shape is not None:
-        lead = logits.shape[:-1]
-        if len(labels.shape) != len(lead) or not all(
-            a is None or b is None or a == b for a, b in zip(labels.shape, lead, strict=True)
-        ):
-            raise ShapeError(f"labels {labels} do not match the leading dims of logits {logits}")
+    if logits.shape is not None:
+        check_compatible(labels.shape, logits.shape[:-1], "labels and logits[:-1]")
     return labels
 
 
@@ -349,10 +383,23 @@ check_labels = defop(
 
 def gather(params: Any, indices: Any, axis: int = 0, name: str | None = None) -> Node:
     """params[..., indices, ...] along `axis` (NumPy's take); out-of-range indices raise."""
-    p, i = convert(params), convert(indices)
-    if p.type.rank is not None:
-        axis = normalize_axes(axis, p.type.rank)[0]
-    return _gather(p, i, axis=axis, name=name)
+    with checking("GatherV2", name):
+        p, i = convert(params), convert(indices)
+        axis = normalize_axis(axis, p.type.rank)
+        _check_indices(i, None if p.type.shape is None else p.type.shape[axis], axis)
+        return _gather(p, i, axis=axis, name=name)
+
+
+def _check_indices(indices: Node, size: int | None, axis: int) -> None:
+    """Constant indices must fall in [0, size) when the axis' size is known (TF on CPU)."""
+    value = static_value(indices)
+    if size is None or value is None or not value.size or value.dtype.kind not in "iu":
+        return
+    bad = value[(value < 0) | (value >= size)]
+    if bad.size:
+        raise InvalidArgumentError(
+            f"indices {bad.ravel()[0]} is out of range [0, {size}) for axis {axis}"
+        )
 
 
 def _one_hot_numpy(
@@ -395,9 +442,14 @@ def one_hot(
     name: str | None = None,
 ) -> Node:
     """Rows of `on_value` at `indices` and `off_value` elsewhere (out-of-range: all off)."""
-    dtype = as_dtype(dtype) if dtype is not None else float32
-    on = 1.0 if on_value is None else float(on_value)
-    off = 0.0 if off_value is None else float(off_value)
-    return _one_hot(
-        convert(indices), depth=int(depth), on=on, off=off, axis=int(axis), dtype=dtype, name=name
-    )
+    with checking("OneHot", name):
+        dtype = as_dtype(dtype) if dtype is not None else float32
+        on = 1.0 if on_value is None else float(on_value)
+        off = 0.0 if off_value is None else float(off_value)
+        x = convert(indices)
+        depth = as_dims(as_int(depth, "depth"), "depth")[0]
+        axis = as_int(axis, "axis")
+        rank = x.type.rank
+        if axis < -1 or (rank is not None and axis > rank):
+            raise ShapeError(f"axis {axis} must be -1 or between 0 and the indices' rank {rank}")
+        return _one_hot(x, depth=depth, on=on, off=off, axis=axis, dtype=dtype, name=name)

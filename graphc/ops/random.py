@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import ShapeError
+from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphc.graph import get_default_graph
 from graphc.ir import Node
-from graphc.ops import Fusion, convert, defop
+from graphc.ops import Fusion, checking, convert, defop
 from graphc.ops.elementwise import identity
 from graphc.ops.state import constant, static_value
-from graphc.types import TensorType, as_dtype, float32, int32
+from graphc.types import TensorType, as_dims, as_dtype, as_int, float32, int32
 
 DEFAULT_GRAPH_SEED = 87654321
 
@@ -89,15 +89,20 @@ def _shape_input(shape: Any) -> tuple[Node, tuple]:
                 raise ShapeError("a random op's shape needs a static length")
             return shape, (None,) * length
         shape = value
-    dims = tuple(int(d) for d in np.atleast_1d(np.asarray(shape, np.int64)))
+    dims = as_dims(shape, "shape")
     return constant(list(dims), dtype=int32), dims
 
 
 def _make(
     op: Any, shape: Any, dtype: Any, seed: int | None, name: str | None, **attrs: Any
 ) -> Node:
-    node, static = _shape_input(shape)
-    return op(node, dtype=as_dtype(dtype), seed=_seed_pair(seed), static=static, name=name, **attrs)
+    with checking(op.type_name, name):
+        node, static = _shape_input(shape)
+        dtype = as_dtype(dtype)
+        if op is not _uniform_int and not dtype.is_floating:
+            raise DTypeError(f"dtype must be a floating-point dtype, got {dtype.name}")
+        seed = _seed_pair(None if seed is None else as_int(seed, "seed"))
+    return op(node, dtype=dtype, seed=seed, static=static, name=name, **attrs)
 
 
 def _normal(op: Any, doc: str) -> Any:
@@ -135,11 +140,16 @@ def random_uniform(
     name: str | None = None,
 ) -> Node:
     """Uniform samples in [minval, maxval); integer dtypes need an int `maxval`."""
-    dtype = as_dtype(dtype)
+    with checking("RandomUniformInt", name):
+        dtype = as_dtype(dtype)
+        if dtype.is_integer:
+            if maxval is None:
+                raise InvalidArgumentError("an integer dtype needs maxval, got maxval None")
+            lo, hi = as_int(minval, "minval"), as_int(maxval, "maxval")
+            if lo >= hi:
+                raise InvalidArgumentError(f"minval {lo} must be less than maxval {hi}")
     if dtype.is_integer:
-        if maxval is None:
-            raise ValueError("random_uniform with an integer dtype needs maxval")
-        return _make(_uniform_int, shape, dtype, seed, name, minval=int(minval), maxval=int(maxval))
+        return _make(_uniform_int, shape, dtype, seed, name, minval=lo, maxval=hi)
     draw = _make(_uniform, shape, dtype, seed, None)
     return _affine(draw, (1.0 if maxval is None else maxval) - minval, minval, name)
 

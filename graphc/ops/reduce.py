@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import DTypeError
+from graphc.errors import DTypeError, ShapeError
 from graphc.ir import Node
-from graphc.ops import Fusion, Reduction, convert, defop, unbroadcast
+from graphc.ops import Fusion, Reduction, checking, convert, defop, unbroadcast
 from graphc.ops.dims import broadcast_equalities
 from graphc.ops.elementwise import (
     add,
@@ -34,7 +34,15 @@ from graphc.ops.elementwise import (
 )
 from graphc.ops.reshape import expand_dims, squeeze
 from graphc.ops.state import constant, static_value
-from graphc.types import TensorType, as_dtype, broadcast_shapes, is_compatible, normalize_axes
+from graphc.types import (
+    TensorType,
+    as_dtype,
+    as_ints,
+    broadcast_shapes,
+    is_compatible,
+    normalize_axes,
+    normalize_axis,
+)
 
 
 def _reduced_shape(shape: Any, axis: Any, keepdims: bool) -> Any:
@@ -277,13 +285,13 @@ reduced_size = defop(
 
 # ---- public builders --------------------------------------------------------------------
 def _axis_attr(x: Node, axis: Any) -> Any:
-    if x.type.shape is None:
-        return None if axis is None else tuple(np.atleast_1d(axis).tolist())
     if isinstance(axis, Node):
         value = static_value(axis)
         if value is None:
-            raise ValueError("reduction axes must be Python ints or constants")
-        axis = value.tolist()
+            raise ShapeError(f"axis must be Python ints or a constant, got tensor '{axis.name}'")
+        axis = value
+    if x.type.shape is None:
+        return None if axis is None else as_ints(axis, "axis")
     return normalize_axes(axis, len(x.type.shape))
 
 
@@ -302,9 +310,10 @@ def _reducer(op: Any, doc: str) -> Any:
         reduction_indices: Any = None,
         keep_dims: bool | None = None,
     ) -> Node:
-        x = convert(input_tensor)
-        axis, keep = _tf1_axis(axis, keepdims, reduction_indices, keep_dims)
-        return op(x, axis=_axis_attr(x, axis), keepdims=keep, name=name)
+        with checking(op.type_name, name):
+            x = convert(input_tensor)
+            axis, keep = _tf1_axis(axis, keepdims, reduction_indices, keep_dims)
+            return op(x, axis=_axis_attr(x, axis), keepdims=keep, name=name)
 
     builder.__name__, builder.__doc__ = op.name, doc
     return builder
@@ -334,6 +343,8 @@ def reduce_mean(
     keep_dims: bool | None = None,
 ) -> Node:
     """Mean over `axis` (integer tensors use floor division, as TF1 does for non-negatives)."""
+    with checking("Mean", name):  # the axes, named after the mean rather than its sum
+        _axis_attr(convert(input_tensor), reduction_indices if axis is None else axis)
     total = reduce_sum(input_tensor, axis, keepdims, None, reduction_indices, keep_dims)
     x = convert(input_tensor)
     count = count_of(x, total.attrs["axis"])
@@ -351,6 +362,8 @@ def reduce_logsumexp(
     """log(sum(exp(x))) computed stably (shifted by the max; all -inf gives -inf)."""
     x = convert(input_tensor)
     axis, keep = _tf1_axis(axis, keepdims, reduction_indices, keep_dims)
+    with checking("ReduceLogSumExp", name):
+        _axis_attr(x, axis)
     m = stop_gradient(reduce_max(x, axis, keepdims=True))
     m = where(is_finite(m), m, zeros_like(m))
     log_sum = log(reduce_sum(exp(x - m), axis, keepdims=True))
@@ -368,12 +381,14 @@ def _arg(op: Any, doc: str) -> Any:
         output_type: Any = "int64",
         dimension: int | None = None,
     ) -> Node:
-        x = convert(input)
-        axis = dimension if axis is None else axis
-        axis = 0 if axis is None else axis
-        if x.type.shape is not None:
-            axis = normalize_axes(axis, len(x.type.shape))[0]
-        return op(x, axis=int(axis), output_type=as_dtype(output_type), name=name)
+        with checking(op.type_name, name):
+            x = convert(input)
+            axis = dimension if axis is None else axis
+            axis = normalize_axis(0 if axis is None else axis, x.type.rank)
+            out = as_dtype(output_type)
+            if out.name not in ("int32", "int64"):
+                raise DTypeError(f"output_type must be int32 or int64, got {out.name}")
+            return op(x, axis=axis, output_type=out, name=name)
 
     builder.__name__, builder.__doc__ = op.name, doc
     return builder

@@ -16,8 +16,8 @@ import numpy as np
 
 from graphc.errors import ShapeError
 from graphc.ir import Node
-from graphc.ops import Fusion, convert, defop
-from graphc.types import Shape, TensorType, normalize_axes
+from graphc.ops import Fusion, checking, convert, defop
+from graphc.types import Shape, TensorType, as_dims, normalize_axes, normalize_axis
 
 
 def _numel(shape: Shape) -> int | None:
@@ -27,10 +27,13 @@ def _numel(shape: Shape) -> int | None:
 
 
 def _reshape_infer(x: TensorType, *, shape: tuple[int, ...]) -> TensorType:
+    as_dims(shape, "shape", lowest=-1)
     if sum(d == -1 for d in shape) > 1:
-        raise ShapeError(f"reshape target {list(shape)} has more than one -1")
+        raise ShapeError(f"shape {list(shape)} has more than one -1")
     known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
     size = _numel(x.shape)
+    if -1 in shape and known == 0 and size is not None:
+        raise ShapeError(f"shape {list(shape)}: -1 is ambiguous next to a 0 dim")
     if -1 not in shape:
         if size is not None and size != known:
             raise ShapeError(f"cannot reshape {x} ({size} elements) to {list(shape)}")
@@ -131,19 +134,20 @@ squeeze_op = defop(
 
 def expand_dims(input: Any, axis: int, name: str | None = None) -> Node:
     """Inserts a size-1 axis at `axis` (negative counts from the end of the new rank)."""
-    x = convert(input)
-    if x.type.shape is not None:
-        axis = normalize_axes(axis, len(x.type.shape) + 1)[0]
-    return expand_dims_op(x, axis=int(axis), name=name)
+    with checking("ExpandDims", name):
+        x = convert(input)
+        rank = None if x.type.rank is None else x.type.rank + 1
+        return expand_dims_op(x, axis=normalize_axis(axis, rank), name=name)
 
 
 def squeeze(input: Any, axis: Any = None, name: str | None = None) -> Node:
     """Removes size-1 axes (`axis=None`: every statically size-1 axis)."""
-    x = convert(input)
-    if x.type.shape is None:
-        raise ShapeError("squeeze needs a known rank")
-    if axis is None:
-        axes = tuple(i for i, d in enumerate(x.type.shape) if d == 1)
-    else:
-        axes = normalize_axes(axis, len(x.type.shape))
-    return squeeze_op(x, axis=axes, name=name)
+    with checking("Squeeze", name):
+        x = convert(input)
+        if x.type.shape is None:
+            raise ShapeError("squeeze needs a known rank")
+        if axis is None:
+            axes = tuple(i for i, d in enumerate(x.type.shape) if d == 1)
+        else:
+            axes = normalize_axes(axis, len(x.type.shape))
+        return squeeze_op(x, axis=axes, name=name)

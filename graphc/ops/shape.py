@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import ShapeError
+from graphc.errors import InvalidArgumentError, ShapeError
 from graphc.ir import Node
-from graphc.ops import Fusion, convert, convert_operands, defop, unbroadcast
+from graphc.ops import Fusion, checking, convert, convert_operands, defop, unbroadcast
 from graphc.ops.elementwise import cast
 from graphc.ops.index import strided_slice_spec
 from graphc.ops.reduce import reduce_sum
@@ -23,8 +23,8 @@ from graphc.ops.reshape import expand_dims as expand_dims
 from graphc.ops.reshape import reshape_back, reshape_op
 from graphc.ops.reshape import reshape_like as reshape_like
 from graphc.ops.reshape import squeeze as squeeze
-from graphc.ops.state import constant, static_value
-from graphc.types import TensorType, as_dtype, broadcast_shapes, int32
+from graphc.ops.state import constant, static_ints, static_value
+from graphc.types import TensorType, as_dims, as_dtype, broadcast_shapes, int32
 
 
 def _transpose_infer(x: TensorType, *, perm: tuple[int, ...]) -> TensorType:
@@ -74,6 +74,7 @@ _broadcast_to = defop(
 def _tile_infer(x: TensorType, *, multiples: tuple[int, ...]) -> TensorType:
     if x.shape is None:
         return TensorType(None, x.dtype)
+    as_dims(multiples, "multiples")
     if len(multiples) != len(x.shape):
         raise ShapeError(f"tile multiples {list(multiples)} do not match the rank of {x}")
     return TensorType(
@@ -103,8 +104,9 @@ _tile = defop(
 
 
 def _pad_infer(x: TensorType, *, paddings: tuple, constant_values: float) -> TensorType:
+    as_dims(paddings, "paddings")
     if x.shape is None or len(paddings) != len(x.shape):
-        raise ShapeError(f"paddings {list(paddings)} do not match the rank of {x}")
+        raise ShapeError(f"paddings {[list(p) for p in paddings]} do not match the rank of {x}")
     dims = tuple(
         None if d is None else d + a + b for d, (a, b) in zip(x.shape, paddings, strict=True)
     )
@@ -177,38 +179,35 @@ _range = defop(
 
 
 # ---- public builders --------------------------------------------------------------------
-def _static_ints(value: Any, what: str) -> tuple[int, ...]:
-    if isinstance(value, Node):
-        array = static_value(value)
-        if array is None:
-            raise ShapeError(f"{what} must be known when the graph is built (Python ints)")
-        value = array
-    return tuple(int(v) for v in np.asarray(value).ravel().tolist())
-
-
 def reshape(tensor: Any, shape: Any, name: str | None = None) -> Node:
     """`tensor` with a new shape of the same size; one dim may be -1 (inferred)."""
-    return reshape_op(convert(tensor), shape=_static_ints(shape, "reshape's shape"), name=name)
+    with checking("Reshape", name):
+        return reshape_op(convert(tensor), shape=static_ints(shape, "shape"), name=name)
 
 
 def transpose(a: Any, perm: Any = None, name: str | None = None) -> Node:
     """Permutes the axes (reverses them when `perm` is None)."""
-    x = convert(a)
-    if perm is None:
-        if x.type.shape is None:
-            raise ShapeError("transpose without perm needs a known rank")
-        perm = tuple(reversed(range(len(x.type.shape))))
-    return _transpose(x, perm=_static_ints(perm, "perm"), name=name)
+    with checking("Transpose", name):
+        x = convert(a)
+        if perm is None:
+            if x.type.shape is None:
+                raise ShapeError("transpose without perm needs a known rank")
+            perm = tuple(reversed(range(len(x.type.shape))))
+        return _transpose(x, perm=static_ints(perm, "perm"), name=name)
 
 
 def broadcast_to(input: Any, shape: Any, name: str | None = None) -> Node:
     """`input` broadcast to `shape` (NumPy rules)."""
-    return _broadcast_to(convert(input), shape=_static_ints(shape, "shape"), name=name)
+    with checking("BroadcastTo", name):
+        return _broadcast_to(
+            convert(input), shape=as_dims(static_ints(shape, "shape"), "shape"), name=name
+        )
 
 
 def tile(input: Any, multiples: Any, name: str | None = None) -> Node:
     """Repeats `input` `multiples[i]` times along axis i."""
-    return _tile(convert(input), multiples=_static_ints(multiples, "multiples"), name=name)
+    with checking("Tile", name):
+        return _tile(convert(input), multiples=static_ints(multiples, "multiples"), name=name)
 
 
 def pad(
@@ -219,12 +218,18 @@ def pad(
     name: str | None = None,
 ) -> Node:
     """Pads with `constant_values`; `paddings[i] = [before, after]` for axis i."""
-    if mode.upper() != "CONSTANT":
-        raise NotImplementedError(f"pad mode {mode!r}: only CONSTANT is supported")
-    flat = _static_ints(paddings, "paddings")
-    pairs = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
-    x = convert(tensor)
-    return _pad(x, paddings=pairs, constant_values=float(constant_values), name=name)
+    with checking("PadV2", name):
+        if not isinstance(mode, str) or mode.upper() not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+            raise InvalidArgumentError(f"mode must be CONSTANT, REFLECT or SYMMETRIC, got {mode!r}")
+        if mode.upper() != "CONSTANT":
+            raise NotImplementedError(f"pad mode {mode!r}: only CONSTANT is supported")
+        flat = static_ints(paddings, "paddings")
+        layout = np.shape(static_value(paddings) if isinstance(paddings, Node) else paddings)
+        if len(layout) != 2 or layout[1] != 2:
+            raise ShapeError(f"paddings must be [[before, after], ...] per axis, got {paddings!r}")
+        pairs = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
+        x = convert(tensor)
+        return _pad(x, paddings=pairs, constant_values=float(constant_values), name=name)
 
 
 def shape(input: Any, name: str | None = None, out_type: Any = int32) -> Node:
@@ -247,26 +252,33 @@ def rank(input: Any, name: str | None = None) -> Node:
 
 def fill(dims: Any, value: Any, name: str | None = None) -> Node:
     """A tensor of shape `dims` filled with `value` (a scalar)."""
-    value = convert(value)
-    if isinstance(dims, Node) and static_value(dims) is None:
-        length = dims.type.shape[0] if dims.type.shape else None
-        shape = None if length is None else (None,) * length
-        return _fill(dims, value, shape=shape, name=name)
-    return broadcast_to(value, _static_ints(dims, "dims"), name=name)
+    with checking("Fill", name):
+        value = convert(value)
+        if value.type.rank not in (0, None):
+            raise ShapeError(f"value must be a scalar, got shape {list(value.shape)}")
+        if isinstance(dims, Node) and static_value(dims) is None:
+            length = dims.type.shape[0] if dims.type.shape else None
+            shape = None if length is None else (None,) * length
+            return _fill(dims, value, shape=shape, name=name)
+        return broadcast_to(value, as_dims(static_ints(dims, "dims"), "dims"), name=name)
 
 
 def zeros(shape: Any, dtype: Any = "float32", name: str | None = None) -> Node:
     """A tensor of zeros."""
     if isinstance(shape, Node) and static_value(shape) is None:
         return fill(shape, constant(0, dtype=dtype), name=name)
-    return constant(0, dtype=dtype, shape=_static_ints(shape, "shape"), name=name or "zeros")
+    with checking("Const", name or "zeros"):
+        shape = as_dims(static_ints(shape, "shape"), "shape")
+    return constant(0, dtype=dtype, shape=shape, name=name or "zeros")
 
 
 def ones(shape: Any, dtype: Any = "float32", name: str | None = None) -> Node:
     """A tensor of ones."""
     if isinstance(shape, Node) and static_value(shape) is None:
         return fill(shape, constant(1, dtype=dtype), name=name)
-    return constant(1, dtype=dtype, shape=_static_ints(shape, "shape"), name=name or "ones")
+    with checking("Const", name or "ones"):
+        shape = as_dims(static_ints(shape, "shape"), "shape")
+    return constant(1, dtype=dtype, shape=shape, name=name or "ones")
 
 
 def range_(
@@ -276,11 +288,26 @@ def range_(
     if limit is None:
         start, limit = 0, start
     args = (start, limit, delta)
-    if not any(isinstance(a, Node) for a in args):
-        if dtype is None:
-            dtype = "float32" if any(isinstance(a, float) for a in args) else "int32"
-        return constant(np.arange(start, limit, delta), dtype=dtype, name=name or "range")
-    nodes = convert_operands(*args, op_name="Range")
-    if dtype is not None:
-        nodes = tuple(cast(a, dtype) for a in nodes)
-    return _range(*nodes, name=name)
+    with checking("Range", name):
+        _check_range(*args)
+        if not any(isinstance(a, Node) for a in args):
+            if dtype is None:
+                dtype = "float32" if any(isinstance(a, float) for a in args) else "int32"
+            return constant(np.arange(start, limit, delta), dtype=dtype, name=name or "range")
+        nodes = convert_operands(*args, op_name="Range")
+        if dtype is not None:
+            nodes = tuple(cast(a, dtype) for a in nodes)
+        return _range(*nodes, name=name)
+
+
+def _check_range(start: Any, limit: Any, delta: Any) -> None:
+    """TF's rules for the arguments known now: delta != 0, and it goes from start to limit."""
+    known = [static_value(v) if isinstance(v, Node) else v for v in (start, limit, delta)]
+    for what, v in zip(("start", "limit", "delta"), known, strict=True):
+        if v is not None and (np.ndim(v) != 0 or not np.issubdtype(np.asarray(v).dtype, np.number)):
+            raise InvalidArgumentError(f"{what} must be a number, got {v!r}")
+    start, limit, delta = known
+    if delta is not None and delta == 0:
+        raise InvalidArgumentError("delta must not be 0, got delta 0")
+    if None not in known and (limit - start) * delta < 0:
+        raise InvalidArgumentError(f"delta {delta} never goes from start {start} to limit {limit}")

@@ -9,6 +9,7 @@ executor's run context first: `numpy(ctx, node, *arrays)`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,9 @@ import numpy as np
 from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphc.graph import as_op_node
 from graphc.ir import ConstValue, Node
-from graphc.ops import BUILDERS, Fusion, defop, graph_of, to_array
+from graphc.ops import BUILDERS, Fusion, checking, defop, graph_of, to_array
 from graphc.ops.dims import same_dims
-from graphc.types import Shape, TensorType, as_dtype, shape_str
+from graphc.types import Shape, TensorType, as_dims, as_dtype, as_ints, check_size, shape_str
 
 
 def _placeholder_numpy(ctx: Any, node: Node) -> np.ndarray:
@@ -125,34 +126,55 @@ no_op_def = defop(
 
 def placeholder(dtype: Any, shape: Any = None, name: str | None = None) -> Node:
     """An input fed at run time; `None` dims are unknown, `shape=None` an unknown rank."""
-    static: Shape = None if shape is None else tuple(_dim(d) for d in _as_dims(shape))
-    return placeholder_op(dtype=as_dtype(dtype), shape=static, name=name or "Placeholder")
+    with checking("Placeholder", name):
+        static: Shape = None if shape is None else tuple(_dim(d) for d in _as_dims(shape))
+        dtype = as_dtype(dtype)
+    return placeholder_op(dtype=dtype, shape=static, name=name or "Placeholder")
 
 
 def _as_dims(shape: Any) -> tuple:
-    return (shape,) if isinstance(shape, int) else tuple(shape)
+    return (shape,) if np.ndim(shape) == 0 else tuple(shape)
 
 
 def _dim(d: Any) -> int | None:
     if d is None or (isinstance(d, int | np.integer) and d == -1):
         return None
-    if not isinstance(d, int | np.integer) or d < 0:
-        raise ShapeError(f"invalid dimension {d!r} in a placeholder shape")
+    if isinstance(d, bool) or not isinstance(d, int | np.integer) or d < 0:
+        raise ShapeError(f"shape has an invalid dimension {d!r} (ints >= 0, or None)")
     return int(d)
 
 
 def constant(value: Any, dtype: Any = None, shape: Any = None, name: str | None = None) -> Node:
     """A constant tensor; with `shape`, a scalar `value` is broadcast (TF1's fill behaviour)."""
-    array = to_array(value, dtype)
-    if shape is not None:
-        shape = _as_dims(shape)
-        if array.size == 1:
-            array = np.full(shape, array.reshape(()), dtype=array.dtype)
-        elif array.size == int(np.prod(shape)):
-            array = array.reshape(shape)
-        else:
-            raise ShapeError(f"constant of {array.size} values cannot have shape {list(shape)}")
+    with checking("Const", name or "Const"):
+        array = _constant_array(value, dtype, shape)
     return const(value=ConstValue(array), name=name or "Const")
+
+
+def _constant_array(value: Any, dtype: Any, shape: Any) -> np.ndarray:
+    try:
+        array = to_array(value, dtype)
+    except DTypeError:
+        raise
+    except (ValueError, TypeError) as exc:  # ragged lists, values NumPy cannot convert
+        raise InvalidArgumentError(f"value {_short(value)} is not an array: {exc}") from None
+    if shape is None:
+        return array
+    shape = as_dims(shape, "shape")
+    if array.size == 1:
+        check_size(shape, "shape", array.itemsize)
+        try:
+            return np.full(shape, array.reshape(()), dtype=array.dtype)
+        except MemoryError:
+            raise ShapeError(f"shape {list(shape)} is too large to allocate") from None
+    if array.size == math.prod(shape):
+        return array.reshape(shape)
+    raise ShapeError(f"a value of {array.size} elements cannot have shape {list(shape)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 BUILDERS["constant"] = constant
@@ -185,3 +207,18 @@ def _flatten(values: Any) -> list[Any]:
 def static_value(node: Node) -> np.ndarray | None:
     """The value of a Const node, else None (used for shape arguments given as tensors)."""
     return node.attrs["value"].array if node.opdef is const else None
+
+
+def static_ints(value: Any, what: str) -> tuple[int, ...]:
+    """Integers given as Python values, a constant tensor, or a list of both (ShapeError
+    naming `what` for a tensor whose value is only known at run time)."""
+    if isinstance(value, Node):
+        array = static_value(value)
+        if array is None:
+            raise ShapeError(f"{what} must be known when the graph is built, got '{value.name}'")
+        value = array
+    if isinstance(value, list | tuple):
+        value = [static_value(v) if isinstance(v, Node) else v for v in value]
+        if any(v is None for v in value):
+            raise ShapeError(f"{what} must be known when the graph is built")
+    return as_ints(value, what)
