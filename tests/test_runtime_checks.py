@@ -109,6 +109,21 @@ CASES = [
         ("StridedSlice", "5", "3"),
     ),
     Case(
+        "split-past-end",
+        lambda: _one([None], lambda p: tf.split(p, [2, 3])[1] * 1.0, np.ones(3)),
+        ("StridedSlice", "[2, 5)", "3"),
+    ),
+    Case(
+        "slice-past-end",
+        lambda: _one([None], lambda p: tf.slice(p, [1], [4]), np.ones(3)),
+        ("StridedSlice", "[1, 5)", "3"),
+    ),
+    Case(
+        "fill-negative",
+        lambda: _one([1], lambda d: tf.fill(d, 1.0), np.array([-2], np.int32), dtype=tf.int32),
+        ("Fill", "-2"),
+    ),
+    Case(
         "reshape-indivisible",
         lambda: _one([None], lambda p: tf.reshape(p, [-1, 2]), np.ones(5)),
         ("Reshape", "5"),

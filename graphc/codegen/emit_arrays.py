@@ -253,7 +253,14 @@ def _slice_map(
                 ctx.checks.in_range(ctx.src, node, f"index (axis {axis - 1})", at, d)
             plan.append(("i", at, ""))
             continue
-        if known is not None:
+        if entry[0] == "x":  # exactly elements [start, stop): they must exist
+            start, stop = entry[1:]
+            if known is None:
+                message = f"elements [{start}, {stop}) of axis {axis - 1} go past its size {{}}"
+                ctx.checks.require(ctx.src, node, f"{d} < {stop}", message, [d])
+            out_dims.append(str(stop - start))
+            plan.append(("s", str(start), "1"))
+        elif known is not None:
             start, stop, step = slice(*entry[1:]).indices(known)
             out_dims.append(str(len(range(start, stop, step))))
             plan.append(("s", str(start), str(step)))

@@ -3,8 +3,11 @@ gather with its scatter-add transpose, one_hot.
 
 Invariants: a slice is described by a static `spec`, a tuple of entries
 ("s", start, stop, step) | ("i", index) | ("n",) for a new axis | ("e",) for
-an ellipsis, applied exactly as NumPy basic indexing. Each linear op here has
-its transpose as another op here, so gradients of gradients exist.
+an ellipsis, applied exactly as NumPy basic indexing, plus ("x", start, stop):
+exactly the elements [start, stop), which must exist (what `split` and `slice`
+take, as TF1 does: a run where they do not raises instead of clipping). Each
+linear op here has its transpose as another op here, so gradients of gradients
+exist.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ _FULL = ("s", None, None, 1)
 def _numpy_index(spec: Spec) -> tuple:
     table = {
         "s": lambda e: builtins.slice(*e[1:]),
+        "x": lambda e: builtins.slice(*e[1:]),
         "i": lambda e: e[1],
         "n": lambda e: None,
         "e": lambda e: Ellipsis,
@@ -51,7 +55,7 @@ def _numpy_index(spec: Spec) -> tuple:
 
 def _expand(spec: Spec, rank: int) -> Spec:
     """The spec with its ellipsis (or the implicit trailing one) replaced by full slices."""
-    used = sum(e[0] in "si" for e in spec)
+    used = sum(e[0] in "six" for e in spec)
     if used > rank:
         raise ShapeError(f"too many indices ({used}) for a tensor of rank {rank}")
     fill = (_FULL,) * (rank - used)
@@ -77,7 +81,20 @@ def _slice_infer(x: TensorType, *, spec: Spec) -> TensorType:
             out.append(
                 None if d is None else len(builtins.range(*builtins.slice(*entry[1:]).indices(d)))
             )
+        if entry[0] == "x":
+            if d is not None and entry[2] > d:
+                raise ShapeError(f"elements [{entry[1]}, {entry[2]}) go past a dim of size {d}")
+            out.append(entry[2] - entry[1])
     return TensorType(tuple(out), x.dtype)
+
+
+def _slice_numpy(x: np.ndarray, *, spec: Spec) -> np.ndarray:
+    """x[spec]; an exact range ("x", as split and slice make) must lie inside its axis."""
+    axes = (e for e in _expand(spec, x.ndim) if e[0] != "n")
+    for entry, d in zip(axes, x.shape, strict=True):
+        if entry[0] == "x" and entry[2] > d:
+            raise IndexError(f"elements [{entry[1]}, {entry[2]}) go past a dim of size {d}")
+    return x[_numpy_index(spec)]
 
 
 def _slice_grad_numpy(g: np.ndarray, like: np.ndarray, *, spec: Spec) -> np.ndarray:
@@ -95,7 +112,7 @@ _strided_slice = defop(
     "StridedSlice",
     Fusion.OPAQUE,
     infer=_slice_infer,
-    numpy=lambda x, *, spec: x[_numpy_index(spec)],
+    numpy=_slice_numpy,
     vjp=_strided_slice_vjp,
     linear=(0,),
 )
@@ -276,7 +293,7 @@ def split(value: Any, num_or_size_splits: Any, axis: int = 0, name: str | None =
             sizes = split_sizes(as_ints(num_or_size_splits, "size_splits"), total)
     starts = np.cumsum([0, *sizes[:-1]]).tolist()
     return [
-        _strided_slice(x, spec=(_FULL,) * axis + (("s", a, a + s, 1),), name=name or "split")
+        _strided_slice(x, spec=(_FULL,) * axis + (("x", a, a + s),), name=name or "split")
         for a, s in zip(starts, sizes, strict=True)
     ]
 
@@ -288,7 +305,9 @@ def slice(input_: Any, begin: Any, size: Any, name: str | None = None) -> Node:
         begin = as_dims(static_ints(begin, "begin"), "begin")
         size = as_dims(static_ints(size, "size"), "size", lowest=-1)
         check_slice(x.type.shape, begin, size)
-    spec = tuple(("s", b, None if s == -1 else b + s, 1) for b, s in zip(begin, size, strict=True))
+    spec = tuple(
+        ("s", b, None, 1) if s == -1 else ("x", b, b + s) for b, s in zip(begin, size, strict=True)
+    )
     return _strided_slice(x, spec=spec, name=name or "Slice")
 
 

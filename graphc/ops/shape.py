@@ -159,12 +159,19 @@ def _fill_vjp(g: Node, n: Node) -> tuple[None, Node]:  # every element is `value
     return (None, reduce_sum(g))
 
 
+def _fill_numpy(dims: np.ndarray, value: np.ndarray, *, shape: Any) -> np.ndarray:
+    for k, d in enumerate(dims):
+        if d < 0:
+            raise ValueError(f"dims[{k}] is {d}, a negative size")
+    return np.full(tuple(dims), value, value.dtype)
+
+
 _fill = defop(
     "fill",
     "Fill",
     Fusion.OPAQUE,
     infer=lambda dims, value, *, shape: TensorType(shape, value.dtype),
-    numpy=lambda dims, value, *, shape: np.full(tuple(dims), value, value.dtype),
+    numpy=_fill_numpy,
     vjp=_fill_vjp,
     linear=(1,),
 )
