@@ -175,7 +175,20 @@ def _reduce(x: Any, choose: Callable[[list], Any]) -> Any:
     # over an empty axis: sum 0, mean nan, prod 1, max -inf, min inf, logsumexp -inf
     axis = choose([None, *range(-len(x.shape), len(x.shape))])
     ops = [tf.reduce_sum, tf.reduce_mean, tf.reduce_prod, tf.reduce_max, tf.reduce_min]
+    if axis is not None and x.shape[axis] is not None:  # never empty: NumPy would raise
+        # the index of the first NaN, or else of the first extreme
+        ops += [_index_of(tf.argmax), _index_of(tf.argmin)]
     return choose([*ops, tf.reduce_logsumexp])(x, axis, keepdims=choose([False, True]))
+
+
+def _index_of(arg: Callable[..., Any]) -> Callable[..., Any]:
+    """argmax or argmin as a float64 reduction (keepdims: an axis of size 1 kept)."""
+
+    def reduce(x: Any, axis: int, keepdims: bool) -> Any:
+        index = tf.cast(arg(x, axis), tf.float64)
+        return tf.expand_dims(index, axis) if keepdims else index
+
+    return reduce
 
 
 @dataclass
