@@ -55,7 +55,7 @@ def gradients(
             g = _total(contributions, node)
             if id(node) in stops:
                 continue
-            for x, gx in zip(node.inputs, _vjp(node, g), strict=True):
+            for x, gx in _input_gradients(node, g, stops):
                 if gx is not None and id(x) in relevant and _is_float(x):
                     contributions.setdefault(id(x), []).append(gx)
         return [_total(contributions, x) if id(x) in contributions else None for x in xs]
@@ -101,6 +101,35 @@ def _between(order: list[Node], xs: list[Node], ys: list[Node], stops: set[int])
     return forward & backward
 
 
+def _log_softmax_parts(node: Node) -> tuple[Node, Node, Node] | None:
+    """(z, softmax, sum) when `node` is log(exp(z) / reduce_sum(exp(z), keepdims=True)).
+
+    Its derivative through the softmax, g / softmax, is inf where the softmax underflows
+    to 0 (logits far apart, e.g. [1000, 0, -1000]), and inf * 0 is NaN; the derivative of
+    the log-softmax as a whole, g - softmax * sum(g), is finite. (passes.simplify's rule
+    log_softmax rewrites the forward value; gradients are built before passes run.)
+    """
+    u = node.inputs[0] if node.opdef.name == "log" else None
+    if u is None or u.opdef.name != "divide":
+        return None
+    e, s = u.inputs
+    if not (e.opdef.name == "exp" and s.opdef.name == "reduce_sum" and s.inputs[0] is e):
+        return None
+    z = e.inputs[0]
+    return (z, u, s) if s.attrs["keepdims"] and z.type == node.type else None
+
+
+def _input_gradients(node: Node, g: Node, stops: set[int]) -> list[tuple[Node, Node | None]]:
+    """(input, gradient) pairs for `node`; the log of a softmax sends its gradient straight
+    to the logits, past the softmax (unless a stop_gradients entry lies in between)."""
+    parts = _log_softmax_parts(node)
+    if parts is not None:
+        z, u, s = parts
+        if not any(id(n) in stops for n in (u, s, s.inputs[0])):
+            return [(z, g - u * make_node(s.opdef, [g], s.attrs))]  # g - softmax sum(g)
+    return list(zip(node.inputs, _vjp(node, g), strict=True))
+
+
 def _vjp(node: Node, g: Node) -> tuple[Node | None, ...]:
     op: OpDef = node.opdef
     if not op.differentiable:
@@ -142,9 +171,22 @@ def jvp(ys: Any, xs: Any, tangents: Any) -> list[Node | None]:
         for node in graph.nodes:
             if id(node) in relevant and id(node) not in tangent:
                 ts = tuple(tangent.get(id(x)) for x in node.inputs)
-                if any(t is not None for t in ts) and (t := _forward(node, ts)) is not None:
+                if (parts := _log_softmax_parts(node)) is not None:
+                    t = _log_softmax_tangent(parts, tangent.get(id(parts[0])))
+                elif any(t is not None for t in ts):
+                    t = _forward(node, ts)
+                else:
+                    t = None
+                if t is not None:
                     tangent[id(node)] = t
     return [tangent.get(id(y)) for y in ys]
+
+
+def _log_softmax_tangent(parts: tuple[Node, Node, Node], tz: Node | None) -> Node | None:
+    """The tangent of log(softmax(z)) from z's, tz - sum(softmax * tz): finite where the
+    softmax underflows (see _log_softmax_parts)."""
+    _, u, s = parts
+    return None if tz is None else tz - make_node(s.opdef, [u * tz], s.attrs)
 
 
 def _forward(node: Node, ts: tuple[Node | None, ...]) -> Node | None:

@@ -14,8 +14,10 @@ Three things make one-detail bugs visible:
   so a permuted axis, a swapped operand or a misrouted gradient changes it (a
   plain sum does not);
 - values come in edge families: ties, all negative, all positive, zeros, an
-  empty batch, huge and tiny magnitudes. NaN and inf are not generated (but may
-  arise, e.g. from huge values; both sides must then agree).
+  empty batch, huge and tiny magnitudes, and IEEE special values: NaN and +-inf
+  among normal values, signed zeros, magnitudes at the edge of overflow (1e30,
+  float32's max), and all of these mixed. Both sides must agree on every NaN
+  and inf they give (NaN equals NaN, inf must have the same sign).
 """
 
 from __future__ import annotations
@@ -30,13 +32,45 @@ import graphc as tf
 from graphc import reference
 from graphc.graph import Graph
 
-VALUE_KINDS = ("normal", "ties", "negative", "positive", "zeros", "empty", "huge", "tiny")
+VALUE_KINDS = (
+    "normal",
+    "ties",
+    "negative",
+    "positive",
+    "zeros",
+    "empty",
+    "huge",
+    "tiny",
+    "nonfinite",
+    "signed_zeros",
+    "extreme",
+    "special",
+)
+# families whose finite values can overflow where an optimized form does not (test_fuzz)
+OVERFLOWING = ("huge", "extreme", "special")
 BATCH = 2  # rows fed to the [None, 3] placeholder (0 for the "empty" kind)
+F32_MAX = float(np.finfo(np.float32).max)
+NONFINITE = (np.nan, np.inf, -np.inf)
+EXTREME = (1e30, -1e30, F32_MAX, -F32_MAX)
+
+
+def _mixed(normal: np.ndarray, specials: tuple, share: float, rng: np.random.Generator):
+    """`normal` with about `share` of its entries replaced by values drawn from `specials`."""
+    picked = rng.choice(np.array(specials), size=normal.shape)
+    return np.where(rng.random(normal.shape) < share, picked, normal)
 
 
 def edge_values(kind: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """A float64 array of one value family."""
     normal = rng.standard_normal(shape)
+    if kind == "nonfinite":  # a few NaN and +-inf: most outputs keep finite entries too
+        return _mixed(normal, NONFINITE, 0.25, rng)
+    if kind == "signed_zeros":  # -0.0 against 0.0: maximum, relu, sign, division by zero
+        return rng.choice([-0.0, 0.0, -1.0, 1.0], size=shape)
+    if kind == "extreme":  # squares and exps overflow; float32 casts give +-inf
+        return _mixed(normal, (*EXTREME, -0.0), 0.5, rng)
+    if kind == "special":
+        return _mixed(normal, (*NONFINITE, *EXTREME, -0.0, 0.0), 0.6, rng)
     if kind == "ties":  # few distinct values: maximum/argmax/sort see equal operands
         return rng.choice([-1.0, 0.0, 0.5, 1.0], size=shape)
     if kind == "negative":
@@ -76,6 +110,16 @@ UNARY: list[Callable[[Any], Any]] = [
     lambda x: tf.clip_by_value(x, -0.5, 0.75),
     lambda x: tf.log(tf.abs(x) + 1.0),
     lambda x: tf.sqrt(tf.square(x) + 0.5),
+    # ops whose NaN, inf and -0.0 results are easy to get wrong in a scalar snippet
+    tf.sign,
+    lambda x: tf.floor(x * 2.5),
+    lambda x: tf.round(x * 2.5),
+    tf.nn.relu6,
+    tf.nn.leaky_relu,
+    tf.nn.elu,
+    tf.nn.softplus,
+    lambda x: tf.sqrt(x),
+    lambda x: tf.log(x),
 ]
 BINARY: list[Callable[[Any, Any], Any]] = [
     tf.add,
@@ -86,6 +130,10 @@ BINARY: list[Callable[[Any, Any], Any]] = [
     lambda x, y: x / (tf.square(y) + 1.0),
     lambda x, y: tf.where(x > y, x, y * 2.0),
     lambda x, y: tf.cast(tf.less(x, y), tf.float64),
+    tf.floordiv,
+    tf.mod,
+    lambda x, y: tf.pow(tf.abs(x), y),
+    lambda x, y: tf.cast(tf.not_equal(x, y), tf.float64),
 ]
 
 
@@ -127,7 +175,20 @@ def _reduce(x: Any, choose: Callable[[list], Any]) -> Any:
     # over an empty axis: sum 0, mean nan, prod 1, max -inf, min inf, logsumexp -inf
     axis = choose([None, *range(-len(x.shape), len(x.shape))])
     ops = [tf.reduce_sum, tf.reduce_mean, tf.reduce_prod, tf.reduce_max, tf.reduce_min]
+    if axis is not None and x.shape[axis] is not None:  # never empty: NumPy would raise
+        # the index of the first NaN, or else of the first extreme
+        ops += [_index_of(tf.argmax), _index_of(tf.argmin)]
     return choose([*ops, tf.reduce_logsumexp])(x, axis, keepdims=choose([False, True]))
+
+
+def _index_of(arg: Callable[..., Any]) -> Callable[..., Any]:
+    """argmax or argmin as a float64 reduction (keepdims: an axis of size 1 kept)."""
+
+    def reduce(x: Any, axis: int, keepdims: bool) -> Any:
+        index = tf.cast(arg(x, axis), tf.float64)
+        return tf.expand_dims(index, axis) if keepdims else index
+
+    return reduce
 
 
 @dataclass

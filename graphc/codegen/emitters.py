@@ -290,11 +290,10 @@ def _arg(ctx: Context, node: Node) -> None:
         at = ", ".join([i for k, i in enumerate(index) if k != axis] or ["0"])
         value = f"{ctx[x]}[{', '.join(index)}]"
         first = first_reduced(index, (axis,))  # "": an axis of extent 1, its only element wins
-        with (
-            ctx.src.indent(f"if {first} or {value} {better} {best}[{at}]:")
-            if first
-            else nullcontext()
-        ):
+        # NumPy's rule: the first NaN wins (a NaN replaces a number, nothing replaces a NaN)
+        held = f"{best}[{at}]"
+        wins = f"{value} {better} {held} or ({value} != {value} and {held} == {held})"
+        with ctx.src.indent(f"if {first} or {wins}:") if first else nullcontext():
             ctx.src(f"{best}[{at}] = {value}")
             ctx.src(f"{name}[{at}] = {index[axis]}")
     ctx.src(f"{ctx.new(node)} = {name}[0]" if ctx.is_scalar(node) else f"{ctx.new(node)} = {name}")

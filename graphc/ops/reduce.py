@@ -94,9 +94,10 @@ def _highest(dtype: np.dtype) -> Any:
 
 SUM = Reduction("{acc} + {v}", _zero, sums=True)
 PROD = Reduction("{acc} * {v}", _one)
-# NaN wins (`v != v`), as in NumPy and TF
-MAX = Reduction("({v} if {v} > {acc} or {v} != {v} else {acc})", _lowest)
-MIN = Reduction("({v} if {v} < {acc} or {v} != {v} else {acc})", _highest)
+# maximum(acc, v) and minimum(acc, v) as NumPy reduces: NaN wins, a tie (0.0 and -0.0)
+# takes the later element
+MAX = Reduction("({acc} if {acc} > {v} or {acc} != {acc} else {v})", _lowest)
+MIN = Reduction("({acc} if {acc} < {v} or {acc} != {acc} else {v})", _highest)
 
 
 def _np_sum(x: np.ndarray, axis: Any, keepdims: bool = False) -> np.ndarray:
