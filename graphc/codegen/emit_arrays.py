@@ -80,11 +80,75 @@ def _matmul_loops(ctx: Context, node: Node, a: Node, b: Node, ta: bool, tb: bool
         ctx.src(f"{name}[{', '.join(index)}] = {acc}")
 
 
+def matrix_product(specs: list[str], out: str) -> tuple[str, str, str, bool] | None:
+    """(free letters of a, summed letters, free letters of b, swapped) when `a,b->out` is
+    one matrix product of the operands reshaped in place: each operand holds its free and
+    its summed letters as two contiguous groups (either first), the summed ones in one
+    order in both; the output is a's free letters then b's (or, swapped, b's then a's).
+    None for anything else (batch letters, a letter summed in one operand alone,
+    repeats), which stays loops."""
+    if len(specs) != 2 or not out:
+        return None
+    a, b = specs
+    if any(len(set(s)) != len(s) for s in (a, b, out)):
+        return None
+    summed = "".join(c for c in a if c in b)
+    if any(c in out for c in summed) or set(a + b) - set(summed) != set(out):
+        return None
+    free_a = "".join(c for c in a if c not in summed)
+    free_b = "".join(c for c in b if c not in summed)
+    if a not in (free_a + summed, summed + free_a) or b not in (summed + free_b, free_b + summed):
+        return None
+    if out not in (free_a + free_b, free_b + free_a):
+        return None
+    return free_a, summed, free_b, out != free_a + free_b
+
+
+def _einsum_by_dot(ctx: Context, node: Node, specs: list[str], out: str) -> bool:
+    """Emits a two-operand einsum that is one matrix product as `np.dot` (BLAS) on
+    reshaped views: no copies, the transposes passed as views as matmul does. Convolutions
+    (`nhwijc,ijco->nhwo`) and both their gradients take this form."""
+    form = matrix_product(specs, out)
+    if form is None or not node.dtype.is_floating:
+        return False
+    free_a, summed, free_b, swapped = form
+    size = {
+        c: d
+        for s, x in zip(specs, node.inputs, strict=True)
+        for c, d in zip(s, ctx.dims(x), strict=True)
+    }
+
+    def product(letters: str) -> str:
+        return " * ".join(size[c] for c in letters) or "1"
+
+    def matrix(x: Node, spec: str, free: str, summed_rows: bool) -> str:
+        """x as a matrix, summed letters as rows (`summed_rows`) or as columns."""
+        k_first = spec.startswith(summed) and summed != spec
+        rows, cols = (summed, free) if k_first else (free, summed)
+        view = f"{ctx[x]}.reshape(({product(rows)}, {product(cols)}))"
+        return view if k_first == summed_rows else f"{view}.T"
+
+    a, b = node.inputs
+    left, right = (
+        (matrix(b, specs[1], free_b, False), matrix(a, specs[0], free_a, True))
+        if swapped
+        else (matrix(a, specs[0], free_a, False), matrix(b, specs[1], free_b, True))
+    )
+    dims = [size[c] for c in out]
+    name = ctx.new(node)
+    ctx.src(f"{name} = np.dot({left}, {right}).reshape({shape_text(dims)})")
+    ctx.checks.shaped(name, dims)
+    return True
+
+
 @emitter("einsum")
 def _einsum(ctx: Context, node: Node) -> None:
-    """Explicit loops: output indices outside, summed indices inside."""
+    """A matrix product through BLAS when it is one (`_einsum_by_dot`), else explicit
+    loops: output indices outside, summed indices inside."""
     lhs, out = node.attrs["equation"].split("->")
     specs = lhs.split(",")
+    if _einsum_by_dot(ctx, node, specs, out):
+        return
     size: dict[str, str] = {}
     for spec, x in zip(specs, node.inputs, strict=True):
         for c, d in zip(spec, ctx.dims(x), strict=True):
