@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.codegen.emit_arrays import matrix_product
+from graphc.ops.linalg import matrix_product
 
 SIZES = {"i": 3, "j": 4, "k": 5, "n": 2, "h": 3, "w": 2, "c": 3, "o": 4, "b": 2}
 

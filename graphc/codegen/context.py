@@ -21,6 +21,7 @@ from graphc.codegen.checks import Checks
 from graphc.codegen.source import Names, Source
 from graphc.ir import Node
 from graphc.ops.dims import Dim
+from graphc.ops.linalg import matrix_product
 from graphc.types import DType
 
 
@@ -97,7 +98,7 @@ class Context:
         # OpenBLAS worker threads keep spinning after each np.dot and fight Numba's workers for
         # the 2 cores: parallel kernels made the W1 MLP step 5x slower (1.6 -> 8.4 ms). So
         # programs that call BLAS keep every loop serial.
-        self.allow_parallel = not any(n.opdef.name == "matmul" for n in program.order)
+        self.allow_parallel = not any(calls_blas(n) for n in program.order)
         self.checks = Checks()  # run-time size and index checks (graphc.codegen.checks)
         self._loop_depth = 0
 
@@ -166,6 +167,17 @@ class Context:
         finally:
             self.src._level -= entered
             self._loop_depth -= entered
+
+
+def calls_blas(node: Node) -> bool:
+    """True for a node the CPU code computes with BLAS (`np.dot`): a floating matmul, or
+    an einsum that is one matrix product (graphc.ops.linalg.matrix_product)."""
+    if node.opdef.name == "matmul":
+        return True
+    if node.opdef.name != "einsum" or not node.dtype.is_floating:
+        return False
+    lhs, out = node.attrs["equation"].split("->")
+    return matrix_product(lhs.split(","), out) is not None
 
 
 def stretched_axes(shape: tuple, out_shape: tuple) -> tuple[int, ...]:

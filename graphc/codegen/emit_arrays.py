@@ -7,11 +7,13 @@ Arrays are produced C-contiguous with explicit loops; matmul uses BLAS through
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from graphc.codegen.context import (
     Context,
     broadcast_index,
+    calls_blas,
     element,
     literal,
     np_dtype,
@@ -22,6 +24,7 @@ from graphc.codegen.emitters import element_at, emitter, map_loop, zeros_array
 from graphc.ir import Node
 from graphc.ops.conv import _pads, out_size
 from graphc.ops.index import _expand
+from graphc.ops.linalg import matrix_product
 from graphc.types import shape_str
 
 
@@ -80,38 +83,13 @@ def _matmul_loops(ctx: Context, node: Node, a: Node, b: Node, ta: bool, tb: bool
         ctx.src(f"{name}[{', '.join(index)}] = {acc}")
 
 
-def matrix_product(specs: list[str], out: str) -> tuple[str, str, str, bool] | None:
-    """(free letters of a, summed letters, free letters of b, swapped) when `a,b->out` is
-    one matrix product of the operands reshaped in place: each operand holds its free and
-    its summed letters as two contiguous groups (either first), the summed ones in one
-    order in both; the output is a's free letters then b's (or, swapped, b's then a's).
-    None for anything else (batch letters, a letter summed in one operand alone,
-    repeats), which stays loops."""
-    if len(specs) != 2 or not out:
-        return None
-    a, b = specs
-    if any(len(set(s)) != len(s) for s in (a, b, out)):
-        return None
-    summed = "".join(c for c in a if c in b)
-    if any(c in out for c in summed) or set(a + b) - set(summed) != set(out):
-        return None
-    free_a = "".join(c for c in a if c not in summed)
-    free_b = "".join(c for c in b if c not in summed)
-    if a not in (free_a + summed, summed + free_a) or b not in (summed + free_b, free_b + summed):
-        return None
-    if out not in (free_a + free_b, free_b + free_a):
-        return None
-    return free_a, summed, free_b, out != free_a + free_b
-
-
 def _einsum_by_dot(ctx: Context, node: Node, specs: list[str], out: str) -> bool:
     """Emits a two-operand einsum that is one matrix product as `np.dot` (BLAS) on
     reshaped views: no copies, the transposes passed as views as matmul does. Convolutions
     (`nhwijc,ijco->nhwo`) and both their gradients take this form."""
-    form = matrix_product(specs, out)
-    if form is None or not node.dtype.is_floating:
+    if not calls_blas(node):
         return False
-    free_a, summed, free_b, swapped = form
+    free_a, summed, free_b, swapped = matrix_product(specs, out)
     size = {
         c: d
         for s, x in zip(specs, node.inputs, strict=True)
@@ -193,6 +171,22 @@ def _reshape_dims(ctx: Context, node: Node) -> list[str]:
     return [str(s) if s is not None else f"{ctx.size(x)} // {known}" for s in node.type.shape]
 
 
+def _reshape_always_fits(node: Node, x: Node) -> bool:
+    """True when the reshape cannot fail at run time, so it needs no check: its dims are
+    read off x itself (expand_dims, squeeze), every size is static, or x has one unknown
+    dim and its known size is a multiple of the known part of a `reshape` shape with one
+    -1 (then x's size always divides evenly: a batch reshaped to [-1, ...])."""
+    if node.opdef.name in ("expand_dims", "squeeze"):
+        return True
+    if None not in x.type.shape and None not in node.type.shape:
+        return True
+    if node.opdef.name != "reshape" or list(x.type.shape).count(None) != 1:
+        return False
+    target = node.attrs["shape"]
+    known = math.prod(d for d in target if d != -1)
+    return -1 in target and math.prod(d for d in x.type.shape if d is not None) % known == 0
+
+
 @emitter("reshape", "reshape_like", "expand_dims", "squeeze")
 def _reshape(ctx: Context, node: Node) -> None:
     x = node.inputs[0]
@@ -207,8 +201,7 @@ def _reshape(ctx: Context, node: Node) -> None:
         ctx.src(f"{name}[{', '.join('0' for _ in dims)}] = {ctx[x]}")
         return
     size, new_size = ctx.size(x), " * ".join(dims)
-    derived = node.opdef.name in ("expand_dims", "squeeze")  # dims read off x itself
-    if not derived and not all(d.isdigit() for d in [*dims, *ctx.dims(x)]):
+    if not _reshape_always_fits(node, x):
         message = f"cannot reshape {{}} elements into shape {shape_str(node.type.shape)}"
         ctx.checks.require(ctx.src, node, f"{size} != {new_size}", message, [size])
     name = ctx.new(node)
@@ -471,26 +464,43 @@ def _extract_patches(ctx: Context, node: Node) -> None:
     xd = ctx.dims(x)
     dims = [xd[0], oh, ow, str(a["ksize"][0]), str(a["ksize"][1]), xd[3]]
     fill = literal(a["pad_value"], node.dtype)
-    (sh, sw) = a["strides"]
+    name = ctx.empty(node, dims)
+    with _window_rows(ctx, node, dims[:5], (ph, pw), (h, w)) as (i, rc, inside):
+        with ctx.src.indent(f"if {inside}:"), ctx.loops(dims[5:]) as (ch,):
+            ctx.src(f"{name}[{', '.join(i)}, {ch}] = {ctx[x]}[{i[0]}, {rc}, {ch}]")
+        with ctx.src.indent("else:"), ctx.loops(dims[5:]) as (ch,):
+            ctx.src(f"{name}[{', '.join(i)}, {ch}] = {fill}")
 
-    def source(i: list[str]) -> str:
-        r, c = f"{i[1]} * {sh} - {ph} + {i[3]}", f"{i[2]} * {sw} - {pw} + {i[4]}"
-        inside = f"0 <= {r} < {h} and 0 <= {c} < {w}"
-        return f"({ctx[x]}[{i[0]}, {r}, {c}, {i[5]}] if {inside} else {fill})"
 
-    map_loop(ctx, node, dims, source)
+@contextmanager
+def _window_rows(
+    ctx: Context, node: Node, dims: list[str], pads: tuple[str, str], size: tuple[str, str]
+) -> Iterator[tuple[list[str], str, str]]:
+    """Loops over (batch, out row, out col, window row, window col) of a patches tensor;
+    yields the index, the image position "row, col" it reads, and the test that the
+    position is inside the image. The caller loops over channels (contiguous) inside, so
+    the test runs once per window position, not once per element."""
+    (sh, sw), (ph, pw), (h, w) = node.attrs["strides"], pads, size
+    with ctx.loops(dims) as i:
+        row, col = ctx.names.fresh("row"), ctx.names.fresh("col")
+        ctx.src(f"{row} = {i[1]} * {sh} - {ph} + {i[3]}")
+        ctx.src(f"{col} = {i[2]} * {sw} - {pw} + {i[4]}")
+        yield i, f"{row}, {col}", f"0 <= {row} < {h} and 0 <= {col} < {w}"
 
 
 @emitter("patches_to_image")
 def _patches_to_image(ctx: Context, node: Node) -> None:
     p, like = node.inputs
     (_, _), (ph, pw), (h, w) = _window_geometry(ctx, node, like)
-    (sh, sw) = node.attrs["strides"]
     name = zeros_array(ctx, node, ctx.dims(like))
-    with ctx.loops(ctx.dims(p)) as i:
-        r, c = f"{i[1]} * {sh} - {ph} + {i[3]}", f"{i[2]} * {sw} - {pw} + {i[4]}"
-        with ctx.src.indent(f"if 0 <= {r} < {h} and 0 <= {c} < {w}:"):
-            ctx.src(f"{name}[{i[0]}, {r}, {c}, {i[5]}] += {ctx[p]}[{', '.join(i)}]")
+    dims = ctx.dims(p)
+    window = _window_rows(ctx, node, dims[:5], (ph, pw), (h, w))
+    with (
+        window as (i, rc, inside),
+        ctx.src.indent(f"if {inside}:"),
+        ctx.loops(dims[5:]) as (ch,),
+    ):
+        ctx.src(f"{name}[{i[0]}, {rc}, {ch}] += {ctx[p]}[{', '.join(i)}, {ch}]")
 
 
 @emitter("in_top_k")

@@ -218,6 +218,30 @@ _einsum = defop(
 )
 
 
+def matrix_product(specs: list[str], out: str) -> tuple[str, str, str, bool] | None:
+    """(free letters of a, summed letters, free letters of b, swapped) when `a,b->out` is
+    one matrix product of the operands reshaped in place: each operand holds its free and
+    its summed letters as two contiguous groups (either first), the summed ones in one
+    order in both; the output is a's free letters then b's (or, swapped, b's then a's).
+    None for anything else (batch letters, a letter summed in one operand alone,
+    repeats), which stays loops."""
+    if len(specs) != 2 or not out:
+        return None
+    a, b = specs
+    if any(len(set(s)) != len(s) for s in (a, b, out)):
+        return None
+    summed = "".join(c for c in a if c in b)
+    if any(c in out for c in summed) or set(a + b) - set(summed) != set(out):
+        return None
+    free_a = "".join(c for c in a if c not in summed)
+    free_b = "".join(c for c in b if c not in summed)
+    if a not in (free_a + summed, summed + free_a) or b not in (summed + free_b, free_b + summed):
+        return None
+    if out not in (free_a + free_b, free_b + free_a):
+        return None
+    return free_a, summed, free_b, out != free_a + free_b
+
+
 def einsum(equation: str, *inputs: Any, name: str | None = None) -> Node:
     """Einstein summation, as NumPy's `einsum` (explicit or implicit output, no ellipsis)."""
     nodes = convert_operands(*inputs, op_name="Einsum")
