@@ -39,7 +39,7 @@ from graphc.ops.index import check_labels, one_hot
 from graphc.ops.linalg import einsum
 from graphc.ops.random import random_uniform
 from graphc.ops.reduce import reduce_max, reduce_sum
-from graphc.ops.shape import shape
+from graphc.ops.shape import reshape, shape
 from graphc.ops.state import constant
 from graphc.types import as_dims, as_int, check_compatible, normalize_axis
 
@@ -204,6 +204,11 @@ def dropout(
     with checking("Dropout", name):
         _check_rate(keep_prob, rate)
     keep = convert(1 - rate if keep_prob is None else keep_prob, x.dtype)
+    if keep.type.shape is None:  # e.g. a placeholder fed the keep probability: a scalar
+        keep = reshape(keep, [])  # (as TF1 requires; checked when it runs)
+    elif keep.type.shape != ():
+        with checking("Dropout", name):
+            raise ShapeError(f"keep_prob must be a scalar, got shape {keep.type.shape}")
     noise = shape(x) if noise_shape is None else noise_shape
     kept = floor(keep + random_uniform(noise, dtype=x.dtype, seed=seed))
     return multiply(x / keep, kept, name=name)

@@ -52,3 +52,9 @@ def test_readme_snippets_run_in_order(cache, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "def step(" in out.stdout and "fused" in out.stdout
     assert (tmp_path / "step.dot").read_text().startswith("digraph")
+
+
+def test_cnn_digits_reaches_97_percent(cache):
+    out = _run("cnn_digits.py", cache)
+    accuracy = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
+    assert accuracy >= 0.97

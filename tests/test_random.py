@@ -69,6 +69,20 @@ def test_dropout_zeroes_and_rescales(kwargs):
     assert abs(kept.mean() - 0.75) < 0.02
 
 
+def test_dropout_with_a_fed_keep_prob_keeps_the_shape_of_x():
+    # TF1's tutorial feeds keep_prob through a placeholder without a shape: a scalar
+    keep = tf.placeholder(tf.float32, name="keep_prob")
+    x = tf.placeholder(tf.float32, [None, 5])
+    y = tf.nn.dropout(x, keep, seed=3)
+    assert y.shape == (None, 5)
+    with tf.Session(target="numpy") as sess:
+        np.testing.assert_array_equal(sess.run(y, {x: np.ones((2, 5)), keep: 1.0}), np.ones((2, 5)))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Reshape"):
+            sess.run(y, {x: np.ones((2, 5)), keep: [0.5, 0.5]})
+    with pytest.raises(tf.errors.ShapeError, match="keep_prob must be a scalar"):
+        tf.nn.dropout(x, tf.constant([0.5, 0.5]))
+
+
 def test_dropout_needs_exactly_one_rate():
     with pytest.raises(ValueError):
         tf.nn.dropout(tf.ones([2]))
