@@ -25,8 +25,8 @@ sys.path.insert(0, HERE)
 
 import workloads  # noqa: E402
 
-STEPS = {"W1": 40, "W2": 3000, "W3": 5, "W3-grad": 5}
-WORKLOADS = ("W1", "W2", "W3", "W3-grad")
+STEPS = {"W1": 40, "W2": 3000, "W3": 5, "W3-grad": 5, "W4": 5}
+WORKLOADS = ("W1", "W2", "W3", "W3-grad", "W4")
 
 
 def build(system: str, workload: str, cache: str):
@@ -43,6 +43,11 @@ def checksum(value) -> float:
 
     first = value[0] if isinstance(value, list | tuple) else value
     return float(np.sum(np.asarray(first, dtype=np.float64)))
+
+
+def has(system: str, workload: str) -> bool:
+    """Whether `system` implements `workload` (graphc-nopasses is graphc's builder)."""
+    return workload in workloads.SYSTEMS["graphc" if system.startswith("graphc") else system]
 
 
 def available(system: str) -> bool:
@@ -81,16 +86,16 @@ import sys, time
 started = time.perf_counter()
 sys.path.insert(0, {here!r})
 import workloads
-step = workloads.{system}_w1({args})
+step = workloads.{system}_{workload}({args})
 step()
 print(time.perf_counter() - started)
 """
 
 
-def first_step_seconds(system: str, cache_dir: str | None) -> float:
-    """Wall time of a fresh process that imports, builds, compiles and runs one W1 step."""
+def first_step_seconds(system: str, cache_dir: str | None, workload: str = "W1") -> float:
+    """Wall time of a fresh process that imports, builds, compiles and runs one step."""
     args = f"cache_dir={cache_dir!r}" if system == "graphc" else ""
-    code = FIRST_STEP.format(here=HERE, system=system, args=args)
+    code = FIRST_STEP.format(here=HERE, system=system, args=args, workload=workload.lower())
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     return time.perf_counter() - started
@@ -135,28 +140,31 @@ def main() -> None:
     }
     cache = tempfile.mkdtemp(prefix="graphc-bench-")
     for wl in opts.workloads:
+        runs = [s for s in systems if has(s, wl)]
         losses: dict[str, list[float]] = {}
-        timings: dict[str, list[float]] = {s: [] for s in systems}
+        timings: dict[str, list[float]] = {s: [] for s in runs}
         for _ in range(opts.processes):  # alternate systems, each in its own process
-            for system in systems:
+            for system in runs:
                 result = measure(system, wl, opts.rounds, cache)
                 losses[system] = result["checksums"]
                 timings[system] += result["seconds"]
-        for system in systems:
+        for system in runs:
             median = statistics.median(timings[system])
             print(wl, system, f"median {median * 1e6:.1f} us/step", losses[system], flush=True)
         results["workloads"][wl] = {"losses": losses, "seconds_per_step": timings}
-    first: dict[str, dict[str, float]] = {}
-    for system in [s for s in systems if s != "graphc-nopasses"]:
-        if system == "graphc":
-            cold_dir = tempfile.mkdtemp(prefix="graphc-cold-")
-            first[system] = {
-                "cold": first_step_seconds(system, cold_dir),
-                "warm": first_step_seconds(system, cold_dir),
-            }
-        else:
-            first[system] = {"cold": first_step_seconds(system, None)}
-        print("W1 first step", system, first[system], flush=True)
+    first: dict[str, dict[str, dict[str, float]]] = {}
+    for wl in [w for w in ("W1", "W4") if w in opts.workloads]:
+        first[wl] = {}
+        for system in [s for s in systems if s != "graphc-nopasses" and has(s, wl)]:
+            if system == "graphc":
+                cold_dir = tempfile.mkdtemp(prefix="graphc-cold-")
+                first[wl][system] = {
+                    "cold": first_step_seconds(system, cold_dir, wl),
+                    "warm": first_step_seconds(system, cold_dir, wl),
+                }
+            else:
+                first[wl][system] = {"cold": first_step_seconds(system, None, wl)}
+            print(wl, "first step", system, first[wl][system], flush=True)
     results["first_step_seconds"] = first
     write(results)
 
@@ -182,17 +190,15 @@ def write(results: dict) -> None:
                 f"| {wl} | {system} | {_fmt(statistics.median(times))} | "
                 f"{_fmt(min(times))} - {_fmt(max(times))} | {data['losses'][system][0]:.5f} |"
             )
-    lines += [
-        "",
-        "| W1 time to first step (fresh process) | cold cache | warm cache |",
-        "| --- | --- | --- |",
-    ]
-    for system, t in results["first_step_seconds"].items():
-        lines.append(
-            f"| {system} | {t['cold']:.2f} s | {t['warm']:.2f} s |"
-            if "warm" in t
-            else f"| {system} | {t['cold']:.2f} s | - |"
-        )
+    for wl, systems in results["first_step_seconds"].items():
+        lines += [
+            "",
+            f"| {wl} time to first step (fresh process) | cold cache | warm cache |",
+            "| --- | --- | --- |",
+        ]
+        for system, t in systems.items():
+            warm = f"{t['warm']:.2f} s" if "warm" in t else "-"
+            lines.append(f"| {system} | {t['cold']:.2f} s | {warm} |")
     with open(os.path.join(out_dir, "latest.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

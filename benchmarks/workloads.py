@@ -13,6 +13,24 @@ import numpy as np
 W1 = {"sizes": (784, 256, 256, 10), "batch": 128, "lr": 1e-3}
 W2 = {"sizes": (16, 32, 1), "batch": 8, "lr": 0.01}
 W3 = {"n": 10_000_000}
+W4 = {"batch": 64, "lr": 1e-4}  # TF1's mnist_deep: conv 5x5x32, pool, conv 5x5x64, pool, fc 1024
+
+
+def init_w4(seed: int = 0) -> list[np.ndarray]:
+    """mnist_deep's weights (stddev 0.1 truncated-normal like) and biases (0.1)."""
+    rng = np.random.default_rng(seed)
+    shapes = [(5, 5, 1, 32), (5, 5, 32, 64), (7 * 7 * 64, 1024), (1024, 10)]
+    params = []
+    for shape in shapes:
+        params.append(np.clip(rng.normal(0, 0.1, shape), -0.2, 0.2).astype(np.float32))
+        params.append(np.full(shape[-1], 0.1, np.float32))
+    return params
+
+
+def data_w4(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.random((W4["batch"], 28, 28, 1), dtype=np.float32)
+    return x, rng.integers(0, 10, W4["batch"]).astype(np.int64)
 
 
 def init(sizes: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
@@ -103,6 +121,29 @@ def graphc_w2(cache_dir: str | None = None, passes=None):
         loss = tf.losses.mean_squared_error(y, pred)
         train = tf.train.GradientDescentOptimizer(W2["lr"]).minimize(loss)
     return _graphc_step(g, train, loss, x, y, data_w2(), cache_dir, passes)
+
+
+def graphc_w4(cache_dir: str | None = None, passes=None):
+    import graphc as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 28, 28, 1], name="x")
+        y = tf.placeholder(tf.int64, [None], name="y")
+        wc1, bc1, wc2, bc2, wf1, bf1, wf2, bf2 = (tf.Variable(p) for p in init_w4())
+
+        def block(h, w, b):
+            h = tf.nn.relu(tf.nn.conv2d(h, w, [1, 1, 1, 1], "SAME") + b)
+            return tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+
+        h = block(block(x, wc1, bc1), wc2, bc2)
+        h = tf.nn.relu(tf.matmul(tf.reshape(h, [-1, 7 * 7 * 64]), wf1) + bf1)
+        logits = tf.matmul(h, wf2) + bf2
+        loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+        )
+        train = tf.train.AdamOptimizer(W4["lr"]).minimize(loss)
+    return _graphc_step(g, train, loss, x, y, data_w4(), cache_dir, passes)
 
 
 # ---- NumPy by hand --------------------------------------------------------------------------
@@ -240,6 +281,47 @@ def jax_w2():
     return step
 
 
+def jax_w4():
+    import jax
+    import jax.numpy as jnp
+
+    params = [jnp.asarray(p) for p in init_w4()]
+    xv, yv = (jnp.asarray(a) for a in data_w4())
+
+    def block(h, w, b):
+        h = jax.lax.conv_general_dilated(
+            h, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        h = jax.nn.relu(h + b)
+        return jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "SAME")
+
+    def loss_fn(ps, x, y):
+        wc1, bc1, wc2, bc2, wf1, bf1, wf2, bf2 = ps
+        h = block(block(x, wc1, bc1), wc2, bc2).reshape(x.shape[0], -1)
+        logits = jax.nn.relu(h @ wf1 + bf1) @ wf2 + bf2
+        logp = jax.nn.log_softmax(logits)
+        return -jnp.mean(logp[jnp.arange(y.shape[0]), y])
+
+    @jax.jit
+    def train(ps, m, v, t, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(ps, x, y)
+        t = t + 1
+        lr_t = W4["lr"] * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        m = [0.9 * a + 0.1 * g for a, g in zip(m, grads, strict=True)]
+        v = [0.999 * a + 0.001 * g * g for a, g in zip(v, grads, strict=True)]
+        ps = [p - lr_t * a / (jnp.sqrt(b) + 1e-8) for p, a, b in zip(ps, m, v, strict=True)]
+        return ps, m, v, t, loss
+
+    state = [params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params], 0.0]
+
+    def step():
+        *new, loss = train(*state, xv, yv)
+        state[:] = new
+        return float(loss)
+
+    return step
+
+
 def jax_w3(gradient: bool = False):
     import jax
     import jax.numpy as jnp
@@ -259,7 +341,14 @@ SYSTEMS = {
         "W2": graphc_w2,
         "W3": graphc_w3,
         "W3-grad": lambda cache_dir=None, passes=None: graphc_w3(cache_dir, passes, True),
+        "W4": graphc_w4,
     },
     "numpy": {"W1": numpy_w1, "W2": numpy_w2, "W3": numpy_w3, "W3-grad": lambda: numpy_w3(True)},
-    "jax": {"W1": jax_w1, "W2": jax_w2, "W3": jax_w3, "W3-grad": lambda: jax_w3(True)},
+    "jax": {
+        "W1": jax_w1,
+        "W2": jax_w2,
+        "W3": jax_w3,
+        "W3-grad": lambda: jax_w3(True),
+        "W4": jax_w4,
+    },
 }
