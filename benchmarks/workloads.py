@@ -219,6 +219,31 @@ def numpy_w3(gradient: bool = False):
 
 
 # ---- JAX ---------------------------------------------------------------------------------------
+def _jax_adam_step(loss_fn, params, lr: float, xv, yv):
+    """A step of Adam (TF1's formulas, jitted) on `loss_fn(params, x, y)`, giving the loss."""
+    import jax
+    import jax.numpy as jnp
+
+    @jax.jit
+    def train(ps, m, v, t, x, y):
+        loss, grads = jax.value_and_grad(loss_fn)(ps, x, y)
+        t = t + 1
+        lr_t = lr * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        m = [0.9 * a + 0.1 * g for a, g in zip(m, grads, strict=True)]
+        v = [0.999 * a + 0.001 * g * g for a, g in zip(v, grads, strict=True)]
+        ps = [p - lr_t * a / (jnp.sqrt(b) + 1e-8) for p, a, b in zip(ps, m, v, strict=True)]
+        return ps, m, v, t, loss
+
+    state = [params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params], 0.0]
+
+    def step():
+        *new, loss = train(*state, xv, yv)
+        state[:] = new
+        return float(loss)
+
+    return step
+
+
 def jax_w1():
     import jax
     import jax.numpy as jnp
@@ -235,24 +260,7 @@ def jax_w1():
         logp = jax.nn.log_softmax(h)
         return -jnp.mean(logp[jnp.arange(y.shape[0]), y])
 
-    @jax.jit
-    def train(ps, m, v, t, x, y):
-        loss, grads = jax.value_and_grad(loss_fn)(ps, x, y)
-        t = t + 1
-        lr_t = W1["lr"] * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
-        m = [0.9 * a + 0.1 * g for a, g in zip(m, grads, strict=True)]
-        v = [0.999 * a + 0.001 * g * g for a, g in zip(v, grads, strict=True)]
-        ps = [p - lr_t * a / (jnp.sqrt(b) + 1e-8) for p, a, b in zip(ps, m, v, strict=True)]
-        return ps, m, v, t, loss
-
-    state = [params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params], 0.0]
-
-    def step():
-        *new, loss = train(*state, xv, yv)
-        state[:] = new
-        return float(loss)
-
-    return step
+    return _jax_adam_step(loss_fn, params, W1["lr"], xv, yv)
 
 
 def jax_w2():
@@ -302,24 +310,7 @@ def jax_w4():
         logp = jax.nn.log_softmax(logits)
         return -jnp.mean(logp[jnp.arange(y.shape[0]), y])
 
-    @jax.jit
-    def train(ps, m, v, t, x, y):
-        loss, grads = jax.value_and_grad(loss_fn)(ps, x, y)
-        t = t + 1
-        lr_t = W4["lr"] * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
-        m = [0.9 * a + 0.1 * g for a, g in zip(m, grads, strict=True)]
-        v = [0.999 * a + 0.001 * g * g for a, g in zip(v, grads, strict=True)]
-        ps = [p - lr_t * a / (jnp.sqrt(b) + 1e-8) for p, a, b in zip(ps, m, v, strict=True)]
-        return ps, m, v, t, loss
-
-    state = [params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params], 0.0]
-
-    def step():
-        *new, loss = train(*state, xv, yv)
-        state[:] = new
-        return float(loss)
-
-    return step
+    return _jax_adam_step(loss_fn, params, W4["lr"], xv, yv)
 
 
 def jax_w3(gradient: bool = False):
