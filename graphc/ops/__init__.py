@@ -5,17 +5,19 @@ One op = one definition. `defop` takes, in one place, an op's shape/dtype rule
 `partials` for elementwise ops, giving both reverse and forward mode, or
 `vjp` plus `jvp`, or `linear=True` plus `vjp`), its scalar code snippet
 (`expr`, elementwise ops), and the facts passes and code generators read: its
-`fusion` role, its `reduction` (how it combines elements), and flags
-(`commutative`, `effectful`, `random`, `shape_only`, `reshape`). Passes and
-backends read these attributes, never tables of op names. It rejects missing or
-contradictory facets.
+`fusion` role, its `reduction` (how it combines elements), flags
+(`commutative`, `effectful`, `random`, `shape_only`, `reshape`, `kernel_only`)
+and `assumes`, the run-time size equalities it relies on (`graphc.ops.dims`,
+checked by every executor through `assumed_equal`). Passes and backends read
+these attributes, never tables of op names. It rejects missing or contradictory
+facets. This module imports only `graphc.ops.dims` of its package.
 
 The accumulation rule (`Reduction.accumulator`), in one place for every executor:
 sums of float16/float32 values accumulate in float64 and round to the output dtype
 once, at the end; every other reduction accumulates in its output dtype (max and
 min are exact; products and integer sums wrap or round as TF's do).
 
-This module sits below the op modules and imports none of them: the few ops it
+It sits below the op modules and imports none of them: the few ops it
 builds itself (a variable read in `make_node`, the sums of `unbroadcast`) it looks
 up in `REGISTRY` by name, and `convert` builds constants and stacks lists holding
 tensors with the builders that `graphc.ops.state` and `graphc.ops.index` put in
