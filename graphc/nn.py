@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
+from graphc.errors import InvalidArgumentError, ShapeError
 from graphc.ir import Node
 from graphc.ops import checking, convert, convert_operands
 from graphc.ops.conv import _extract_numpy, extract_patches, in_top_k_op
@@ -165,10 +165,7 @@ def sparse_softmax_cross_entropy_with_logits(
         depth = logits.type.shape[-1] if logits.type.shape else None
         if depth is None:
             raise ShapeError("logits need a static number of classes (last axis)")
-        if not labels.dtype.is_integer:
-            raise DTypeError(f"labels must be integers, got {labels.dtype.name}")
-        check_compatible(labels.type.shape, logits.type.shape[:-1], "labels and logits[:-1]")
-    labels = check_labels(labels, logits)
+        labels = check_labels(labels, logits)  # (its infer checks labels' dtype and shape)
     picked = one_hot(labels, depth, dtype=logits.dtype) * log_softmax(logits)
     return negative(reduce_sum(picked, -1), name=name)
 

@@ -53,7 +53,7 @@ class RunContext:
         return value
 
     def write(self, var: Node, value: np.ndarray) -> None:
-        self.writes[var] = np.array(value, copy=True)
+        self.writes[var] = np.array(value, copy=True, order="C")  # a buffer a store can own
 
 
 def execute(p: Plan, feeds: dict[Node, np.ndarray], ctx: RunContext) -> dict[int, Any]:

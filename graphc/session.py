@@ -127,7 +127,7 @@ class Session:
         more (about 1 s) than it saves."""
         ctx = reference.RunContext({}, self.store.rng)
         reference.execute(p, {}, ctx)
-        self.store.commit({v: np.asarray(a, order="C") for v, a in ctx.writes.items()})
+        self.store.commit(ctx.writes)
 
     def _compile(
         self, targets: list[tuple[Node, bool]], feeds: list[Node], rebuild: Callable | None = None
@@ -203,10 +203,6 @@ class Session:
     def load_variable(self, var: Node, value: Any) -> None:
         """Sets a variable's value directly (TF1's Variable.load)."""
         self.store.load(var, value)
-
-
-def _result(value: Any) -> Any:
-    return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
 
 class InteractiveSession(Session):

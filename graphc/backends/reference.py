@@ -34,7 +34,7 @@ class ReferenceExecutable(Executable):
         step, store = self.step, self._store
         ctx = reference.RunContext(store.values, store.rng)
         values = reference.execute(step.plan, dict(zip(step.feeds, arrays, strict=True)), ctx)
-        store.commit({v: np.asarray(a, order="C") for v, a in ctx.writes.items()})
+        store.commit(ctx.writes)
         return [None if is_op else _copy(values[id(n)]) for n, is_op in step.targets]
 
 

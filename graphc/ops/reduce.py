@@ -345,9 +345,9 @@ def reduce_mean(
 ) -> Node:
     """Mean over `axis` (integer tensors use floor division, as TF1 does for non-negatives)."""
     with checking("Mean", name):  # the axes, named after the mean rather than its sum
-        _axis_attr(convert(input_tensor), reduction_indices if axis is None else axis)
-    total = reduce_sum(input_tensor, axis, keepdims, None, reduction_indices, keep_dims)
-    x = convert(input_tensor)
+        x = convert(input_tensor)
+        _axis_attr(x, _tf1_axis(axis, keepdims, reduction_indices, keep_dims)[0])
+    total = reduce_sum(x, axis, keepdims, None, reduction_indices, keep_dims)
     count = count_of(x, total.attrs["axis"])
     return (divide if x.dtype.is_floating else floordiv)(total, count, name=name)
 
