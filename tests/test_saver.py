@@ -95,6 +95,23 @@ def test_index_is_tf1_text_format(tmp_path):
     assert tf.train.get_checkpoint_state(str(tmp_path / "nowhere")) is None
 
 
+def test_a_new_saver_adopts_earlier_checkpoints_and_retires_them_in_turn(tmp_path):
+    _model()
+    first = tf.train.Saver(max_to_keep=2)
+    with tf.Session(target="numpy") as sess:
+        sess.run(tf.global_variables_initializer())
+        for step in range(2):
+            first.save(sess, str(tmp_path / "m"), global_step=step)
+        assert first.last_checkpoints == [str(tmp_path / "m-0"), str(tmp_path / "m-1")]
+        # a restarted process: a fresh saver knows nothing until it recovers the list
+        second = tf.train.Saver(max_to_keep=2)
+        assert second.last_checkpoints == []
+        second.recover_last_checkpoints([str(tmp_path / p) for p in ("gone", "m-0", "m-1")])
+        assert second.last_checkpoints == [str(tmp_path / "m-0"), str(tmp_path / "m-1")]
+        second.save(sess, str(tmp_path / "m"), global_step=2)
+    assert sorted(p for p in os.listdir(tmp_path) if p.endswith(".npz")) == ["m-1.npz", "m-2.npz"]
+
+
 def test_index_of_older_graphc_and_quoted_names_are_read(saved, tmp_path):
     (tmp_path / "checkpoint").write_text("model_checkpoint_path: 'model'\n")
     assert tf.train.latest_checkpoint(str(tmp_path)) == saved[3]
