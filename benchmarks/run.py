@@ -1,4 +1,4 @@
-"""Runs the BENCH.md workloads (W1, W2) for graphc and its peers; writes benchmarks/results/.
+"""Runs the BENCH.md workloads (W1-W4) for graphc and its peers; writes benchmarks/results/.
 
 Usage: python benchmarks/run.py [--rounds 3] [--processes 3] [--systems ...] [--workloads ...]
 Each system runs in fresh processes, alternating with the others (thread pools of one
@@ -50,8 +50,13 @@ def has(system: str, workload: str) -> bool:
     return workload in workloads.SYSTEMS["graphc" if system.startswith("graphc") else system]
 
 
+PACKAGES = {"jax": "jax", "tf1": "tensorflow", "torch": "torch"}  # peers that may be absent
+
+
 def available(system: str) -> bool:
-    return system != "jax" or importlib.util.find_spec("jax") is not None
+    """Whether `system`'s package is installed (graphc and NumPy always are)."""
+    package = PACKAGES.get(system)
+    return package is None or importlib.util.find_spec(package) is not None
 
 
 def time_steps(step, n: int, rounds: int) -> list[float]:
@@ -103,7 +108,8 @@ def first_step_seconds(system: str, cache_dir: str | None, workload: str = "W1")
 
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for name in ("numpy", "numba", "scipy", "jax", "graphc"):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's import is noisy
+    for name in ("numpy", "numba", "scipy", "jax", "tensorflow", "torch", "graphc"):
         if importlib.util.find_spec(name) is not None:
             out[name] = __import__(name).__version__
     out["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE", "unset")
@@ -127,7 +133,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per process")
     parser.add_argument("--processes", type=int, default=3, help="processes per system")
     parser.add_argument(
-        "--systems", nargs="*", default=["graphc", "graphc-nopasses", "numpy", "jax"]
+        "--systems",
+        nargs="*",
+        default=["graphc", "graphc-nopasses", "numpy", "jax", "tf1", "torch"],
     )
     parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
     opts = parser.parse_args()

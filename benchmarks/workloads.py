@@ -1,12 +1,16 @@
-"""BENCH.md workloads implemented identically in graphc, NumPy by hand, and JAX (optional).
+"""BENCH.md workloads implemented identically in graphc, NumPy by hand, and the optional
+peers JAX, TensorFlow 1 graph mode (`tf1`) and PyTorch eager (`torch`).
 
 Each builder returns `step()`: one training step on fixed data, returning the
-loss computed before that step's update. Initial values come from one seed.
+loss computed before that step's update (W3's builders return its result).
+Initial values come from one seed.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
+import os
 
 import numpy as np
 
@@ -62,38 +66,9 @@ def data_w3(seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-# ---- graphc ---------------------------------------------------------------------------------
-def graphc_w3(cache_dir: str | None = None, passes=None, gradient: bool = False):
-    """z = tanh(x*y + sin(x)) * exp(-x*x) + 0.5*y, or the gradients of sum(z)."""
-    import graphc as tf
-
-    g = tf.Graph()
-    with g.as_default():
-        x = tf.placeholder(tf.float32, [None], name="x")
-        y = tf.placeholder(tf.float32, [None], name="y")
-        z = tf.tanh(x * y + tf.sin(x)) * tf.exp(-x * x) + 0.5 * y
-        fetch = tf.gradients(tf.reduce_sum(z), [x, y]) if gradient else z
-    sess = tf.Session(g, cache_dir=cache_dir, passes=passes)
-    fn = sess.make_callable(fetch, [x, y])
-    xv, yv = data_w3()
-    return lambda: fn(xv, yv)
-
-
-def _graphc_step(g, train, loss, x, y, data, cache_dir, passes):
-    """Initializes the graph's variables and returns a step running `train`, giving the loss."""
-    import graphc as tf
-
-    with g.as_default():
-        init_op = tf.global_variables_initializer()
-    sess = tf.Session(g, cache_dir=cache_dir, passes=passes)
-    sess.run(init_op)
-    fn = sess.make_callable([train, loss], [x, y])
-    return lambda: fn(*data)[1]
-
-
-def graphc_w1(cache_dir: str | None = None, passes=None):
-    import graphc as tf
-
+# ---- graphc and TF1 graph mode: one program builds each graph in either module ------------
+def _w1_graph(tf):
+    """W1 in `tf` (graphc, or TensorFlow's compat.v1): (graph, train op, loss, x, y)."""
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float32, [None, 784], name="x")
@@ -106,12 +81,11 @@ def graphc_w1(cache_dir: str | None = None, passes=None):
                 h = tf.nn.relu(h)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=h))
         train = tf.train.AdamOptimizer(W1["lr"]).minimize(loss)
-    return _graphc_step(g, train, loss, x, y, data_w1(), cache_dir, passes)
+    return g, train, loss, x, y
 
 
-def graphc_w2(cache_dir: str | None = None, passes=None):
-    import graphc as tf
-
+def _w2_graph(tf):
+    """W2 in `tf`: (graph, train op, loss, x, y)."""
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float32, [None, 16], name="x")
@@ -120,12 +94,11 @@ def graphc_w2(cache_dir: str | None = None, passes=None):
         pred = tf.matmul(tf.tanh(tf.matmul(x, w1) + b1), w2) + b2
         loss = tf.losses.mean_squared_error(y, pred)
         train = tf.train.GradientDescentOptimizer(W2["lr"]).minimize(loss)
-    return _graphc_step(g, train, loss, x, y, data_w2(), cache_dir, passes)
+    return g, train, loss, x, y
 
 
-def graphc_w4(cache_dir: str | None = None, passes=None):
-    import graphc as tf
-
+def _w4_graph(tf):
+    """W4 (TF1's mnist_deep) in `tf`: (graph, train op, loss, x, y)."""
     g = tf.Graph()
     with g.as_default():
         x = tf.placeholder(tf.float32, [None, 28, 28, 1], name="x")
@@ -143,7 +116,88 @@ def graphc_w4(cache_dir: str | None = None, passes=None):
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
         )
         train = tf.train.AdamOptimizer(W4["lr"]).minimize(loss)
-    return _graphc_step(g, train, loss, x, y, data_w4(), cache_dir, passes)
+    return g, train, loss, x, y
+
+
+def _train_step(tf, built, data, **session_options):
+    """A step running `built`'s train op in a `tf.Session` with the variables initialized,
+    giving the loss computed before the update."""
+    g, train, loss, x, y = built
+    with g.as_default():
+        init_op = tf.global_variables_initializer()
+    sess = tf.Session(graph=g, **session_options)
+    sess.run(init_op)
+    fn = sess.make_callable([train, loss], [x, y])
+    return lambda: float(fn(*data)[1])
+
+
+def _w3_fn(tf, gradient: bool, **session_options):
+    """z = tanh(x*y + sin(x)) * exp(-x*x) + 0.5*y, or the gradients of sum(z), run in `tf`."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None], name="x")
+        y = tf.placeholder(tf.float32, [None], name="y")
+        z = tf.tanh(x * y + tf.sin(x)) * tf.exp(-x * x) + 0.5 * y
+        fetch = tf.gradients(tf.reduce_sum(z), [x, y]) if gradient else z
+    fn = tf.Session(graph=g, **session_options).make_callable(fetch, [x, y])
+    xv, yv = data_w3()
+    return lambda: fn(xv, yv)
+
+
+def graphc_w1(cache_dir: str | None = None, passes=None):
+    import graphc as tf
+
+    return _train_step(tf, _w1_graph(tf), data_w1(), cache_dir=cache_dir, passes=passes)
+
+
+def graphc_w2(cache_dir: str | None = None, passes=None):
+    import graphc as tf
+
+    return _train_step(tf, _w2_graph(tf), data_w2(), cache_dir=cache_dir, passes=passes)
+
+
+def graphc_w3(cache_dir: str | None = None, passes=None, gradient: bool = False):
+    import graphc as tf
+
+    return _w3_fn(tf, gradient, cache_dir=cache_dir, passes=passes)
+
+
+def graphc_w4(cache_dir: str | None = None, passes=None):
+    import graphc as tf
+
+    return _train_step(tf, _w4_graph(tf), data_w4(), cache_dir=cache_dir, passes=passes)
+
+
+def _tf1():
+    """TensorFlow's compat.v1 API in graph mode (eager execution off, C++ logs quiet)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.compat.v1.disable_eager_execution()
+    return tf.compat.v1
+
+
+def tf1_w1():
+    """W1 as a TF1 user writes it: graphc's program, run by TensorFlow's own Session."""
+    tf1 = _tf1()
+    return _train_step(tf1, _w1_graph(tf1), data_w1())
+
+
+def tf1_w2():
+    """W2 in a TensorFlow Session (TF1's GradientDescentOptimizer)."""
+    tf1 = _tf1()
+    return _train_step(tf1, _w2_graph(tf1), data_w2())
+
+
+def tf1_w3(gradient: bool = False):
+    """W3's z, or the gradients of sum(z), in a TensorFlow Session."""
+    return _w3_fn(_tf1(), gradient)
+
+
+def tf1_w4():
+    """W4 (NHWC conv2d and max_pool, AdamOptimizer) in a TensorFlow Session."""
+    tf1 = _tf1()
+    return _train_step(tf1, _w4_graph(tf1), data_w4())
 
 
 # ---- NumPy by hand --------------------------------------------------------------------------
@@ -326,6 +380,109 @@ def jax_w3(gradient: bool = False):
     return lambda: jax.block_until_ready(fn(xv, yv))
 
 
+# ---- PyTorch eager ------------------------------------------------------------------------------
+def _torch_adam_step(loss_fn, params, lr: float, xv, yv):
+    """A step of `torch.optim.Adam` on `loss_fn(params, x, y)`, giving the loss.
+
+    PyTorch adds eps to sqrt(v / (1 - 0.999**t)), TF1 to sqrt(v) (the bias corrections folded
+    into the rate); eps / sqrt(1 - 0.999**t) at step t makes PyTorch's update TF1's.
+    """
+    import torch
+
+    ps = [torch.tensor(np.ascontiguousarray(p), requires_grad=True) for p in params]
+    opt = torch.optim.Adam(ps, lr, betas=(0.9, 0.999))
+    steps = itertools.count(1)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(ps, xv, yv)
+        loss.backward()
+        opt.param_groups[0]["eps"] = 1e-8 / math.sqrt(1 - 0.999 ** next(steps))
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def _torch_dense(h, ps):
+    """h @ w + b through the layers (w, b) of `ps`, ReLU between them (addmm, as nn.Linear)."""
+    import torch
+
+    for i in range(0, len(ps), 2):
+        h = torch.addmm(ps[i + 1], h, ps[i])
+        if i + 2 < len(ps):
+            h = torch.relu(h)
+    return h
+
+
+def torch_w1():
+    """W1: the MLP (addmm layers), mean cross-entropy, TF1's Adam."""
+    import torch
+    import torch.nn.functional as F
+
+    xv, yv = (torch.from_numpy(a) for a in data_w1())
+
+    def loss_fn(ps, x, y):
+        return F.cross_entropy(_torch_dense(x, ps), y)
+
+    return _torch_adam_step(loss_fn, init(W1["sizes"]), W1["lr"], xv, yv)
+
+
+def torch_w2():
+    """W2 with `torch.optim.SGD` (p -= lr * grad, as TF1's GradientDescentOptimizer)."""
+    import torch
+    import torch.nn.functional as F
+
+    w1, b1, w2, b2 = ps = [torch.tensor(p, requires_grad=True) for p in init(W2["sizes"])]
+    xv, yv = (torch.from_numpy(a) for a in data_w2())
+    opt = torch.optim.SGD(ps, W2["lr"])
+
+    def step():
+        opt.zero_grad()
+        loss = F.mse_loss(torch.addmm(b2, torch.tanh(torch.addmm(b1, xv, w1)), w2), yv)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def torch_w3(gradient: bool = False):
+    """W3's z, or (with autograd) the gradients of sum(z)."""
+    import torch
+
+    xv, yv = (torch.from_numpy(a).requires_grad_(gradient) for a in data_w3())
+
+    def f(x, y):
+        return torch.tanh(x * y + torch.sin(x)) * torch.exp(-x * x) + 0.5 * y
+
+    if gradient:
+        return lambda: torch.autograd.grad(f(xv, yv).sum(), [xv, yv])
+    return lambda: f(xv, yv)
+
+
+def torch_w4():
+    """W4 in NCHW: data and HWIO filters are transposed once here (to NCHW and OIHW), and the
+    first dense layer's rows reordered from NHWC's (h, w, c) flattening to NCHW's (c, h, w)."""
+    import torch
+    import torch.nn.functional as F
+
+    wc1, bc1, wc2, bc2, wf1, bf1, wf2, bf2 = init_w4()
+    wf1 = wf1.reshape(7, 7, 64, 1024).transpose(2, 0, 1, 3).reshape(7 * 7 * 64, 1024)
+    params = [wc1.transpose(3, 2, 0, 1), bc1, wc2.transpose(3, 2, 0, 1), bc2, wf1, bf1, wf2, bf2]
+    x, y = data_w4()
+    xv, yv = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), torch.from_numpy(y)
+
+    def block(h, w, b):
+        return F.max_pool2d(torch.relu(F.conv2d(h, w, b, padding=2)), 2, 2)
+
+    def loss_fn(ps, x, y):
+        h = block(block(x, ps[0], ps[1]), ps[2], ps[3]).flatten(1)
+        return F.cross_entropy(_torch_dense(h, ps[4:]), y)
+
+    return _torch_adam_step(loss_fn, params, W4["lr"], xv, yv)
+
+
 SYSTEMS = {
     "graphc": {
         "W1": graphc_w1,
@@ -341,5 +498,19 @@ SYSTEMS = {
         "W3": jax_w3,
         "W3-grad": lambda: jax_w3(True),
         "W4": jax_w4,
+    },
+    "tf1": {
+        "W1": tf1_w1,
+        "W2": tf1_w2,
+        "W3": tf1_w3,
+        "W3-grad": lambda: tf1_w3(True),
+        "W4": tf1_w4,
+    },
+    "torch": {
+        "W1": torch_w1,
+        "W2": torch_w2,
+        "W3": torch_w3,
+        "W3-grad": lambda: torch_w3(True),
+        "W4": torch_w4,
     },
 }
