@@ -145,6 +145,32 @@ def test_failed_run_changes_no_variable(sess):
     np.testing.assert_array_equal(sess.run(v), [1.0, 2.0])
 
 
+def test_update_written_in_place_only_when_nothing_after_it_can_fail(sess, target):
+    """The compiled step computes a variable's new value straight into its buffer only
+    when no later code can raise and nothing later reads the old value."""
+    v = tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3))
+    idx = tf.placeholder(tf.int32, [None])
+    sess.run(v.initializer)
+    new = v * 2.0 + 1.0
+    update = v.assign(new)
+    picked = tf.gather(new, idx)  # after the update's kernel, and may fail
+    with pytest.raises(InvalidArgumentError, match="GatherV2"):
+        sess.run([update, picked], {idx: [7]})
+    np.testing.assert_array_equal(sess.run(v), np.arange(6).reshape(2, 3))
+    late = v * tf.reduce_sum(new)  # reads the old value after the update's kernel
+    _, got = sess.run([update, late])
+    old = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(got, old * (old * 2 + 1).sum())
+    np.testing.assert_array_equal(sess.run(v), old * 2 + 1)
+    step = sess.make_callable(update)
+    step()
+    np.testing.assert_array_equal(sess.run(v), (old * 2 + 1) * 2 + 1)
+    if target == "cpu":  # alone, the update is written into the buffer: no copy at the end
+        assert (
+            "written in place" in step.source and "_store(" not in step.source.split("def step(")[1]
+        )
+
+
 def test_fetching_a_tensor_of_another_graph(sess):
     g = tf.Graph()
     with g.as_default():

@@ -85,8 +85,13 @@ def float_text(x: np.floating) -> str:
 class Context:
     """Emission state: the source, identifiers and value expressions of emitted nodes."""
 
-    def __init__(self, program: Program) -> None:
+    def __init__(
+        self, program: Program, updates: dict[tuple[int, int], Node] | None = None
+    ) -> None:
         self.program = program
+        # (fused node id, output index) -> the variable whose buffer that output is written
+        # into, in place (graphc.codegen.updates)
+        self.updates = updates or {}
         self.src = Source()
         self.names = Names(("np", "math", "njit", "step", "_store"))
         self.value: dict[int, str] = {}  # node id -> expression of its value
@@ -120,6 +125,12 @@ class Context:
     @staticmethod
     def is_scalar(node: Node) -> bool:
         return node.type.shape == ()
+
+    def updated_in_place(self, value: Node) -> Node | None:
+        """The variable whose buffer a kernel output `value` is written into, if any."""
+        if value.opdef.name != "fused_output":
+            return None
+        return self.updates.get((id(value.inputs[0]), value.attrs["index"]))
 
     def dims(self, node: Node) -> list[str]:
         """Each dim of `node` as source text: a literal, or read off its array."""

@@ -16,7 +16,10 @@ Invariants of the generated code:
 - Variables arrive as buffers and are only written at the very end, after
   every other statement, so all reads see the values from before the run and
   an exception raised mid-step leaves every variable unchanged. Rank-0
-  variables use buffers of shape (1,).
+  variables use buffers of shape (1,). The one exception keeps both promises:
+  an update kernel after the last statement that can raise, and after every
+  other read of the variable, writes its new value straight into the buffer
+  (graphc.codegen.updates).
 - Values that alias a buffer, a feed or a constant are copied before being
   returned or stored, so callers never see later in-place writes.
 """
@@ -35,6 +38,7 @@ from graphc.codegen.context import (
     scalar_expr,
 )
 from graphc.codegen.source import Source
+from graphc.codegen.updates import in_place_updates
 from graphc.errors import GraphcError
 from graphc.graph import node_line
 from graphc.ir import Node
@@ -86,23 +90,14 @@ def emit_elementwise(ctx: Context, node: Node) -> None:
 
 def generate(program: Program) -> tuple[str, dict[str, str]]:
     """The module source for `program` (imports, the store helper, and `step`), and the
-    sites of its run-time checks (graphc.codegen.checks: message template -> user line)."""
-    ctx = Context(program)
-    groups = _arguments(ctx, program)
-    ctx.src._level = 1
-    for node in program.order:
-        if id(node) in ctx.value:
-            continue
-        with ctx.src.headed(headline(node)):
-            for eq in assumed_equal(node):
-                ctx.checks.equal(ctx.src, node, eq, ctx.size_of(eq.a), ctx.size_of(eq.b))
-            if node.opdef.fusion is Fusion.ELEMENTWISE:
-                emit_elementwise(ctx, node)
-            else:
-                emitter_of(node)(ctx, node)
-    outs = _fetched_values(ctx, program)
-    _write_back(ctx)
-    ctx.src(f"return ({''.join(o + ', ' for o in outs)})")
+    sites of its run-time checks (graphc.codegen.checks: message template -> user line).
+
+    Emitted twice when a variable update can be written in place (graphc.codegen.updates):
+    the first emission tells which nodes raise and which values are views of buffers."""
+    ctx, groups, raising = _emit(program, {})
+    updates = in_place_updates(program.order, program.fetches, raising, ctx.aliases)
+    if updates:
+        ctx, groups, _ = _emit(program, updates)
     out = Source()
     _prelude(out, program.title, ctx.parallel)
     out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
@@ -112,6 +107,34 @@ def generate(program: Program) -> tuple[str, dict[str, str]]:
     out.lines.extend(ctx.checks.entry.lines)
     out.lines.extend(ctx.src.lines)
     return out.text(), ctx.checks.sites
+
+
+def _emit(
+    program: Program, updates: dict[tuple[int, int], Node]
+) -> tuple[Context, list[list[str]], set[int]]:
+    """The step's body in a fresh context, its argument groups, and the ids of the nodes
+    whose code may raise."""
+    ctx = Context(program, updates)
+    groups = _arguments(ctx, program)
+    ctx.src._level = 1
+    raising: set[int] = set()
+    for node in program.order:
+        if id(node) in ctx.value:
+            continue
+        start = len(ctx.src.lines)
+        with ctx.src.headed(headline(node)):
+            for eq in assumed_equal(node):
+                ctx.checks.equal(ctx.src, node, eq, ctx.size_of(eq.a), ctx.size_of(eq.b))
+            if node.opdef.fusion is Fusion.ELEMENTWISE:
+                emit_elementwise(ctx, node)
+            else:
+                emitter_of(node)(ctx, node)
+        if any(line.lstrip().startswith("raise ") for line in ctx.src.lines[start:]):
+            raising.add(id(node))
+    outs = _fetched_values(ctx, program)
+    _write_back(ctx)
+    ctx.src(f"return ({''.join(o + ', ' for o in outs)})")
+    return ctx, groups, raising
 
 
 def headline(node: Node) -> str:

@@ -79,7 +79,10 @@ def _read_variable(ctx: Context, node: Node) -> None:
 
 @emitter("assign")
 def _assign(ctx: Context, node: Node) -> None:
-    value = node.inputs[1]
+    var, value = node.inputs
+    if ctx.updated_in_place(value) is var:  # computed into the buffer already
+        ctx.bind(node, ctx[value])
+        return
     if id(value) in ctx.aliases:  # never store a view of a buffer that another write may change
         ctx.src(f"{ctx.new(node)} = {ctx[value]}.copy()")
     else:

@@ -110,7 +110,12 @@ def _fused(ctx: Context, node: Node) -> None:
     stored = {}
     in_place = _in_place(ctx, node, kernel)
     for j, o in enumerate(inner.outputs):
-        if o.opdef.fusion is not Fusion.REDUCTION:
+        var = ctx.updates.get((id(node), j))
+        if var is not None:
+            stored[id(o)] = ctx.names.fresh(o.op_name)
+            buffer = ctx.buffers[id(var)]
+            ctx.src(f"{stored[id(o)]} = {buffer}  # {var.op_name}'s new value: written in place")
+        elif o.opdef.fusion is not Fusion.REDUCTION:
             stored[id(o)] = ctx.names.fresh(o.op_name)
             if in_place is not None and j == in_place[1]:
                 ctx.src(f"{stored[id(o)]} = {in_place[0]}  # the matmul epilogue: written in place")
@@ -141,11 +146,12 @@ def _in_place(ctx: Context, node: Node, kernel: Kernel) -> tuple[str, int] | Non
         return None
     k, j = kernel.epilogue
     matmul = node.inputs[k]
-    if id(matmul) in ctx.aliases or ctx.is_scalar(matmul):
+    if id(matmul) in ctx.aliases or ctx.is_scalar(matmul) or (id(node), j) in ctx.updates:
         return None
     return ctx[matmul], j
 
 
 @emitter("fused_output")
 def _fused_output(ctx: Context, node: Node) -> None:
-    ctx.bind(node, ctx.kernels[id(node.inputs[0])][node.attrs["index"]])
+    in_place = ctx.updated_in_place(node) is not None  # a variable's buffer
+    ctx.bind(node, ctx.kernels[id(node.inputs[0])][node.attrs["index"]], alias=in_place)
