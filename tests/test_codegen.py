@@ -11,6 +11,7 @@ import pytest
 
 import graphc as tf
 from graphc.codegen.context import broadcast_index, float_text, literal, stretched_axes
+from graphc.codegen.kernels import axis_groups
 from graphc.types import float32, float64, int32, int64
 
 F32 = np.finfo(np.float32)
@@ -150,6 +151,38 @@ def test_axes_of_extent_one_get_no_loop(tmp_path):
         np.testing.assert_allclose(g, w, rtol=1e-6)
     assert "range(1)" not in step.source and "0 == 0" not in step.source
     assert "for i1 " not in step.source  # every rank-2 loop nest lost its axis of extent 1
+
+
+def _shaped(*shapes):
+    return [tf.placeholder(tf.float32, shape) for shape in shapes]
+
+
+def test_axis_groups_merge_axes_every_input_reads_alike():
+    kernel = (2, 3, 4, 5)
+    assert axis_groups(kernel, _shaped(kernel)) == [[0, 1, 2, 3]]
+    assert axis_groups(kernel, _shaped(kernel, [5])) == [[0, 1, 2], [3]]  # a bias
+    assert axis_groups(kernel, _shaped(kernel, [3, 4, 5])) == [[0], [1, 2, 3]]
+    assert axis_groups(kernel, _shaped([2, 1, 4, 5], kernel)) == [[0], [1], [2, 3]]
+    assert axis_groups(kernel, _shaped(kernel, [])) == [[0, 1, 2, 3]]  # scalars read alike
+    assert axis_groups((2, 1, 3), _shaped([2, 1, 3])) == [[0, 2]]  # extent 1: no loop
+    assert axis_groups((None, 4), _shaped([None, 4], [4])) == [[0], [1]]
+
+
+@pytest.mark.compiled
+def test_kernels_loop_over_merged_axes_through_views(tmp_path):
+    x = tf.placeholder(tf.float32, [None, 3, 4, 5], name="x")
+    y, z = tf.placeholder(tf.float32, [4, 5]), tf.placeholder(tf.float32, [5])
+    out = tf.tanh(x * y + z)  # loops (? * 3, 4, 5): only x reads the first two axes
+    rng = np.random.default_rng(0)
+    feeds = [rng.standard_normal(s).astype(np.float32) for s in ((2, 3, 4, 5), (4, 5), (5,))]
+    with tf.Session(cache_dir=tmp_path) as sess:
+        step = sess.make_callable(out, [x, y, z])
+        got = step(*feeds)
+    with tf.Session(target="numpy") as sess:
+        want = sess.make_callable(out, [x, y, z])(*feeds)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert ".reshape((x.shape[0] * 3, 4, 5))" in step.source  # the leading axes merged
+    assert "for i3 " not in step.source  # three loops, not four
 
 
 def test_step_takes_one_argument_per_line_in_groups_under_a_docstring(tmp_path):

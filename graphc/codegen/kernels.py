@@ -8,6 +8,8 @@ read with NumPy broadcasting (see `element`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from graphc.codegen.context import (
     Context,
     broadcast_dims,
@@ -59,32 +61,35 @@ def _parallel_mode(kernel: Kernel, sinks: dict) -> str:
     return "guard" if known >= GUARD_MIN_KNOWN or len(kernel.shape) == 1 else "no"
 
 
+Reader = Callable[[Node, list[str]], str]  # (kernel input, loop index) -> its element
+
+
 def _loop(
     ctx: Context,
     node: Node,
     kernel: Kernel,
     dims: list[str],
-    outer: dict[int, Node],
+    read: Reader,
     stored: dict[int, str],
     sinks: dict,
     in_place: tuple[str, int] | None,
     parallel: bool,
 ) -> None:
-    """The kernel's loop nest: every member once per element, outputs stored, sinks updated."""
+    """The kernel's loop nest: every member once per element, outputs stored (into the
+    arrays `stored` names), sinks updated."""
     inner = kernel.graph
+    outer = {id(p): x for p, x in zip(inner.inputs, node.inputs, strict=True)}
     local: dict[int, str] = {}
     if parallel:
         ctx.parallel = True
     with ctx.loops(dims, parallel=parallel) as index:
         if in_place is not None:  # read the matmul's element before anything overwrites it
-            param = inner.inputs[kernel.epilogue[0]]
-            local[id(param)] = ctx.names.fresh(f"t_{node.inputs[kernel.epilogue[0]].op_name}")
-            ctx.src(f"{local[id(param)]} = {in_place[0]}[{', '.join(index)}]")
+            k = kernel.epilogue[0]
+            local[id(inner.inputs[k])] = ctx.names.fresh(f"t_{node.inputs[k].op_name}")
+            ctx.src(f"{local[id(inner.inputs[k])]} = {read(node.inputs[k], index)}")
 
         def value(x: Node) -> str:
-            return (
-                local[id(x)] if id(x) in local else element(ctx, outer[id(x)], index, kernel.shape)
-            )
+            return local[id(x)] if id(x) in local else read(outer[id(x)], index)
 
         for m in inner.nodes:
             if id(m) in outer:
@@ -101,23 +106,90 @@ def _loop(
                 ctx.src(f"{stored[id(m)]}[{', '.join(index)}] = {local[id(m)]}")
 
 
+def axis_groups(kernel_shape: tuple, inputs: list[Node]) -> list[list[int]]:
+    """The kernel's axes as few loops need them: consecutive axes share one loop when
+    every array input reads both in full or stretches both (so its elements along them
+    are contiguous, or not read); axes of static extent 1 need no loop and are left out."""
+    arrays = [x.type.shape for x in inputs if x.type.shape != ()]
+
+    def reads(k: int) -> tuple[bool, ...]:
+        return tuple(k not in stretched_axes(shape, kernel_shape) for shape in arrays)
+
+    groups: list[list[int]] = []
+    for k, d in enumerate(kernel_shape):
+        if d == 1:
+            continue
+        if groups and reads(groups[-1][-1]) == reads(k):
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    return groups
+
+
+def _collapsed(
+    ctx: Context,
+    node: Node,
+    dims: list[str],
+    groups: list[list[int]],
+    stored: dict[int, str],
+    written_into: dict[str, str],
+) -> tuple[list[str], Reader]:
+    """Views of the kernel's arrays with merged axes (C-contiguous reshapes, no copies):
+    the loop dims, and the reader of the inputs. Replaces `stored` by the outputs' views.
+    `written_into`: output arrays that are another array (an input) written in place;
+    they share its view."""
+    shape = node.attrs["kernel"].shape
+    merged = [" * ".join(dims[k] for k in g) for g in groups]
+    made: dict[tuple[str, str], str] = {}
+
+    def view(array: str, own: list[str], full: list[int]) -> str:
+        shaped = shape_text([merged[g] for g in full])
+        if shaped == shape_text(own):
+            return array
+        base = written_into.get(array, array)
+        if (base, shaped) not in made:
+            made[base, shaped] = ctx.names.fresh(f"{base}_view")
+            ctx.src(f"{made[base, shaped]} = {base}.reshape({shaped})")
+        return made[base, shaped]
+
+    for key, array in stored.items():
+        stored[key] = view(array, dims, list(range(len(groups))))
+    views: dict[int, tuple[str, list[int]]] = {}
+    for x in dict.fromkeys(node.inputs):
+        if not ctx.is_scalar(x):
+            stretched = stretched_axes(x.type.shape, shape)
+            full = [j for j, g in enumerate(groups) if g[0] not in stretched]
+            views[id(x)] = (view(ctx[x], ctx.dims(x), full) if full else ctx[x], full)
+
+    def read(x: Node, index: list[str]) -> str:
+        if ctx.is_scalar(x):
+            return ctx[x]
+        array, full = views[id(x)]
+        at = [index[j] for j in full] if full else ["0"] * len(x.type.shape)
+        return f"{array}[{', '.join(at)}]"
+
+    return merged, read
+
+
 @emitter("fused")
 def _fused(ctx: Context, node: Node) -> None:
     kernel = node.attrs["kernel"]
     inner = kernel.graph
     outer = {id(p): x for p, x in zip(inner.inputs, node.inputs, strict=True)}
     dims = broadcast_dims(ctx, node.inputs, kernel.shape)
-    stored = {}
+    stored: dict[int, str] = {}
+    written_into: dict[str, str] = {}  # output array -> the input array it is
     in_place = _in_place(ctx, node, kernel)
     for j, o in enumerate(inner.outputs):
         var = ctx.updates.get((id(node), j))
         if var is not None:
             stored[id(o)] = ctx.names.fresh(o.op_name)
-            buffer = ctx.buffers[id(var)]
+            written_into[stored[id(o)]] = buffer = ctx.buffers[id(var)]
             ctx.src(f"{stored[id(o)]} = {buffer}  # {var.op_name}'s new value: written in place")
         elif o.opdef.fusion is not Fusion.REDUCTION:
             stored[id(o)] = ctx.names.fresh(o.op_name)
             if in_place is not None and j == in_place[1]:
+                written_into[stored[id(o)]] = in_place[0]
                 ctx.src(f"{stored[id(o)]} = {in_place[0]}  # the matmul epilogue: written in place")
             else:
                 ctx.src(f"{stored[id(o)]} = np.empty({shape_text(dims)}, {np_dtype(o.dtype)})")
@@ -127,15 +199,21 @@ def _fused(ctx: Context, node: Node) -> None:
     }
     for sink in sinks.values():
         sink.start()
+    arrays = dict(stored)
+    groups = axis_groups(kernel.shape, list(node.inputs))
+    if not sinks and len(groups) < sum(d != 1 for d in kernel.shape):
+        dims, read = _collapsed(ctx, node, dims, groups, stored, written_into)
+    else:
+        read = lambda x, index: element(ctx, x, index, kernel.shape)  # noqa: E731
     mode = _parallel_mode(kernel, sinks) if ctx.allow_parallel else "no"
     if mode == "guard":
         with ctx.src.indent(f"if {' * '.join(dims)} >= {PARALLEL_MIN_SIZE}:  # big: both cores"):
-            _loop(ctx, node, kernel, dims, outer, stored, sinks, in_place, parallel=True)
+            _loop(ctx, node, kernel, dims, read, stored, sinks, in_place, parallel=True)
         with ctx.src.indent("else:"):
-            _loop(ctx, node, kernel, dims, outer, stored, sinks, in_place, parallel=False)
+            _loop(ctx, node, kernel, dims, read, stored, sinks, in_place, parallel=False)
     else:
-        _loop(ctx, node, kernel, dims, outer, stored, sinks, in_place, parallel=mode == "always")
-    values = [stored[id(o)] if id(o) in stored else sinks[id(o)].finish() for o in inner.outputs]
+        _loop(ctx, node, kernel, dims, read, stored, sinks, in_place, parallel=mode == "always")
+    values = [arrays[id(o)] if id(o) in arrays else sinks[id(o)].finish() for o in inner.outputs]
     ctx.kernels[id(node)] = values
     ctx.bind(node, "None")
 
