@@ -208,6 +208,27 @@ def test_dense_layer_bias_and_activation_are_the_matmul_epilogue(x, tmp_path):
     np.testing.assert_allclose(got, np.maximum(1.5 + np.arange(4) - 2, 0)[None].repeat(2, 0))
 
 
+def test_conv_bias_and_relu_are_the_convolutions_epilogue(tmp_path):
+    image = tf.placeholder(tf.float32, [None, 5, 5, 2], name="image")
+    w = tf.constant(np.linspace(-1, 1, 3 * 3 * 2 * 4, dtype=np.float32).reshape(3, 3, 2, 4))
+    bias = np.array([0.5, -0.5, 0.0, 1.0], np.float32)
+    b = tf.constant(bias)
+    conv = tf.nn.conv2d(image, w, [1, 1, 1, 1], "SAME")
+    out = tf.nn.relu(conv + b)
+    g, report = tf.optimize(out, [image])
+    (kernel,) = [n.attrs["kernel"] for n in g.nodes if n.opdef.name == "fused"]
+    assert kernel.epilogue == (0, 0)
+    assert any("epilogue of Conv2D" in c for c in report.changes("fusion"))
+    feed = np.random.default_rng(0).standard_normal((2, 5, 5, 2)).astype(np.float32)
+    with tf.Session(cache_dir=tmp_path) as sess:
+        step = sess.make_callable(out, [image])
+        got = step(feed)
+    assert "written in place" in step.source
+    with tf.Session(target="numpy") as sess:
+        want_conv = sess.run(conv, {image: feed})
+    np.testing.assert_allclose(got, np.maximum(want_conv + bias, 0), rtol=1e-5)
+
+
 def test_nothing_to_fuse_returns_the_same_graph(x):
     g = function(tf.reduce_sum(x), inputs=(x,))
     assert passes.fusion(g) is g

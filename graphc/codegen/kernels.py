@@ -83,7 +83,7 @@ def _loop(
     if parallel:
         ctx.parallel = True
     with ctx.loops(dims, parallel=parallel) as index:
-        if in_place is not None:  # read the matmul's element before anything overwrites it
+        if in_place is not None:  # read the product's element before anything overwrites it
             k = kernel.epilogue[0]
             local[id(inner.inputs[k])] = ctx.names.fresh(f"t_{node.inputs[k].op_name}")
             ctx.src(f"{local[id(inner.inputs[k])]} = {read(node.inputs[k], index)}")
@@ -190,7 +190,7 @@ def _fused(ctx: Context, node: Node) -> None:
             stored[id(o)] = ctx.names.fresh(o.op_name)
             if in_place is not None and j == in_place[1]:
                 written_into[stored[id(o)]] = in_place[0]
-                ctx.src(f"{stored[id(o)]} = {in_place[0]}  # the matmul epilogue: written in place")
+                ctx.src(f"{stored[id(o)]} = {in_place[0]}  # the epilogue: written in place")
             else:
                 ctx.src(f"{stored[id(o)]} = np.empty({shape_text(dims)}, {np_dtype(o.dtype)})")
             ctx.checks.shaped(stored[id(o)], dims)
@@ -219,14 +219,15 @@ def _fused(ctx: Context, node: Node) -> None:
 
 
 def _in_place(ctx: Context, node: Node, kernel: Kernel) -> tuple[str, int] | None:
-    """(matmul array, output position) when the kernel may overwrite its matmul input."""
+    """(product array, output position) when the kernel may overwrite its matmul or einsum
+    input (passes.fuse sets the epilogue)."""
     if kernel.epilogue is None:
         return None
     k, j = kernel.epilogue
-    matmul = node.inputs[k]
-    if id(matmul) in ctx.aliases or ctx.is_scalar(matmul) or (id(node), j) in ctx.updates:
+    product = node.inputs[k]
+    if id(product) in ctx.aliases or ctx.is_scalar(product) or (id(node), j) in ctx.updates:
         return None
-    return ctx[matmul], j
+    return ctx[product], j
 
 
 @emitter("fused_output")

@@ -26,7 +26,7 @@ class Kernel:
     graph: Graph  # inputs: parameters aligned with the fused node's inputs
     ops: tuple[str, ...]  # names of the user's ops it contains, in order
     shape: tuple[int | None, ...]  # the iteration space (the group's elementwise shape)
-    # (input, output) when the kernel is a matmul's epilogue: that output is written in
+    # (input, output) when the kernel is a matmul's or einsum's epilogue: that output is written in
     # place into the matmul's result, which nothing else reads
     epilogue: tuple[int, int] | None = None
 
