@@ -328,7 +328,9 @@ def _pool_args(
 ) -> tuple[Node, dict]:
     """A pooling op's input and window attrs; TF1's checks of ksize, strides and padding."""
     if data_format != "NHWC":
-        raise NotImplementedError(f"{type_name}: data_format {data_format!r} (only 'NHWC')")
+        raise NotImplementedError(
+            f"{type_name}: data_format {data_format!r}, only 'NHWC' is supported"
+        )
     window = {
         "ksize": _window(ksize, "ksize", 1),
         "strides": _window(strides, "strides", 1),
