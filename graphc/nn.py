@@ -1,21 +1,21 @@
 """`graphc.nn`: activations, softmax and cross-entropies, dropout, conv2d and pooling.
 
 Everything here is a composition of primitive ops (so gradients come from
-the primitives). Softmax, log-softmax and the cross-entropies subtract the
-row maximum first, so large logits give finite losses and gradients.
+the primitives), except the pools: `max_pool` and `avg_pool` build TF1's
+MaxPool and AvgPool ops (graphc.ops.pool), whose gradients are ops of their
+own, as TF1's are (a window's gradient goes to its first maximum).
+Softmax, log-softmax and the cross-entropies subtract the row maximum first,
+so large logits give finite losses and gradients.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
-
-import numpy as np
 
 from graphc.errors import InvalidArgumentError, ShapeError
 from graphc.ir import Node
-from graphc.ops import checking, convert, convert_operands
-from graphc.ops.conv import _extract_numpy, extract_patches, in_top_k_op
+from graphc.ops import checking, convert, convert_operands, pool
+from graphc.ops.conv import extract_patches, in_top_k_op
 from graphc.ops.elementwise import (
     add,
     divide,
@@ -40,7 +40,6 @@ from graphc.ops.linalg import einsum
 from graphc.ops.random import random_uniform
 from graphc.ops.reduce import reduce_max, reduce_sum
 from graphc.ops.shape import reshape, shape
-from graphc.ops.state import constant
 from graphc.types import as_dims, as_int, check_compatible, normalize_axis
 
 __all__ = [
@@ -225,7 +224,10 @@ def _window(value: Any, name: str, default: int) -> tuple[int, int]:
     v = v * 2 if len(v) == 1 else v
     if len(v) == 4:
         if v[0] != 1 or v[3] != 1:
-            raise ShapeError(f"{name} over the batch or channel axis is not supported: {v}")
+            raise ShapeError(
+                f"{name} {v} moves over the batch or channel axis: "
+                f"{name}[0] and {name}[3] must be 1 (NHWC)"
+            )
         v = v[1:3]
     if len(v) != 2:
         raise ShapeError(f"{name} must be an int, [h, w] or [1, h, w, 1], got {value}")
@@ -300,16 +302,11 @@ def max_pool(
     data_format: str = "NHWC",
     name: str | None = None,
 ) -> Node:
-    """Maximum over each window (padding never wins: it is -inf)."""
+    """Maximum over each window (padding never wins). Its gradient goes to each window's
+    first maximum in row-major order, as TF1's MaxPoolGrad (graphc.ops.pool)."""
     with checking("MaxPool", name):
-        patches = extract_patches(
-            convert(value),
-            ksize=_window(ksize, "ksize", 1),
-            strides=_window(strides, "strides", 1),
-            padding=_padding(padding),
-            pad_value=-math.inf,
-        )
-    return reduce_max(patches, axis=(3, 4), name=name or "MaxPool")
+        x, window = _pool_args("MaxPool", value, ksize, strides, padding, data_format)
+    return pool.max_pool(x, **window, name=name or "MaxPool")
 
 
 def avg_pool(
@@ -322,21 +319,24 @@ def avg_pool(
 ) -> Node:
     """Mean over each window, counting only real (unpadded) elements, as TF does."""
     with checking("AvgPool", name):
-        x = convert(value)
-        attrs = {
-            "ksize": _window(ksize, "ksize", 1),
-            "strides": _window(strides, "strides", 1),
-            "padding": _padding(padding),
-            "pad_value": 0.0,
-        }
-        patches = extract_patches(x, **attrs)  # checks the rank and the window fits
-        h, w = x.type.shape[1:3]
-        if h is None or w is None:
-            raise ShapeError("avg_pool needs static spatial dims")
-    ones = np.ones((1, h, w, 1), x.dtype.np)
-    counts = _extract_numpy(ones, **attrs).sum(axis=(3, 4))
-    total = reduce_sum(patches, axis=(3, 4))
-    return divide(total, constant(counts, dtype=x.dtype), name=name or "AvgPool")
+        x, window = _pool_args("AvgPool", value, ksize, strides, padding, data_format)
+    return pool.avg_pool(x, **window, name=name or "AvgPool")
+
+
+def _pool_args(
+    type_name: str, value: Any, ksize: Any, strides: Any, padding: Any, data_format: str
+) -> tuple[Node, dict]:
+    """A pooling op's input and window attrs; TF1's checks of ksize, strides and padding."""
+    if data_format != "NHWC":
+        raise NotImplementedError(
+            f"{type_name}: data_format {data_format!r}, only 'NHWC' is supported"
+        )
+    window = {
+        "ksize": _window(ksize, "ksize", 1),
+        "strides": _window(strides, "strides", 1),
+        "padding": _padding(padding),
+    }
+    return convert(value), window
 
 
 def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) -> Node:

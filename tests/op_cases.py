@@ -21,6 +21,7 @@ from graphc.ops import REGISTRY
 from graphc.ops.conv import extract_patches, patches_to_image
 from graphc.ops.index import _scatter_add, _slice_grad
 from graphc.ops.index import check_labels as _check_labels
+from graphc.ops.pool import avg_pool_grad, max_pool_grad, max_pool_grad_grad
 from graphc.ops.reduce import broadcast_like, reduced_size, sum_to_like
 from graphc.ops.shape import reshape_like
 
@@ -409,19 +410,70 @@ def _conv_ref(x: np.ndarray, w: np.ndarray, stride: int, padding: str) -> np.nda
     return out
 
 
-def _pool_ref(x: np.ndarray, k: int, stride: int, padding: str, how: str) -> np.ndarray:
-    n, h, w, c = x.shape
+def _pool_windows(shape: tuple, ksize: tuple, strides: tuple, padding: str) -> tuple:
+    """TF's pooling geometry by hand: (OH, OW) and, per window, (i, j, rows, cols), the
+    ranges of the window's real (unpadded) rows and cols; SAME's extra padding goes after."""
+    _, h, w, _ = shape
+    (kh, kw), (sh, sw) = ksize, strides
     if padding == "SAME":
-        oh, ow = math.ceil(h / stride), math.ceil(w / stride)
-        ph, pw = max((oh - 1) * stride + k - h, 0), max((ow - 1) * stride + k - w, 0)
+        oh, ow = math.ceil(h / sh), math.ceil(w / sw)
+        top, left = max((oh - 1) * sh + kh - h, 0) // 2, max((ow - 1) * sw + kw - w, 0) // 2
     else:
-        oh, ow, ph, pw = (h - k) // stride + 1, (w - k) // stride + 1, 0, 0
-    out = np.zeros((n, oh, ow, c), x.dtype)
+        oh, ow, top, left = (h - kh) // sh + 1, (w - kw) // sw + 1, 0, 0
+    windows = []
     for i in range(oh):
         for j in range(ow):
-            r0, c0 = i * stride - ph // 2, j * stride - pw // 2
-            window = x[:, max(r0, 0) : r0 + k, max(c0, 0) : c0 + k, :]
-            out[:, i, j] = window.max(axis=(1, 2)) if how == "max" else window.mean(axis=(1, 2))
+            r0, c0 = i * sh - top, j * sw - left
+            rows = range(max(r0, 0), min(r0 + kh, h))
+            windows.append((i, j, rows, range(max(c0, 0), min(c0 + kw, w))))
+    return (oh, ow), windows
+
+
+def _pool_ref(x: np.ndarray, ksize: tuple, strides: tuple, padding: str, how: str) -> np.ndarray:
+    (oh, ow), windows = _pool_windows(x.shape, ksize, strides, padding)
+    out = np.zeros((x.shape[0], oh, ow, x.shape[3]), x.dtype)
+    for i, j, rows, cols in windows:
+        window = x[:, rows.start : rows.stop, cols.start : cols.stop, :]
+        out[:, i, j] = window.max(axis=(1, 2)) if how == "max" else window.mean(axis=(1, 2))
+    return out
+
+
+def _first_max_ref(x: np.ndarray, b: int, ch: int, rows: range, cols: range) -> tuple:
+    """(row, col) of the first maximum of one window (row-major), by a scan."""
+    best, at = -np.inf, (rows[0], cols[0])
+    for r in rows:
+        for c in cols:
+            if x[b, r, c, ch] > best:
+                best, at = x[b, r, c, ch], (r, c)
+    return at
+
+
+def _max_pool_grad_ref(x, g, ksize, strides, padding) -> np.ndarray:
+    out = np.zeros_like(x)
+    for i, j, rows, cols in _pool_windows(x.shape, ksize, strides, padding)[1]:
+        for b in range(x.shape[0]):
+            for ch in range(x.shape[3]):
+                r, c = _first_max_ref(x, b, ch, rows, cols)
+                out[b, r, c, ch] += g[b, i, j, ch]
+    return out
+
+
+def _max_pool_grad_grad_ref(x, t, ksize, strides, padding) -> np.ndarray:
+    (oh, ow), windows = _pool_windows(x.shape, ksize, strides, padding)
+    out = np.zeros((x.shape[0], oh, ow, x.shape[3]), x.dtype)
+    for i, j, rows, cols in windows:
+        for b in range(x.shape[0]):
+            for ch in range(x.shape[3]):
+                r, c = _first_max_ref(x, b, ch, rows, cols)
+                out[b, i, j, ch] = t[b, r, c, ch]
+    return out
+
+
+def _avg_pool_grad_ref(g, like, ksize, strides, padding) -> np.ndarray:
+    out = np.zeros_like(like)
+    for i, j, rows, cols in _pool_windows(like.shape, ksize, strides, padding)[1]:
+        share = g[:, i, j] / (len(rows) * len(cols))
+        out[:, rows.start : rows.stop, cols.start : cols.stop, :] += share[:, None, None, :]
     return out
 
 
@@ -524,26 +576,82 @@ LINALG = [
         id="conv2d-valid-stride",
     ),
     Case(
-        "extract_patches",
-        lambda x: tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "SAME"),
-        lambda x: _pool_ref(x, 2, 2, "SAME", "max"),
-        [(F, (2, 5, 5, 2))],
-        dtype="float64",
-        id="max_pool",
-    ),
-    Case(
-        "extract_patches",
-        lambda x: tf.nn.avg_pool(x, 3, 2, "SAME"),
-        lambda x: _pool_ref(x, 3, 2, "SAME", "avg"),
-        [(F, (1, 5, 4, 2))],
-        dtype="float64",
-        id="avg_pool",
-    ),
-    Case(
         "in_top_k",
         lambda p, t: tf.nn.in_top_k(p, t, 2),
         lambda p, t: np.array([t[i] in np.argsort(-p[i])[:2] for i in range(len(t))]),
         [(F, (4, 3)), (IDX, (4,))],
+    ),
+]
+
+
+def _window(ksize: tuple, strides: tuple, padding: str) -> dict:
+    return {"ksize": ksize, "strides": strides, "padding": padding}
+
+
+def _max_pool_case(ksize, strides, padding, shape, dtype="float64", kind=F) -> Case:
+    k, s = f"{ksize[0]}x{ksize[1]}", f"{strides[0]}{strides[1]}"
+    return Case(
+        "max_pool",
+        lambda x: tf.nn.max_pool(x, [1, *ksize, 1], [1, *strides, 1], padding),
+        lambda x: _pool_ref(x, ksize, strides, padding, "max"),
+        [(kind, shape)],
+        dtype=dtype,
+        id=f"{k}-s{s}-{padding.lower()}-{'x'.join(map(str, shape[1:3]))}c{shape[3]}",
+    )
+
+
+def _avg_pool_case(ksize, strides, padding, shape, dtype="float64") -> Case:
+    k, s = f"{ksize[0]}x{ksize[1]}", f"{strides[0]}{strides[1]}"
+    return Case(
+        "avg_pool",
+        lambda x: tf.nn.avg_pool(x, list(ksize), list(strides), padding),
+        lambda x: _pool_ref(x, ksize, strides, padding, "avg"),
+        [(F, shape)],
+        dtype=dtype,
+        id=f"{k}-s{s}-{padding.lower()}-{'x'.join(map(str, shape[1:3]))}c{shape[3]}",
+    )
+
+
+_S2 = _window((3, 3), (2, 2), "SAME")  # 5x5 -> 3x3, one row and col of padding each side
+_V1 = _window((2, 2), (1, 1), "VALID")  # overlapping windows: their gradients add up
+
+POOL = [
+    _max_pool_case((2, 2), (2, 2), "SAME", (2, 5, 5, 2)),
+    _max_pool_case((3, 3), (2, 2), "SAME", (1, 7, 5, 3), dtype="float32"),
+    _max_pool_case((3, 3), (1, 1), "VALID", (1, 5, 6, 1)),
+    _max_pool_case((2, 3), (1, 2), "SAME", (1, 5, 7, 3)),
+    _max_pool_case((2, 3), (1, 2), "VALID", (1, 4, 7, 1), dtype="float32"),
+    _max_pool_case((2, 2), (2, 2), "SAME", (1, 3, 5, 2), dtype="int32", kind=INT),
+    Case(
+        "max_pool_grad",
+        lambda x, g: max_pool_grad(x, g, **_S2),
+        lambda x, g: _max_pool_grad_ref(x, g, **_S2),
+        [(F, (1, 5, 5, 2)), (F, (1, 3, 3, 2))],
+        dtype="float64",
+    ),
+    Case(
+        "max_pool_grad",
+        lambda x, g: max_pool_grad(x, g, **_V1),
+        lambda x, g: _max_pool_grad_ref(x, g, **_V1),
+        [(F, (1, 4, 4, 1)), (F, (1, 3, 3, 1))],
+        id="overlapping",
+    ),
+    Case(
+        "max_pool_grad_grad",
+        lambda x, t: max_pool_grad_grad(x, t, **_S2),
+        lambda x, t: _max_pool_grad_grad_ref(x, t, **_S2),
+        [(F, (1, 5, 5, 2)), (F, (1, 5, 5, 2))],
+        dtype="float64",
+    ),
+    _avg_pool_case((3, 3), (2, 2), "SAME", (1, 5, 4, 2)),
+    _avg_pool_case((2, 3), (1, 2), "SAME", (1, 5, 7, 3), dtype="float32"),
+    _avg_pool_case((3, 3), (1, 1), "VALID", (2, 5, 6, 1)),
+    Case(
+        "avg_pool_grad",
+        lambda g, x: avg_pool_grad(g, x, **_S2),
+        lambda g, x: _avg_pool_grad_ref(g, x, **_S2),
+        [(F, (1, 3, 3, 2)), (F, (1, 5, 5, 2))],
+        dtype="float64",
     ),
 ]
 
@@ -638,7 +746,7 @@ NN = [
     ),
 ]
 
-ALL = UNARY + BINARY + REDUCE + SHAPE + LINALG + NN
+ALL = UNARY + BINARY + REDUCE + SHAPE + LINALG + POOL + NN
 
 # Ops whose values cannot be compared with a deterministic oracle: tested in
 # test_session.py (state and run semantics) and test_random.py (statistics).

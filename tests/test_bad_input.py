@@ -732,6 +732,60 @@ BUILD = [
         InvalidArgumentError,
         ("AvgPool", "padding", "'same-ish'"),
     ),
+    Case(
+        "max_pool ksize over the batch axis",
+        lambda: tf.nn.max_pool(image(), [2, 2, 2, 1], [1, 2, 2, 1], "SAME"),
+        ShapeError,
+        ("MaxPool", "ksize", "[2, 2, 2, 1]", "batch or channel"),
+    ),
+    Case(
+        "max_pool ksize over the channel axis",
+        lambda: tf.nn.max_pool(image(), [1, 2, 2, 2], [1, 2, 2, 1], "SAME"),
+        ShapeError,
+        ("MaxPool", "ksize", "[1, 2, 2, 2]", "batch or channel"),
+    ),
+    Case(
+        "max_pool strides over the batch axis",
+        lambda: tf.nn.max_pool(image(), [1, 2, 2, 1], [2, 2, 2, 1], "SAME"),
+        ShapeError,
+        ("MaxPool", "strides", "[2, 2, 2, 1]", "batch or channel"),
+    ),
+    Case(
+        "max_pool three window sizes",
+        lambda: tf.nn.max_pool(image(), [2, 2, 2], 2, "SAME"),
+        ShapeError,
+        ("MaxPool", "ksize", "[2, 2, 2]"),
+    ),
+    Case(
+        "max_pool of booleans",
+        lambda: tf.nn.max_pool(tf.placeholder(tf.bool, [1, 4, 4, 1]), 2, 2, "SAME"),
+        DTypeError,
+        ("MaxPool", "bool"),
+    ),
+    Case(
+        "max_pool of a matrix",
+        lambda: tf.nn.max_pool(f32(4, 4), 2, 2, "SAME"),
+        ShapeError,
+        ("MaxPool", "rank 4", "[4,4]"),
+    ),
+    Case(
+        "avg_pool strides over the channel axis",
+        lambda: tf.nn.avg_pool(image(), [1, 2, 2, 1], [1, 1, 1, 2], "VALID"),
+        ShapeError,
+        ("AvgPool", "strides", "[1, 1, 1, 2]", "batch or channel"),
+    ),
+    Case(
+        "avg_pool window larger than the image",
+        lambda: tf.nn.avg_pool(image(), [1, 3, 5, 1], 1, "VALID"),
+        ShapeError,
+        ("AvgPool", "window", "[3, 5]", "[1,4,4,2]", "VALID"),
+    ),
+    Case(
+        "avg_pool of integers",
+        lambda: tf.nn.avg_pool(tf.placeholder(tf.int32, [1, 4, 4, 1]), 2, 2, "SAME"),
+        DTypeError,
+        ("AvgPool", "floating-point", "int32"),
+    ),
     # ---- softmax and losses -----------------------------------------------------------------
     Case(
         "softmax axis",

@@ -17,6 +17,7 @@ import pytest
 
 import graphc as tf
 from graphc.errors import InvalidArgumentError
+from graphc.ops.pool import avg_pool_grad, max_pool_grad
 
 HERE = "test_runtime_checks.py"
 
@@ -127,6 +128,28 @@ CASES = [
         "reshape-indivisible",
         lambda: _one([None], lambda p: tf.reshape(p, [-1, 2]), np.ones(5)),
         ("Reshape", "5"),
+    ),
+    Case(  # one pooled value per window of x: the batches must agree
+        "max-pool-grad-batch",
+        lambda: _two(
+            [None, 4, 4, 1],
+            [None, 2, 2, 1],
+            lambda x, g: max_pool_grad(x, g, ksize=(2, 2), strides=(2, 2), padding="VALID"),
+            np.ones((2, 4, 4, 1)),
+            np.ones((3, 2, 2, 1)),
+        ),
+        ("MaxPoolGrad", "'b:0' is 3", "'a:0' is 2"),
+    ),
+    Case(  # 4 rows in 2x2 windows at stride 2 make 2 window rows, not 3
+        "avg-pool-grad-rows",
+        lambda: _two(
+            [None, None, None, 1],
+            [None, 4, 4, 1],
+            lambda g, x: avg_pool_grad(g, x, ksize=(2, 2), strides=(2, 2), padding="VALID"),
+            np.ones((2, 3, 2, 1)),
+            np.ones((2, 4, 4, 1)),
+        ),
+        ("AvgPoolGrad", "dimension 1 of 'a:0' is 3", "must be 2"),
     ),
     Case(
         "assign-longer",

@@ -206,8 +206,8 @@ def located(exc: Exception, type_name: str, label: Any, graph: Any, site: str) -
 
     An error that already names them (it carries `site`) is returned as it is, unless it
     comes from another op built on the same line (the parts of a composite such as
-    max_pool): the composite is then named first. A bare ValueError becomes a ShapeError
-    (bad static arguments are shapes, axes or sizes).
+    softmax_cross_entropy_with_logits): the composite is then named first. A bare
+    ValueError becomes a ShapeError (bad static arguments are shapes, axes or sizes).
     """
     inner = getattr(exc, "site", None)
     if inner is not None and (inner != site or exc.type_name == type_name):

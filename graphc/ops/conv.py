@@ -1,5 +1,5 @@
-"""Image patches (NHWC) and their transpose, the primitives behind conv2d and pooling,
-and `in_top_k`.
+"""Image patches (NHWC) and their transpose, the primitives behind conv2d; the window
+geometry they share with pooling (graphc.ops.pool); and `in_top_k`.
 
 `extract_patches(x)` has shape (N, OH, OW, KH, KW, C), TF's SAME/VALID
 padding with `pad_value` in the border; `patches_to_image` adds patches back
@@ -36,19 +36,32 @@ def _pads(size: int, k: int, s: int, padding: str) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _patches_infer(
-    x: TensorType, *, ksize: tuple, strides: tuple, padding: str, pad_value: float
-) -> TensorType:
+def window_shape(
+    x: TensorType, ksize: tuple, strides: tuple, padding: str
+) -> tuple[int | None, ...]:
+    """(N, OH, OW, C): the windows `ksize` at `strides` take over the NHWC input `x`.
+
+    Checks the window arguments (two sizes each, at least 1; "SAME" or "VALID") and that a
+    VALID window fits the input: the shared rule of the patch and pooling ops.
+    """
     if x.shape is None or len(x.shape) != 4:
         raise ShapeError(f"expected an NHWC input of rank 4, got {x}")
     if padding not in ("SAME", "VALID"):
         raise InvalidArgumentError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
-    as_dims(ksize, "ksize", lowest=1)
-    as_dims(strides, "strides", lowest=1)
+    for value, what in ((ksize, "ksize"), (strides, "strides")):
+        if len(as_dims(value, what, lowest=1)) != 2:
+            raise ShapeError(f"{what} must hold 2 sizes (rows, cols), got {list(value)}")
     n, h, w, c = x.shape
     oh, ow = (out_size(d, k, s, padding) for d, k, s in zip((h, w), ksize, strides, strict=True))
     if (oh is not None and oh <= 0) or (ow is not None and ow <= 0):
         raise ShapeError(f"window {list(ksize)} does not fit the input {x} with VALID padding")
+    return n, oh, ow, c
+
+
+def _patches_infer(
+    x: TensorType, *, ksize: tuple, strides: tuple, padding: str, pad_value: float
+) -> TensorType:
+    n, oh, ow, c = window_shape(x, ksize, strides, padding)
     return TensorType((n, oh, ow, *ksize, c), x.dtype)
 
 
@@ -88,7 +101,7 @@ def _extract_patches_vjp(g: Node, n: Node) -> tuple[Node]:  # the transpose: add
 
 
 def _extract_patches_jvp(tangents: tuple, n: Node) -> Node | None:
-    # affine when pad_value != 0 (max_pool pads with -inf): tangents pad with zeros
+    # affine when pad_value != 0: tangents pad with zeros
     t = tangents[0]
     return None if t is None else extract_patches(t, **_with_zero_pad(n.attrs))
 
