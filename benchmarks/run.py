@@ -113,7 +113,22 @@ def versions() -> dict[str, str]:
         if importlib.util.find_spec(name) is not None:
             out[name] = __import__(name).__version__
     out["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE", "unset")
+    out["BLAS kernels"] = blas_kernels()
     return out
+
+
+def blas_kernels() -> str:
+    """The kernels each loaded OpenBLAS picked (graphc's compiled matmuls use SciPy's)."""
+    if importlib.util.find_spec("threadpoolctl") is None:
+        return "unknown (no threadpoolctl)"
+    import threadpoolctl
+
+    pools = threadpoolctl.threadpool_info()
+    return "; ".join(
+        f"{os.path.basename(p['filepath'])}: {p.get('architecture')}"
+        for p in pools
+        if p.get("internal_api") == "openblas"
+    )
 
 
 def machine() -> str:
