@@ -28,6 +28,7 @@ from graphc.feeds import convert_feed, flatten
 from graphc.graph import Graph, as_op_node
 from graphc.ir import Node
 from graphc.schedule import Plan, plan
+from graphc.specialize import specialized, unknown_rank
 from graphc.store import VariableStore, closed_session
 
 
@@ -104,6 +105,60 @@ class Executable(abc.ABC):
         """Runs with converted feed values; returns one value per target (None for ops)."""
 
 
+class Specializing(Executable):
+    """The executable `make_callable` gives for feeds of unknown rank on a target that
+    compiles per rank: each call runs the step specialized on the ranks of its values
+    (graphc.specialize), compiled on the first call with those ranks. Its inspection
+    attributes (`.graph`, `.source`, ...) are those of the last specialization it ran."""
+
+    def __init__(
+        self,
+        feeds: list[Node],
+        store: VariableStore,
+        rebuild: Callable[[list[Any]], Any] | None,
+        compile_for: Callable[[dict[int, int]], Executable],
+    ) -> None:
+        self.feeds, self._store, self._rebuild = list(feeds), store, rebuild
+        self._compile_for = compile_for
+        self._unknown = {id(n) for n in feeds if unknown_rank(n)}
+        self._compiled: dict[tuple[int, ...], Executable] = {}
+        self._last: Executable | None = None
+
+    def _current(self) -> Executable:
+        if self._last is None:
+            raise GraphcError(
+                "not compiled yet: a step fed placeholders of unknown rank is compiled for "
+                "the ranks of the values of its first call; call it once first"
+            )
+        return self._last
+
+    @property
+    def step(self) -> Step:  # type: ignore[override]
+        return self._current().step
+
+    @property
+    def graph(self) -> Graph:  # type: ignore[override]
+        return self._current().graph
+
+    @property
+    def report(self) -> Any:  # type: ignore[override]
+        return self._current().report
+
+    @property
+    def source(self) -> str:  # type: ignore[override]
+        return self._current().source
+
+    def run_flat(self, arrays: list[Any]) -> list[Any]:
+        fed = zip(self.feeds, arrays, strict=True)
+        ranks = {id(n): np.ndim(a) for n, a in fed if id(n) in self._unknown}
+        key = tuple(ranks[id(n)] for n in self.feeds if id(n) in ranks)
+        exe = self._compiled.get(key)
+        if exe is None:
+            exe = self._compiled[key] = self._compile_for(ranks)
+        self._last = exe
+        return exe.run_flat([exe.argument(n, a) for n, a in zip(self.feeds, arrays, strict=True)])
+
+
 class Backend(abc.ABC):
     """A target: turns a `Step` into an `Executable` that runs against a `VariableStore`.
 
@@ -114,6 +169,9 @@ class Backend(abc.ABC):
 
     name: str
     default_passes: Any = None
+    # True when compiled code needs every rank: a step fed values for placeholders of
+    # unknown rank is then specialized on the fed ranks (graphc.specialize)
+    needs_ranks: bool = False
 
     @abc.abstractmethod
     def compile(
@@ -147,10 +205,19 @@ def check_emitters(backend: str, table: dict[str, Any], needed: list[str]) -> No
         raise GraphcError(f"op {', '.join(missing)} has no {backend} emitter")
 
 
-def lower(targets: list[tuple[Node, bool]], feeds: list[Node], passes: Any) -> Step:
-    """The Step computing `targets` from `feeds`: the graph cut at the feeds, optimized by
-    `passes` (None: the default pipeline), and scheduled. Nothing runs."""
-    graph, report = _run_passes(Graph.from_outputs([n for n, _ in targets], feeds), passes)
+def lower(
+    targets: list[tuple[Node, bool]],
+    feeds: list[Node],
+    passes: Any,
+    ranks: dict[int, int] | None = None,
+) -> Step:
+    """The Step computing `targets` from `feeds`: the graph cut at the feeds, specialized on
+    `ranks` (feed id -> the rank of its values, for feeds of unknown rank: see
+    graphc.specialize), optimized by `passes` (None: the default pipeline), and scheduled.
+    Nothing runs."""
+    cut = specialized(Graph.from_outputs([n for n, _ in targets], feeds), ranks or {})
+    feeds = list(cut.inputs)
+    graph, report = _run_passes(cut, passes)
     outputs = graph.outputs
     mapped = tuple((outputs[k], is_op) for k, (_, is_op) in enumerate(targets))
     return Step(graph, report, tuple(feeds), mapped, plan(list(outputs), feeds))

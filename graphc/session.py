@@ -22,11 +22,12 @@ import numpy as np
 
 from graphc import backends, reference
 from graphc.errors import GraphcError, GraphMismatchError, InvalidArgumentError
-from graphc.executable import Executable, Options, lower
+from graphc.executable import Executable, Options, Specializing, lower
 from graphc.feeds import convert_feed, flatten
 from graphc.graph import Graph, get_default_graph
 from graphc.ir import SESSION, Node, Operation
 from graphc.schedule import Plan, plan
+from graphc.specialize import unknown_rank
 from graphc.store import VariableStore, closed_session
 
 _DEFAULT_SESSIONS: list[Session] = []
@@ -110,7 +111,12 @@ class Session:
         targets = [self._resolve(leaf) for leaf in leaves]
         feeds = self._feeds(feed_dict or {})
         order = sorted(feeds, key=lambda n: n.op_name)
-        key = (tuple((id(n), is_op) for n, is_op in targets), tuple(id(n) for n in order))
+        ranks = self._fed_ranks({n: np.ndim(feeds[n]) for n in order})
+        key = (
+            tuple((id(n), is_op) for n, is_op in targets),
+            tuple(id(n) for n in order),
+            tuple(sorted(ranks.items())),
+        )
         exe = self._executables.get(key)
         if exe is None:
             if not feeds and all(is_op for _, is_op in targets):
@@ -118,8 +124,15 @@ class Session:
                 if p.initializes_only:
                     self._initialize(p)
                     return rebuild([None] * len(targets))
-            exe = self._executables[key] = self._compile(targets, order)
+            exe = self._executables[key] = self._compile(targets, order, ranks=ranks)
         return rebuild(exe.run_flat([exe.argument(n, feeds[n]) for n in order]))
+
+    def _fed_ranks(self, fed: dict[Node, int]) -> dict[int, int]:
+        """Feed id -> rank of its value, for the feeds of unknown rank, when this target
+        compiles per rank (graphc.specialize); empty otherwise."""
+        if not self.backend.needs_ranks:
+            return {}
+        return {id(n): rank for n, rank in fed.items() if unknown_rank(n)}
 
     def _initialize(self, p: Plan) -> None:
         """Runs a run that only sets variables (such as global_variables_initializer) with
@@ -130,10 +143,14 @@ class Session:
         self.store.commit(ctx.writes)
 
     def _compile(
-        self, targets: list[tuple[Node, bool]], feeds: list[Node], rebuild: Callable | None = None
+        self,
+        targets: list[tuple[Node, bool]],
+        feeds: list[Node],
+        rebuild: Callable | None = None,
+        ranks: dict[int, int] | None = None,
     ) -> Executable:
         passes = self.passes if self.passes is not None else self.backend.default_passes
-        step = lower(targets, feeds, passes)
+        step = lower(targets, feeds, passes, ranks)
         options = Options(self.cache_dir, self.debug)
         return self.backend.compile(step, self.store, options, rebuild)
 
@@ -143,6 +160,13 @@ class Session:
         leaves, rebuild = flatten(fetches)
         targets = [self._resolve(leaf) for leaf in leaves]
         feeds = [self._feed_node(k) for k in feed_list]
+        if self._fed_ranks({n: 0 for n in feeds}):  # compiled per rank, once called
+            return Specializing(
+                feeds,
+                self.store,
+                rebuild,
+                lambda ranks: self._compile(targets, feeds, rebuild, ranks),
+            )
         return self._compile(targets, feeds, rebuild)
 
     def _resolve(self, fetch: Any) -> tuple[Node, bool]:

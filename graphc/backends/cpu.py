@@ -1,9 +1,10 @@
 """The "cpu" target: steps compiled by the Numba code generator (`graphc.codegen`).
 
 Specialization policy: a program is compiled once per (fetches, feeds): dtypes
-come from the placeholders and ranks are static, while the sizes of unknown
-(`None`) dims are read at run time, so a smaller final batch reuses the same
-compiled code. Every argument passed to compiled code is C-contiguous, so
+come from the placeholders and ranks are static (a placeholder of unknown rank
+gets the rank of its fed value first: `needs_ranks`, graphc.specialize), while
+the sizes of unknown (`None`) dims are read at run time, so a smaller final
+batch reuses the same compiled code. Every argument passed to compiled code is C-contiguous, so
 Numba also compiles one specialization only.
 
 Invariants: checks run before the compiled call (feeds, uninitialized
@@ -40,9 +41,13 @@ def _check_compilable(node: Node) -> None:
     if node.type is None:
         return
     if node.type.shape is None:
+        why = (
+            "give the placeholder a shape, with None for unknown sizes, or feed it"
+            if node.opdef.name == "placeholder"
+            else f"it depends on values known only at run time (created at {node.site})"
+        )
         raise GraphcError(
-            f"'{node.name}' has unknown rank: compiled targets need known ranks "
-            "(give the placeholder a shape, with None for unknown sizes)"
+            f"'{node.name}' has unknown rank: compiled targets need known ranks ({why})"
         )
     if node.dtype.name == "float16":  # Numba has no float16 arithmetic on the CPU
         raise DTypeError(
@@ -203,6 +208,7 @@ class CpuBackend(Backend):
     """Compiles steps to Numba `@njit` functions on the CPU."""
 
     name = "cpu"
+    needs_ranks = True
 
     def __init__(self) -> None:
         needed = [

@@ -97,7 +97,7 @@ def _no_op(ctx: Context, node: Node) -> None:
 
 # ---- random -------------------------------------------------------------------------------
 def _random_shape(ctx: Context, node: Node) -> str:
-    static = node.attrs["static"]
+    static = node.type.shape
     if static == ():
         return "(1,)"
     if None not in static:

@@ -374,8 +374,11 @@ _scatter_add = defop(
 def _check_labels_infer(labels: TensorType, logits: TensorType) -> TensorType:
     if not labels.dtype.is_integer:
         raise DTypeError(f"labels must be integers, got {labels.dtype.name}")
-    if logits.shape is not None:
-        check_compatible(labels.shape, logits.shape[:-1], "labels and logits[:-1]")
+    if logits.shape is None:
+        return labels
+    if labels.shape is None:  # TF1: labels have logits' shape without the class axis
+        return TensorType(logits.shape[:-1], labels.dtype)
+    check_compatible(labels.shape, logits.shape[:-1], "labels and logits[:-1]")
     return labels
 
 
@@ -386,6 +389,15 @@ def _check_labels_assumes(n: Node) -> list[Equal]:
     return same_dims([((labels, k), (logits, k)) for k in range(len(labels.type.shape))])
 
 
+def _labels_numpy(labels: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    if labels.shape != logits.shape[:-1]:
+        raise InvalidArgumentError(
+            f"labels of shape {list(labels.shape)} do not match logits of shape "
+            f"{list(logits.shape)} without its last axis"
+        )
+    return _in_range(labels, logits.shape[-1], "label")
+
+
 # `labels` itself, after checking at run time what TF1's SparseSoftmaxCrossEntropyWithLogits
 # checks: one label per row of logits, each in [0, classes) (one_hot alone gives zeros)
 check_labels = defop(
@@ -393,7 +405,7 @@ check_labels = defop(
     "CheckLabels",
     Fusion.OPAQUE,
     infer=_check_labels_infer,
-    numpy=lambda labels, logits: _in_range(labels, logits.shape[-1], "label"),
+    numpy=lambda labels, logits: _labels_numpy(labels, logits),
     differentiable=False,
     effectful=True,  # it may raise: never folded, merged or dropped for an unused result
     assumes=_check_labels_assumes,

@@ -28,6 +28,9 @@ def _matmul_infer(
     dtype = same_dtype(a, b)
     if dtype.is_bool:
         raise DTypeError("matmul of bool tensors")
+    if (a.shape is None) != (b.shape is None) and len(a.shape or b.shape) == 2:
+        # TF1's tf.matmul takes an operand of unknown rank beside a matrix as a matrix
+        a, b = (TensorType(x.shape or (None, None), x.dtype) for x in (a, b))
     if a.shape is None or b.shape is None:
         return TensorType(None, dtype)
     if len(a.shape) < 2 or len(b.shape) < 2:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
+from graphc.errors import DTypeError, InvalidArgumentError
 from graphc.graph import get_default_graph
 from graphc.ir import Node
 from graphc.ops import Fusion, checking, convert, defop
@@ -45,6 +45,10 @@ def _draw(kind: str) -> Any:
 
 
 def _random_infer(shape: TensorType, *, dtype: Any, seed: Any, static: Any, **_: Any) -> TensorType:
+    """The shape known when the op was built (`static`), or, when the shape tensor's length
+    was unknown then, as many unknown dims as its length is now (unknown rank if none)."""
+    if static is None and shape.shape is not None and shape.shape[0] is not None:
+        return TensorType((None,) * shape.shape[0], dtype)
     return TensorType(static, dtype)
 
 
@@ -85,9 +89,7 @@ def _shape_input(shape: Any) -> tuple[Node, tuple]:
         value = static_value(shape)
         if value is None:
             length = shape.type.shape[0] if shape.type.shape else None
-            if length is None:
-                raise ShapeError("a random op's shape needs a static length")
-            return shape, (None,) * length
+            return shape, None if length is None else (None,) * length
         shape = value
     dims = as_dims(shape, "shape")
     return constant(list(dims), dtype=int32), dims
