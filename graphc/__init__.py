@@ -8,6 +8,7 @@ holds the public names only.
 from graphc import errors, losses, nn, test, train
 from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
+from graphc.clip import clip_by_global_norm, clip_by_norm, global_norm
 from graphc.executable import Executable, optimize
 from graphc.graph import (
     Graph,

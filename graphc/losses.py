@@ -1,30 +1,143 @@
-"""`graphc.losses`: TF1's mean-reduced losses."""
+"""`graphc.losses`: TF1's losses, weighted and reduced as `tf.losses` does.
+
+Every loss computes per-element losses, multiplies them by `weights` (broadcast to
+their shape) and reduces them by `reduction`; TF1's default,
+`Reduction.SUM_BY_NONZERO_WEIGHTS`, divides the weighted sum by the number of
+elements whose weight is not zero (0 when all are zero), so with the default
+weights of 1 a loss is the mean over every element.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from graphc.graph import get_default_graph
 from graphc.ir import Node
 from graphc.nn import softmax_cross_entropy_with_logits, sparse_softmax_cross_entropy_with_logits
-from graphc.ops import checking, convert_operands
-from graphc.ops.elementwise import square
-from graphc.ops.reduce import reduce_mean
+from graphc.ops import checking, convert, convert_operands
+from graphc.ops.elementwise import abs, cast, minimum, not_equal, ones_like, square, where
+from graphc.ops.reduce import reduce_mean, reduce_sum
 from graphc.types import check_compatible
 
 
-def mean_squared_error(labels: Any, predictions: Any) -> Node:
-    """mean((labels - predictions) ** 2) over every element."""
-    with checking("MeanSquaredError"):
-        labels, predictions = convert_operands(labels, predictions, op_name="MeanSquaredError")
+class Reduction:
+    """TF1's `tf.losses.Reduction` names."""
+
+    NONE = "none"
+    SUM = "weighted_sum"
+    MEAN = "weighted_mean"
+    SUM_OVER_BATCH_SIZE = "weighted_sum_over_batch_size"
+    SUM_BY_NONZERO_WEIGHTS = "weighted_sum_by_nonzero_weights"
+    SUM_OVER_NONZERO_WEIGHTS = SUM_BY_NONZERO_WEIGHTS
+
+    @classmethod
+    def all(cls) -> tuple[str, ...]:
+        return (cls.NONE, cls.SUM, cls.MEAN, cls.SUM_OVER_BATCH_SIZE, cls.SUM_BY_NONZERO_WEIGHTS)
+
+
+def compute_weighted_loss(
+    losses: Any,
+    weights: Any = 1.0,
+    scope: str | None = None,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    **_: Any,
+) -> Node:
+    """`losses * weights` reduced by `reduction` (TF1's rules, see the module docstring)."""
+    if reduction not in Reduction.all():
+        raise ValueError(f"reduction must be one of {Reduction.all()}, got {reduction!r}")
+    if _plain(weights, reduction):  # the mean over every element, as one reduction
+        return reduce_mean(losses)
+    with get_default_graph().name_scope(scope or "weighted_loss"):
+        losses = convert(losses)
+        weights = convert(weights, losses.dtype)
+        weighted = losses * weights
+        if reduction == Reduction.NONE:
+            return weighted
+        total = reduce_sum(weighted)
+        if reduction == Reduction.SUM:
+            return total
+        if reduction == Reduction.MEAN:
+            return _safe_div(total, reduce_sum(weights * ones_like(losses)))
+        if reduction == Reduction.SUM_OVER_BATCH_SIZE:
+            return _safe_div(total, reduce_sum(ones_like(losses)))
+        present = cast(not_equal(weights * ones_like(losses), 0.0), losses.dtype)
+        return _safe_div(total, reduce_sum(present), name="value")
+
+
+def _safe_div(total: Node, count: Node, name: str | None = None) -> Node:
+    """total / count, 0 where count is 0 (TF1's div_no_nan for losses)."""
+    nonzero = not_equal(count, 0.0)
+    return where(nonzero, total / where(nonzero, count, ones_like(count)), 0.0 * total, name=name)
+
+
+def _pair(labels: Any, predictions: Any, op: str) -> tuple[Node, Node]:
+    with checking(op):
+        labels, predictions = convert_operands(labels, predictions, op_name=op)
         check_compatible(labels.type.shape, predictions.type.shape, "labels and predictions")
-    return reduce_mean(square(labels - predictions))
+    return labels, predictions
 
 
-def sparse_softmax_cross_entropy(labels: Any, logits: Any) -> Node:
-    """Mean over the batch of the sparse softmax cross-entropy."""
-    return reduce_mean(sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+def mean_squared_error(
+    labels: Any,
+    predictions: Any,
+    weights: Any = 1.0,
+    scope: str | None = None,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    **_: Any,
+) -> Node:
+    """(labels - predictions) ** 2, weighted and reduced (the mean by default)."""
+    labels, predictions = _pair(labels, predictions, "MeanSquaredError")
+    return compute_weighted_loss(square(labels - predictions), weights, scope, reduction)
 
 
-def softmax_cross_entropy(onehot_labels: Any, logits: Any) -> Node:
+def absolute_difference(
+    labels: Any,
+    predictions: Any,
+    weights: Any = 1.0,
+    scope: str | None = None,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    **_: Any,
+) -> Node:
+    """|labels - predictions|, weighted and reduced (the mean by default)."""
+    labels, predictions = _pair(labels, predictions, "AbsoluteDifference")
+    return compute_weighted_loss(abs(predictions - labels), weights, scope, reduction)
+
+
+def huber_loss(
+    labels: Any,
+    predictions: Any,
+    weights: Any = 1.0,
+    delta: float = 1.0,
+    scope: str | None = None,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    **_: Any,
+) -> Node:
+    """0.5 e^2 where |e| <= delta, else delta (|e| - 0.5 delta), for e = predictions -
+    labels, written as TF1 does: 0.5 q^2 + delta (|e| - q) with q = min(|e|, delta)."""
+    labels, predictions = _pair(labels, predictions, "HuberLoss")
+    error = abs(predictions - labels)
+    quadratic = minimum(error, convert(delta, error.dtype))
+    losses = 0.5 * square(quadratic) + delta * (error - quadratic)
+    return compute_weighted_loss(losses, weights, scope, reduction)
+
+
+def sparse_softmax_cross_entropy(labels: Any, logits: Any, weights: Any = 1.0, **kw: Any) -> Node:
+    """Mean over the batch of the sparse softmax cross-entropy (weighted as the others)."""
+    xent = sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    return compute_weighted_loss(xent, weights, **kw)
+
+
+def softmax_cross_entropy(onehot_labels: Any, logits: Any, weights: Any = 1.0, **kw: Any) -> Node:
     """Mean over the batch of the softmax cross-entropy against one-hot labels."""
-    return reduce_mean(softmax_cross_entropy_with_logits(labels=onehot_labels, logits=logits))
+    xent = softmax_cross_entropy_with_logits(labels=onehot_labels, logits=logits)
+    return compute_weighted_loss(xent, weights, **kw)
+
+
+def _plain(weights: Any, reduction: str) -> bool:
+    """Default weights and reduction: the loss is a plain mean (fewer ops, same value)."""
+    return (
+        not isinstance(weights, Node)
+        and isinstance(weights, int | float)
+        and weights == 1
+        and reduction == Reduction.SUM_BY_NONZERO_WEIGHTS
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphc.errors import InvalidArgumentError, ShapeError
+from graphc.graph import get_default_graph
 from graphc.ir import Node
 from graphc.ops import checking, convert, convert_operands, pool
 from graphc.ops.conv import extract_patches, in_top_k_op
@@ -24,10 +25,12 @@ from graphc.ops.elementwise import (
     floor,
     log,
     log1p,
+    maximum,
     minimum,
     multiply,
     negative,
     relu,
+    rsqrt,
     sigmoid,
     square,
     stop_gradient,
@@ -35,24 +38,29 @@ from graphc.ops.elementwise import (
     tanh,
     where,
 )
-from graphc.ops.index import check_labels, one_hot
+from graphc.ops.index import check_labels, gather, one_hot
 from graphc.ops.linalg import einsum
 from graphc.ops.random import random_uniform
-from graphc.ops.reduce import reduce_max, reduce_sum
+from graphc.ops.reduce import reduce_max, reduce_mean, reduce_sum
+from graphc.ops.reshape import squeeze
 from graphc.ops.shape import reshape, shape
 from graphc.types import as_dims, as_int, check_compatible, normalize_axis
 
 __all__ = [
     "avg_pool",
+    "batch_normalization",
     "bias_add",
     "conv2d",
     "dropout",
     "elu",
+    "embedding_lookup",
     "in_top_k",
     "l2_loss",
+    "l2_normalize",
     "leaky_relu",
     "log_softmax",
     "max_pool",
+    "moments",
     "relu",
     "relu6",
     "selu",
@@ -183,6 +191,79 @@ def sigmoid_cross_entropy_with_logits(
 def l2_loss(t: Any, name: str | None = None) -> Node:
     """sum(t ** 2) / 2."""
     return multiply(reduce_sum(square(t)), 0.5, name=name)
+
+
+def l2_normalize(
+    x: Any,
+    axis: Any = None,
+    epsilon: float = 1e-12,
+    name: str | None = None,
+    dim: Any = None,
+) -> Node:
+    """x / sqrt(max(sum(x ** 2, axis), epsilon)), as TF1 (`dim` is the old name of `axis`)."""
+    with get_default_graph().name_scope(name or "l2_normalize"):
+        x = convert(x)
+        square_sum = reduce_sum(square(x), axis if dim is None else dim, keepdims=True)
+        return x * rsqrt(maximum(square_sum, convert(epsilon, x.dtype)))
+
+
+def moments(
+    x: Any,
+    axes: Any,
+    shift: Any = None,
+    name: str | None = None,
+    keep_dims: bool | None = None,
+    keepdims: bool | None = None,
+) -> tuple[Node, Node]:
+    """(mean, variance) of `x` over `axes`, as TF1 computes them: the variance is the mean
+    squared difference from a mean the gradient does not flow through twice."""
+    keep = bool(keepdims if keepdims is not None else keep_dims)
+    with get_default_graph().name_scope(name or "moments"):
+        x = convert(x)
+        mean = reduce_mean(x, axes, keepdims=True, name="mean")
+        variance = reduce_mean(
+            square(x - stop_gradient(mean)), axes, keepdims=True, name="variance"
+        )
+        if keep:
+            return mean, variance
+        return squeeze(mean, axes), squeeze(variance, axes)
+
+
+def batch_normalization(
+    x: Any,
+    mean: Any,
+    variance: Any,
+    offset: Any,
+    scale: Any,
+    variance_epsilon: float,
+    name: str | None = None,
+) -> Node:
+    """(x - mean) * scale / sqrt(variance + epsilon) + offset, written as TF1 does:
+    x * inv + (offset - mean * inv), inv = scale * rsqrt(variance + epsilon); `offset`
+    and `scale` may be None."""
+    with get_default_graph().name_scope(name or "batchnorm"):
+        x = convert(x)
+        inv = rsqrt(convert(variance, x.dtype) + convert(variance_epsilon, x.dtype))
+        if scale is not None:
+            inv = inv * convert(scale, x.dtype)
+        shift = -convert(mean, x.dtype) * inv
+        if offset is not None:
+            shift = convert(offset, x.dtype) + shift
+        return x * inv + shift
+
+
+def embedding_lookup(
+    params: Any, ids: Any, partition_strategy: str = "mod", name: str | None = None, **_: Any
+) -> Node:
+    """The rows of `params` at `ids` (TF1's gather). A list of several shards (TF1's
+    partitioned variables) is not supported: pass one tensor, or a list of one."""
+    if isinstance(params, list | tuple):
+        if len(params) != 1:
+            raise NotImplementedError(
+                "embedding_lookup over several partitions is not supported: concatenate them"
+            )
+        params = params[0]
+    return gather(params, ids, name=name or "embedding_lookup")
 
 
 def dropout(

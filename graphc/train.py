@@ -16,11 +16,12 @@ from graphc.autodiff import gradients
 from graphc.graph import get_default_graph
 from graphc.ir import Node, Operation
 from graphc.ops import convert
-from graphc.ops.elementwise import cast, sqrt, square
+from graphc.ops.elementwise import cast, floor, less_equal, pow, sqrt, square, where
 from graphc.ops.state import group
 from graphc.saver import Saver as Saver
 from graphc.saver import get_checkpoint_state as get_checkpoint_state
 from graphc.saver import latest_checkpoint as latest_checkpoint
+from graphc.types import float32
 from graphc.variables import Variable, VariableNode, trainable_variables
 
 GLOBAL_STEP = "global_step"
@@ -210,6 +211,42 @@ class AdamOptimizer(Optimizer):
         return [b1p.assign(b1p * self._beta1), b2p.assign(b2p * self._beta2)]
 
 
+class AdadeltaOptimizer(Optimizer):
+    """TF1's Adadelta (its ApplyAdadelta kernel):
+
+    accum = rho accum + (1 - rho) g^2;
+    update = sqrt(accum_update + eps) / sqrt(accum + eps) * g; var -= lr update;
+    accum_update = rho accum_update + (1 - rho) update^2. Both slots start at zero.
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        rho: float = 0.95,
+        epsilon: float = 1e-8,
+        use_locking: bool = False,
+        name: str = "Adadelta",
+    ) -> None:
+        super().__init__(learning_rate, use_locking, name)
+        self._rho, self._epsilon = rho, epsilon
+
+    def _create_slots(self, var_list: list[Node]) -> None:
+        for v in var_list:
+            self._slot(v, "accum", 0.0)
+            self._slot(v, "accum_update", 0.0, "_1")
+
+    def _apply(self, grad: Node, var: Node) -> Node:
+        rho, eps = self._lr_for(var, self._rho), self._lr_for(var, self._epsilon)
+        accum, accum_update = self.get_slot(var, "accum"), self.get_slot(var, "accum_update")
+        accum_t = rho * accum + (1 - rho) * square(grad)
+        update = sqrt(accum_update + eps) / sqrt(accum_t + eps) * grad
+        return group(
+            accum.assign(accum_t),
+            accum_update.assign(rho * accum_update + (1 - rho) * square(update)),
+            var.assign_sub(self._lr_for(var) * update),
+        )
+
+
 class RMSPropOptimizer(Optimizer):
     """TF1's RMSProp.
 
@@ -282,3 +319,43 @@ class AdagradOptimizer(Optimizer):
         return group(
             accum.assign(accum_t), var.assign_sub(self._lr_for(var) * grad / sqrt(accum_t))
         )
+
+
+# ---- learning-rate schedules ------------------------------------------------------------
+def exponential_decay(
+    learning_rate: Any,
+    global_step: Any,
+    decay_steps: Any,
+    decay_rate: Any,
+    staircase: bool = False,
+    name: str | None = None,
+) -> Node:
+    """learning_rate * decay_rate ** (global_step / decay_steps), the exponent floored when
+    `staircase`, computed in the learning rate's dtype (float32 for a Python float)."""
+    with get_default_graph().name_scope(name or "ExponentialDecay"):
+        lr = convert(learning_rate)
+        dtype = lr.dtype if lr.dtype.is_floating else float32
+        lr = cast(lr, dtype) if lr.dtype is not dtype else lr
+        step = cast(convert(global_step), dtype)
+        p = step / convert(decay_steps, dtype)
+        if staircase:
+            p = floor(p)
+        return lr * pow(convert(decay_rate, dtype), p)
+
+
+def piecewise_constant(x: Any, boundaries: Any, values: Any, name: str | None = None) -> Node:
+    """values[0] while x <= boundaries[0], values[i] while boundaries[i-1] < x <=
+    boundaries[i], values[-1] after the last boundary (TF1's rule)."""
+    boundaries, values = list(boundaries), list(values)
+    if len(values) != len(boundaries) + 1:
+        raise ValueError(
+            f"piecewise_constant needs one more value than boundaries, got {len(values)} "
+            f"values and {len(boundaries)} boundaries"
+        )
+    with get_default_graph().name_scope(name or "PiecewiseConstant"):
+        x = convert(x)
+        out = convert(values[-1])
+        for bound, value in zip(reversed(boundaries), reversed(values[:-1]), strict=True):
+            below = less_equal(x, convert(bound, x.dtype))
+            out = where(below, convert(value, out.dtype), out)
+        return out

@@ -744,6 +744,71 @@ NN = [
         [(F, (3, 4))],
         id="clip",
     ),
+    Case(
+        "multiply",
+        lambda x: tf.nn.l2_normalize(x, axis=1),
+        lambda x: x / np.sqrt(np.maximum((x * x).sum(1, keepdims=True), 1e-12)),
+        [(F, (3, 4))],
+        dtype="float64",
+        id="l2_normalize",
+    ),
+    Case(
+        "reduce_sum",
+        lambda x: tf.nn.moments(x, [0, 2])[0],
+        lambda x: x.mean(axis=(0, 2)),
+        [(F, (3, 2, 4))],
+        dtype="float64",
+        id="moments-mean",
+    ),
+    Case(
+        "reduce_sum",
+        lambda x: tf.nn.moments(x, [0], keep_dims=True)[1],
+        lambda x: x.var(axis=0, keepdims=True),
+        [(F, (5, 3))],
+        dtype="float64",
+        id="moments-variance",
+    ),
+    Case(
+        "add",
+        lambda x, m, v, o, g: tf.nn.batch_normalization(x, m, v, o, g, 1e-3),
+        lambda x, m, v, o, g: (x - m) / np.sqrt(v + 1e-3) * g + o,
+        [(F, (4, 3)), (F, (3,)), (P, (3,)), (F, (3,)), (F, (3,))],
+        dtype="float64",
+        id="batch_normalization",
+    ),
+    Case(
+        "gather",
+        lambda p, i: tf.nn.embedding_lookup(p, i),
+        lambda p, i: p[i],
+        [(F, (3, 4)), (IDX, (2, 5))],
+        id="embedding_lookup",
+    ),
+    Case(
+        "multiply",
+        lambda x: tf.clip_by_norm(x, 1.5),
+        lambda x: x * 1.5 / max(np.sqrt((x * x).sum()), 1.5),
+        [(F, (3, 4))],
+        dtype="float64",
+        id="clip_by_norm",
+    ),
+    Case(
+        "where",
+        lambda y, x: tf.losses.huber_loss(y, x, delta=0.7),
+        lambda y, x: np.where(
+            np.abs(x - y) <= 0.7, 0.5 * (x - y) ** 2, 0.7 * (np.abs(x - y) - 0.35)
+        ).mean(),
+        [(F, (3, 4)), (F, (3, 4))],
+        dtype="float64",
+        id="huber",
+    ),
+    Case(
+        "where",
+        lambda y, x, w: tf.losses.absolute_difference(y, x, weights=w),
+        lambda y, x, w: (np.abs(x - y) * w).sum() / max(np.count_nonzero(w * np.ones_like(x)), 1),
+        [(F, (3, 4)), (F, (3, 4)), (P, (4,))],
+        dtype="float64",
+        id="absolute_difference-weighted",
+    ),
 ]
 
 ALL = UNARY + BINARY + REDUCE + SHAPE + LINALG + POOL + NN
