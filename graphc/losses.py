@@ -45,26 +45,27 @@ def compute_weighted_loss(
     """`losses * weights` reduced by `reduction` (TF1's rules, see the module docstring)."""
     if reduction not in Reduction.all():
         raise ValueError(f"reduction must be one of {Reduction.all()}, got {reduction!r}")
-    if _plain(weights, reduction):  # the mean over every element, as one reduction
-        return reduce_mean(losses)
-    with get_default_graph().name_scope(scope or "weighted_loss"):
+    with get_default_graph().name_scope(scope or "weighted_loss"):  # TF1: `<loss>/value`
         losses = convert(losses)
+        if _plain(weights, reduction):  # the mean over every element, as one reduction
+            return reduce_mean(losses, name="value")
         weights = convert(weights, losses.dtype)
         weighted = losses * weights
         if reduction == Reduction.NONE:
             return weighted
-        total = reduce_sum(weighted)
         if reduction == Reduction.SUM:
-            return total
+            return reduce_sum(weighted, name="value")
+        total = reduce_sum(weighted)
         if reduction == Reduction.MEAN:
-            return _safe_div(total, reduce_sum(weights * ones_like(losses)))
-        if reduction == Reduction.SUM_OVER_BATCH_SIZE:
-            return _safe_div(total, reduce_sum(ones_like(losses)))
-        present = cast(not_equal(weights * ones_like(losses), 0.0), losses.dtype)
-        return _safe_div(total, reduce_sum(present), name="value")
+            count = reduce_sum(weights * ones_like(losses))
+        elif reduction == Reduction.SUM_OVER_BATCH_SIZE:
+            count = reduce_sum(ones_like(losses))
+        else:
+            count = reduce_sum(cast(not_equal(weights * ones_like(losses), 0.0), losses.dtype))
+        return _safe_div(total, count, name="value")
 
 
-def _safe_div(total: Node, count: Node, name: str | None = None) -> Node:
+def _safe_div(total: Node, count: Node, name: str) -> Node:
     """total / count, 0 where count is 0 (TF1's div_no_nan for losses)."""
     nonzero = not_equal(count, 0.0)
     return where(nonzero, total / where(nonzero, count, ones_like(count)), 0.0 * total, name=name)
@@ -87,7 +88,8 @@ def mean_squared_error(
 ) -> Node:
     """(labels - predictions) ** 2, weighted and reduced (the mean by default)."""
     labels, predictions = _pair(labels, predictions, "MeanSquaredError")
-    return compute_weighted_loss(square(labels - predictions), weights, scope, reduction)
+    with get_default_graph().name_scope(scope or "mean_squared_error") as inside:
+        return compute_weighted_loss(square(labels - predictions), weights, inside, reduction)
 
 
 def absolute_difference(
@@ -100,7 +102,8 @@ def absolute_difference(
 ) -> Node:
     """|labels - predictions|, weighted and reduced (the mean by default)."""
     labels, predictions = _pair(labels, predictions, "AbsoluteDifference")
-    return compute_weighted_loss(abs(predictions - labels), weights, scope, reduction)
+    with get_default_graph().name_scope(scope or "absolute_difference") as inside:
+        return compute_weighted_loss(abs(predictions - labels), weights, inside, reduction)
 
 
 def huber_loss(
@@ -115,22 +118,41 @@ def huber_loss(
     """0.5 e^2 where |e| <= delta, else delta (|e| - 0.5 delta), for e = predictions -
     labels, written as TF1 does: 0.5 q^2 + delta (|e| - q) with q = min(|e|, delta)."""
     labels, predictions = _pair(labels, predictions, "HuberLoss")
-    error = abs(predictions - labels)
-    quadratic = minimum(error, convert(delta, error.dtype))
-    losses = 0.5 * square(quadratic) + delta * (error - quadratic)
-    return compute_weighted_loss(losses, weights, scope, reduction)
+    with get_default_graph().name_scope(scope or "huber_loss") as inside:
+        error = abs(predictions - labels)
+        quadratic = minimum(error, convert(delta, error.dtype))
+        losses = 0.5 * square(quadratic) + delta * (error - quadratic)
+        return compute_weighted_loss(losses, weights, inside, reduction)
 
 
-def sparse_softmax_cross_entropy(labels: Any, logits: Any, weights: Any = 1.0, **kw: Any) -> Node:
+def sparse_softmax_cross_entropy(
+    labels: Any,
+    logits: Any,
+    weights: Any = 1.0,
+    scope: str | None = None,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    **_: Any,
+) -> Node:
     """Mean over the batch of the sparse softmax cross-entropy (weighted as the others)."""
-    xent = sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-    return compute_weighted_loss(xent, weights, **kw)
+    with get_default_graph().name_scope(scope or "sparse_softmax_cross_entropy_loss") as inside:
+        xent = sparse_softmax_cross_entropy_with_logits(
+            labels=labels, logits=logits, name="xentropy"
+        )
+        return compute_weighted_loss(xent, weights, inside, reduction)
 
 
-def softmax_cross_entropy(onehot_labels: Any, logits: Any, weights: Any = 1.0, **kw: Any) -> Node:
+def softmax_cross_entropy(
+    onehot_labels: Any,
+    logits: Any,
+    weights: Any = 1.0,
+    scope: str | None = None,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    **_: Any,
+) -> Node:
     """Mean over the batch of the softmax cross-entropy against one-hot labels."""
-    xent = softmax_cross_entropy_with_logits(labels=onehot_labels, logits=logits)
-    return compute_weighted_loss(xent, weights, **kw)
+    with get_default_graph().name_scope(scope or "softmax_cross_entropy_loss") as inside:
+        xent = softmax_cross_entropy_with_logits(labels=onehot_labels, logits=logits)
+        return compute_weighted_loss(xent, weights, inside, reduction)
 
 
 def _plain(weights: Any, reduction: str) -> bool:

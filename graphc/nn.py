@@ -77,19 +77,19 @@ __all__ = [
 
 def relu6(features: Any, name: str | None = None) -> Node:
     """min(max(x, 0), 6)."""
-    return minimum(relu(features), 6, name=name)
+    return minimum(relu(features), 6, name=name or "Relu6")
 
 
 def leaky_relu(features: Any, alpha: float = 0.2, name: str | None = None) -> Node:
     """x where x > 0, else alpha * x."""
     x = convert(features)
-    return where(x > 0, x, x * alpha, name=name)
+    return where(x > 0, x, x * alpha, name=name or "LeakyRelu")
 
 
 def elu(features: Any, name: str | None = None) -> Node:
     """x where x > 0, else exp(x) - 1 (exp of the clamped value, so no overflow)."""
     x = convert(features)
-    return where(x > 0, x, expm1(minimum(x, 0)), name=name)
+    return where(x > 0, x, expm1(minimum(x, 0)), name=name or "Elu")
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -100,7 +100,7 @@ def selu(features: Any, name: str | None = None) -> Node:
     """scale * (x where x > 0, else alpha * (exp(x) - 1)) (Klambauer et al.)."""
     x = convert(features)
     negative = _SELU_ALPHA * expm1(minimum(x, 0))
-    return multiply(where(x > 0, x, negative), _SELU_SCALE, name=name)
+    return multiply(where(x > 0, x, negative), _SELU_SCALE, name=name or "Selu")
 
 
 def softplus(features: Any, name: str | None = None) -> Node:
@@ -110,7 +110,7 @@ def softplus(features: Any, name: str | None = None) -> Node:
     x), so softplus'(0) = 0 + 1/2 = sigmoid(0); abs's sign(0) = 0 would give 0.
     """
     x = convert(features)
-    return add(relu(x), log1p(exp(minimum(x, -x))), name=name)
+    return add(relu(x), log1p(exp(minimum(x, -x))), name=name or "Softplus")
 
 
 def bias_add(value: Any, bias: Any, name: str | None = None) -> Node:
@@ -126,7 +126,9 @@ def log_softmax(logits: Any, axis: int = -1, name: str | None = None) -> Node:
     """logits - logsumexp(logits), shifted by the (constant) max for stability."""
     x = _logits(logits, axis, "LogSoftmax", name)
     shifted = x - stop_gradient(reduce_max(x, axis, keepdims=True))
-    return subtract(shifted, log(reduce_sum(exp(shifted), axis, keepdims=True)), name=name)
+    return subtract(
+        shifted, log(reduce_sum(exp(shifted), axis, keepdims=True)), name=name or "LogSoftmax"
+    )
 
 
 def _logits(logits: Any, axis: Any, type_name: str, name: str | None) -> Node:
@@ -141,7 +143,7 @@ def softmax(logits: Any, axis: int = -1, name: str | None = None) -> Node:
     """exp(x) / sum(exp(x)) along `axis`, shifted by the max for stability."""
     x = _logits(logits, axis, "Softmax", name)
     e = exp(x - stop_gradient(reduce_max(x, axis, keepdims=True)))
-    return divide(e, reduce_sum(e, axis, keepdims=True), name=name)
+    return divide(e, reduce_sum(e, axis, keepdims=True), name=name or "Softmax")
 
 
 def softmax_cross_entropy_with_logits(
@@ -157,7 +159,8 @@ def softmax_cross_entropy_with_logits(
         axis = axis if dim is None else dim
         normalize_axis(axis, logits.type.rank)
         check_compatible(labels.type.shape, logits.type.shape, "labels and logits")
-    return negative(reduce_sum(labels * log_softmax(logits, axis), axis), name=name)
+    xent = reduce_sum(labels * log_softmax(logits, axis), axis)
+    return negative(xent, name=name or "softmax_cross_entropy_with_logits")
 
 
 softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
@@ -174,7 +177,9 @@ def sparse_softmax_cross_entropy_with_logits(
             raise ShapeError("logits need a static number of classes (last axis)")
         labels = check_labels(labels, logits)  # (its infer checks labels' dtype and shape)
     picked = one_hot(labels, depth, dtype=logits.dtype) * log_softmax(logits)
-    return negative(reduce_sum(picked, -1), name=name)
+    type_name = "SparseSoftmaxCrossEntropyWithLogits"
+    with get_default_graph().name_scope(name or type_name):  # TF1: the op inside its scope
+        return negative(reduce_sum(picked, -1), name=name or type_name)
 
 
 def sigmoid_cross_entropy_with_logits(
@@ -185,12 +190,13 @@ def sigmoid_cross_entropy_with_logits(
         labels, logits = convert_operands(labels, logits, op_name="SigmoidCrossEntropyWithLogits")
         check_compatible(labels.type.shape, logits.type.shape, "labels and logits")
     x, z = logits, labels
-    return add(relu(x) - x * z, log1p(exp(minimum(x, -x))), name=name)  # see softplus
+    loss = log1p(exp(minimum(x, -x)))  # see softplus
+    return add(relu(x) - x * z, loss, name=name or "logistic_loss")
 
 
 def l2_loss(t: Any, name: str | None = None) -> Node:
     """sum(t ** 2) / 2."""
-    return multiply(reduce_sum(square(t)), 0.5, name=name)
+    return multiply(reduce_sum(square(t)), 0.5, name=name or "L2Loss")
 
 
 def l2_normalize(

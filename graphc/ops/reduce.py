@@ -349,7 +349,7 @@ def reduce_mean(
         _axis_attr(x, _tf1_axis(axis, keepdims, reduction_indices, keep_dims)[0])
     total = reduce_sum(x, axis, keepdims, None, reduction_indices, keep_dims)
     count = count_of(x, total.attrs["axis"])
-    return (divide if x.dtype.is_floating else floordiv)(total, count, name=name)
+    return (divide if x.dtype.is_floating else floordiv)(total, count, name=name or "Mean")
 
 
 def reduce_logsumexp(
