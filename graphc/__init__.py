@@ -11,7 +11,12 @@ from graphc.autodiff import gradients, jvp
 from graphc.executable import Executable, optimize
 from graphc.graph import (
     Graph,
+    GraphKeys,
+    add_to_collection,
+    add_to_collections,
     control_dependencies,
+    get_collection,
+    get_collection_ref,
     get_default_graph,
     name_scope,
     reset_default_graph,
@@ -124,15 +129,6 @@ truediv = divide
 realdiv = divide
 floor_div = floordiv
 floormod = mod
-
-
-def get_collection(key: str) -> list:
-    """The default graph's collection `key`."""
-    return get_default_graph().get_collection(key)
-
-
-def add_to_collection(key: str, value: object) -> None:
-    get_default_graph().add_to_collection(key, value)
 
 
 def log_sigmoid(x: object) -> Tensor:
