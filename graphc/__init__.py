@@ -116,9 +116,18 @@ from graphc.types import (
 from graphc.types import bool_ as bool
 from graphc.variables import (
     Variable,
+    all_variables,
+    assign,
+    assign_add,
+    assign_sub,
     global_variables,
     global_variables_initializer,
     initialize_all_variables,
+    initialize_local_variables,
+    local_variables,
+    local_variables_initializer,
+    model_variables,
+    moving_average_variables,
     trainable_variables,
     variables_initializer,
 )

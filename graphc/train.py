@@ -21,17 +21,17 @@ from graphc.ops.state import group
 from graphc.saver import Saver as Saver
 from graphc.saver import get_checkpoint_state as get_checkpoint_state
 from graphc.saver import latest_checkpoint as latest_checkpoint
-from graphc.variables import Variable, VariableNode, trainable_variables
+from graphc.variables import Variable, trainable_variables
 
 GLOBAL_STEP = "global_step"
 
 
-def get_global_step(graph: Any = None) -> VariableNode | None:
+def get_global_step(graph: Any = None) -> Variable | None:
     found = (graph or get_default_graph()).get_collection(GLOBAL_STEP)
     return found[0] if found else None
 
 
-def get_or_create_global_step(graph: Any = None) -> VariableNode:
+def get_or_create_global_step(graph: Any = None) -> Variable:
     """The graph's int64 step counter (created, non-trainable, on first use)."""
     graph = graph or get_default_graph()
     step = get_global_step(graph)
@@ -51,7 +51,7 @@ class Optimizer:
     def __init__(self, learning_rate: Any, use_locking: bool = False, name: str = "Optimizer"):
         self._lr = learning_rate
         self._name = name
-        self._slots: dict[str, dict[Node, VariableNode]] = {}
+        self._slots: dict[str, dict[Node, Variable]] = {}
 
     def compute_gradients(self, loss: Any, var_list: Any = None, **_: Any) -> list[tuple]:
         """[(gradient or None, variable)] for the trainable variables (or `var_list`)."""
@@ -87,7 +87,7 @@ class Optimizer:
     ) -> Operation:
         return self.apply_gradients(self.compute_gradients(loss, var_list), global_step, name)
 
-    def get_slot(self, var: Node, name: str) -> VariableNode | None:
+    def get_slot(self, var: Node, name: str) -> Variable | None:
         return self._slots.get(name, {}).get(var)
 
     def get_slot_names(self) -> list[str]:
@@ -100,7 +100,7 @@ class Optimizer:
             return cast(value, var.dtype)
         return convert(value, var.dtype)
 
-    def _slot(self, var: Node, name: str, fill: float, suffix: str = "") -> VariableNode:
+    def _slot(self, var: Node, name: str, fill: float, suffix: str = "") -> Variable:
         table = self._slots.setdefault(name, {})
         if var not in table:
             graph = get_default_graph()
@@ -181,7 +181,7 @@ class AdamOptimizer(Optimizer):
     ) -> None:
         super().__init__(learning_rate, use_locking, name)
         self._beta1, self._beta2, self._epsilon = beta1, beta2, epsilon
-        self._powers: tuple[VariableNode, VariableNode] | None = None
+        self._powers: tuple[Variable, Variable] | None = None
 
     def _create_slots(self, var_list: list[Node]) -> None:
         if self._powers is None:
