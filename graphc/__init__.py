@@ -102,7 +102,7 @@ from graphc.ops.shape import (
     zeros,
 )
 from graphc.ops.shape import range_ as range
-from graphc.ops.state import constant, group, no_op, placeholder
+from graphc.ops.state import constant, group, no_op, placeholder, placeholder_with_default
 from graphc.session import InteractiveSession, Session, get_default_session
 from graphc.types import (
     DType,
