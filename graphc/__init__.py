@@ -5,7 +5,7 @@ variables and ops, take `gradients`, and run it in a `Session`. This module
 holds the public names only.
 """
 
-from graphc import errors, losses, nn, test, train
+from graphc import errors, initializers, losses, nn, test, train
 from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
 from graphc.executable import Executable, optimize
@@ -20,6 +20,17 @@ from graphc.graph import (
     get_default_graph,
     name_scope,
     reset_default_graph,
+)
+from graphc.initializers import (
+    constant_initializer,
+    glorot_normal_initializer,
+    glorot_uniform_initializer,
+    ones_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    truncated_normal_initializer,
+    variance_scaling_initializer,
+    zeros_initializer,
 )
 from graphc.ir import Node as Tensor
 from graphc.ir import Operation
