@@ -125,6 +125,15 @@ from graphc.types import (
     int64,
 )
 from graphc.types import bool_ as bool
+from graphc.variable_scope import (
+    AUTO_REUSE,
+    VariableScope,
+    get_local_variable,
+    get_variable,
+    get_variable_scope,
+    no_regularizer,
+    variable_scope,
+)
 from graphc.variables import (
     Variable,
     all_variables,
