@@ -143,11 +143,27 @@ def no_regularizer(_: Any) -> None:
 
 
 # ---- variable_scope ---------------------------------------------------------------------------
-def _check_reuse(reuse: Any) -> Any:
+def _check_scope_arguments(
+    name_or_scope: Any, default_name: str | None, reuse: Any, auxiliary_name_scope: Any
+) -> Any:
+    """`reuse` as TF1 reads it (False means None: scopes always inherit); InvalidArgumentError
+    with TF1's messages for arguments TF1 refuses."""
     if reuse is False:
-        return None  # TF1: scopes always inherit; False means None
+        reuse = None
     if reuse is not True and reuse is not None and reuse is not AUTO_REUSE:
         raise InvalidArgumentError("The reuse parameter must be True or False or None.")
+    if name_or_scope is None and default_name is None:
+        raise InvalidArgumentError("If default_name is None then name_or_scope is required")
+    if name_or_scope is not None and not isinstance(name_or_scope, str | VariableScope):
+        raise InvalidArgumentError(
+            "VariableScope: name_or_scope must be a string or VariableScope."
+        )
+    if not isinstance(auxiliary_name_scope, bool):
+        raise InvalidArgumentError(
+            f"The auxiliary_name_scope must be `True` or `False`, got {auxiliary_name_scope!r}"
+        )
+    if name_or_scope is None and reuse:
+        raise InvalidArgumentError("reuse=True cannot be used without a name_or_scope")
     return reuse
 
 
@@ -173,21 +189,10 @@ def variable_scope(
     (entered by its full name), or None with `default_name` (made unique). `values`
     only selects the graph, as TF1's.
     """
-    reuse = _check_reuse(reuse)
-    if name_or_scope is None and default_name is None:
-        raise InvalidArgumentError("If default_name is None then name_or_scope is required")
-    if name_or_scope is not None and not isinstance(name_or_scope, str | VariableScope):
-        raise InvalidArgumentError(
-            "VariableScope: name_or_scope must be a string or VariableScope."
-        )
-    if not isinstance(auxiliary_name_scope, bool):
-        raise InvalidArgumentError(
-            f"The auxiliary_name_scope must be `True` or `False`, got {auxiliary_name_scope!r}"
-        )
-    if name_or_scope is None and reuse:
-        raise InvalidArgumentError("reuse=True cannot be used without a name_or_scope")
+    reuse = _check_scope_arguments(name_or_scope, default_name, reuse, auxiliary_name_scope)
     _refuse(custom_getter=custom_getter, partitioner=partitioner, constraint=constraint)
-    graph = graph_of(list(values)) if values else get_default_graph()
+    values = [values] if isinstance(values, Node) else list(values or [])
+    graph = graph_of(values) if values else get_default_graph()
     overrides = {
         "initializer": initializer,
         "regularizer": regularizer,
@@ -244,7 +249,6 @@ def _pure_scope(
     outer = store.scope
     if isinstance(name_or_scope, VariableScope):
         scope = replace(name_or_scope, reuse=reuse or name_or_scope.reuse)
-        saved_counts = dict(store.counts)
     else:
         relative = name_or_scope if name_or_scope is not None else store.unique(default_name)
         full = f"{outer.name}/{relative}" if outer.name else relative
@@ -254,6 +258,7 @@ def _pure_scope(
         if value is not None:
             setattr(scope, key, as_dtype(value) if key == "dtype" else value)
     store.open(scope.name)
+    saved_counts = dict(store.counts)  # TF1 restores these on leaving a captured scope
     store.scope = scope
     try:
         yield scope

@@ -165,6 +165,11 @@ def test_a_captured_scope_is_entered_by_its_own_name():
     assert c.op.name == "elsewhere/model/Const"  # TF1: ops in a fresh name scope here
     with tf.variable_scope(model):  # reuse is the captured scope's own (False): a new name
         assert tf.get_variable("v", [1]).name == "model/v:0"
+    for _ in range(2):  # leaving a captured scope restores the subscope counts
+        with tf.variable_scope(model), tf.variable_scope(None, default_name="layer") as layer:
+            assert layer.name == "model/layer"
+    with tf.variable_scope(None, default_name="model") as sibling:
+        assert sibling.name == "model_1"
 
 
 def test_the_root_scope_can_be_reentered_with_reuse():
