@@ -5,17 +5,33 @@ variables and ops, take `gradients`, and run it in a `Session`. This module
 holds the public names only.
 """
 
-from graphc import errors, losses, nn, test, train
+from graphc import errors, initializers, losses, nn, test, train
 from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
 from graphc.clip import clip_by_global_norm, clip_by_norm, global_norm
 from graphc.executable import Executable, optimize
 from graphc.graph import (
     Graph,
+    GraphKeys,
+    add_to_collection,
+    add_to_collections,
     control_dependencies,
+    get_collection,
+    get_collection_ref,
     get_default_graph,
     name_scope,
     reset_default_graph,
+)
+from graphc.initializers import (
+    constant_initializer,
+    glorot_normal_initializer,
+    glorot_uniform_initializer,
+    ones_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    truncated_normal_initializer,
+    variance_scaling_initializer,
+    zeros_initializer,
 )
 from graphc.ir import Node as Tensor
 from graphc.ir import Operation
@@ -98,7 +114,7 @@ from graphc.ops.shape import (
     zeros,
 )
 from graphc.ops.shape import range_ as range
-from graphc.ops.state import constant, group, no_op, placeholder
+from graphc.ops.state import constant, group, no_op, placeholder, placeholder_with_default
 from graphc.session import InteractiveSession, Session, get_default_session
 from graphc.types import (
     DType,
@@ -110,11 +126,29 @@ from graphc.types import (
     int64,
 )
 from graphc.types import bool_ as bool
+from graphc.variable_scope import (
+    AUTO_REUSE,
+    VariableScope,
+    get_local_variable,
+    get_variable,
+    get_variable_scope,
+    no_regularizer,
+    variable_scope,
+)
 from graphc.variables import (
     Variable,
+    all_variables,
+    assign,
+    assign_add,
+    assign_sub,
     global_variables,
     global_variables_initializer,
     initialize_all_variables,
+    initialize_local_variables,
+    local_variables,
+    local_variables_initializer,
+    model_variables,
+    moving_average_variables,
     trainable_variables,
     variables_initializer,
 )
@@ -125,15 +159,6 @@ truediv = divide
 realdiv = divide
 floor_div = floordiv
 floormod = mod
-
-
-def get_collection(key: str) -> list:
-    """The default graph's collection `key`."""
-    return get_default_graph().get_collection(key)
-
-
-def add_to_collection(key: str, value: object) -> None:
-    get_default_graph().add_to_collection(key, value)
 
 
 def log_sigmoid(x: object) -> Tensor:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphc.errors import GraphcError, ShapeError
+from graphc.errors import InvalidArgumentError, ShapeError
 from graphc.ir import Node
 from graphc.ops import OpDef, convert, graph_of, make_node, unbroadcast
 from graphc.ops.elementwise import add_n, ones_like, zeros_like
@@ -29,17 +29,48 @@ def _is_float(node: Node) -> bool:
 
 
 def gradients(
-    ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients", stop_gradients: Any = None
+    ys: Any,
+    xs: Any,
+    grad_ys: Any = None,
+    name: str = "gradients",
+    colocate_gradients_with_ops: bool = False,
+    gate_gradients: bool = False,
+    aggregation_method: Any = None,
+    stop_gradients: Any = None,
+    unconnected_gradients: Any = "none",
 ) -> list[Node | None]:
-    """d(sum of ys)/d x for each x, as new nodes; None for an x the ys do not depend on.
+    """d(sum of ys)/d x for each x, as new nodes; None for an x the ys do not depend on
+    (zeros of x's shape with `unconnected_gradients="zero"`). The arguments are TF1's, in
+    its order; colocation, gating and the aggregation method change nothing in graphc.
 
     Args:
-      ys: a tensor or list of tensors. Each must be a scalar unless its `grad_ys`
-        entry is given (a non-scalar y without one is ambiguous and raises).
+      ys: a tensor or list of tensors, of any shape (also of unknown rank).
       xs: a tensor or list of tensors (placeholders, variables, intermediates).
-      grad_ys: upstream gradients aligned with ys (None entries mean ones).
+      grad_ys: upstream gradients aligned with ys. A missing (None) entry means ones of
+        y's shape, as TF1's default: the result is then the gradient of `reduce_sum(y)`.
+        An integer or bool y without an entry sends no gradient (graphc differentiates
+        floats only; TF1 would propagate integer ones).
       stop_gradients: tensors treated as constants.
+      unconnected_gradients: "none" or "zero" (or TF1's enum of those values).
     """
+    zero = _unconnected_is_zero(unconnected_gradients)
+    grads = _gradients(ys, xs, grad_ys, name, stop_gradients)
+    if zero:
+        xs = [convert(x) for x in _as_list(xs)]
+        return [zeros_like(x) if g is None else g for g, x in zip(grads, xs, strict=True)]
+    return grads
+
+
+def _unconnected_is_zero(mode: Any) -> bool:
+    value = getattr(mode, "value", mode)
+    if value not in ("none", "zero"):
+        raise InvalidArgumentError(
+            f"Unknown value for unconnected_gradients: {mode!r} (expected 'none' or 'zero')"
+        )
+    return value == "zero"
+
+
+def _gradients(ys: Any, xs: Any, grad_ys: Any, name: str, stop_gradients: Any) -> list[Node | None]:
     ys, xs = [convert(y) for y in _as_list(ys)], [convert(x) for x in _as_list(xs)]
     seeds = _as_list(grad_ys) if grad_ys is not None else [None] * len(ys)
     graph = graph_of([*ys, *xs])
@@ -48,7 +79,8 @@ def gradients(
     contributions: dict[int, list[Node]] = {}
     with graph.as_default(), graph.name_scope(name):
         for y, seed in zip(ys, seeds, strict=True):
-            contributions.setdefault(id(y), []).append(_seed(y, seed))
+            if seed is not None or _is_float(y):
+                contributions.setdefault(id(y), []).append(_seed(y, seed))
         for node in reversed(graph.nodes):
             if id(node) not in relevant or id(node) not in contributions:
                 continue
@@ -71,14 +103,7 @@ def _seed(y: Node, seed: Any) -> Node:
             message = f"grad_ys for '{y.name}' has shape {seed.shape}, not {y.shape}"
             raise ShapeError(message) from None
         return seed
-    if y.type.shape is None or any(d != 1 for d in y.type.shape):
-        raise GraphcError(
-            f"gradients of non-scalar '{y.name}' (shape {y.shape}) need grad_ys: "
-            "reduce it first (e.g. graphc.reduce_sum) or pass grad_ys"
-        )
-    if not y.dtype.is_floating:
-        raise GraphcError(f"gradients of '{y.name}': it has non-float dtype {y.dtype.name}")
-    return ones_like(y)
+    return ones_like(y)  # TF1's default grad_ys: d(sum of y)/dx, whatever y's shape
 
 
 def _total(contributions: dict[int, list[Node]], node: Node) -> Node:

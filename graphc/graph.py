@@ -6,6 +6,8 @@ Invariants:
 - A graph made by `Graph.from_outputs` (what passes take and return) is
   frozen: its node list is the DFS order from its outputs; adding to it raises.
 - Name scopes and control-dependency contexts belong to the graph, as in TF1.
+- Collections (`GraphKeys`) are the one registry of variables, losses and update ops:
+  lists in insertion order, duplicates kept, as TF1's.
 """
 
 from __future__ import annotations
@@ -101,8 +103,8 @@ class Graph:
             self._scopes = []
         elif name.endswith("/"):
             self._scopes = [name[:-1]]
-        else:
-            self._scopes = [*saved, self.unique_name(name).rsplit("/", 1)[-1]]
+        else:  # the unique name minus the current prefix: "a/b" opens a/b/, not b/
+            self._scopes = [*saved, self.unique_name(name)[len(self.scope_prefix()) :]]
         try:
             yield self.scope_prefix()
         finally:
@@ -131,17 +133,41 @@ class Graph:
     @contextlib.contextmanager
     def as_default(self) -> Iterator[Graph]:
         """Makes this the default graph inside the `with` block."""
-        _DEFAULT_STACK.append(self)
+        enter_default(self)
         try:
             yield self
         finally:
-            _DEFAULT_STACK.pop()
+            leave_default(self)
 
-    def add_to_collection(self, key: str, value: Any) -> None:
-        self.collections.setdefault(key, []).append(value)
+    def add_to_collection(self, name: Any, value: Any) -> None:
+        """Appends `value` to collection `name` (a value added twice is listed twice, as TF1)."""
+        self.collections.setdefault(name, []).append(value)
 
-    def get_collection(self, key: str) -> list[Any]:
-        return list(self.collections.get(key, []))
+    def add_to_collections(self, names: Any, value: Any) -> None:
+        """Adds `value` once to each of `names` (a string names one collection)."""
+        for name in _collection_names(names):
+            self.add_to_collection(name, value)
+
+    def get_collection(self, name: Any, scope: str | None = None) -> list[Any]:
+        """A copy of collection `name`; with `scope`, only the items whose `.name` the regular
+        expression `scope` matches at its start (items without a name are left out)."""
+        items = list(self.collections.get(name, []))
+        if scope is None:
+            return items
+        pattern = re.compile(scope)
+        return [
+            v for v in items if isinstance(getattr(v, "name", None), str) and pattern.match(v.name)
+        ]
+
+    def get_collection_ref(self, name: Any) -> list[Any]:
+        """The list of collection `name` itself (created empty if missing): edits stick."""
+        return self.collections.setdefault(name, [])
+
+    def get_all_collection_keys(self) -> list[Any]:
+        return [key for key, items in self.collections.items() if items]
+
+    def clear_collection(self, name: Any) -> None:
+        self.collections.pop(name, None)
 
     # ---- inspection ------------------------------------------------------------------
     @property
@@ -289,6 +315,51 @@ def _quote(text: str) -> str:
     return '"' + text.replace('"', '\\"') + '"'
 
 
+def _collection_names(names: Any) -> list[Any]:
+    """Collection names without repeats, in the order given (a string is one name)."""
+    if isinstance(names, str):
+        return [names]
+    return list(dict.fromkeys(names))
+
+
+class GraphKeys:
+    """TF1's standard collection names (the keys of `Graph.collections`)."""
+
+    GLOBAL_VARIABLES = "variables"
+    VARIABLES = GLOBAL_VARIABLES  # TF1's deprecated alias
+    LOCAL_VARIABLES = "local_variables"
+    METRIC_VARIABLES = "metric_variables"
+    MODEL_VARIABLES = "model_variables"
+    TRAINABLE_VARIABLES = "trainable_variables"
+    MOVING_AVERAGE_VARIABLES = "moving_average_variables"
+    CONCATENATED_VARIABLES = "concatenated_variables"
+    SUMMARIES = "summaries"
+    QUEUE_RUNNERS = "queue_runners"
+    TABLE_INITIALIZERS = "table_initializer"
+    ASSET_FILEPATHS = "asset_filepaths"
+    REGULARIZATION_LOSSES = "regularization_losses"
+    SAVERS = "savers"
+    WEIGHTS = "weights"
+    BIASES = "biases"
+    ACTIVATIONS = "activations"
+    UPDATE_OPS = "update_ops"
+    LOSSES = "losses"
+    SAVEABLE_OBJECTS = "saveable_objects"
+    RESOURCES = "resources"
+    LOCAL_RESOURCES = "local_resources"
+    TRAINABLE_RESOURCE_VARIABLES = "trainable_resource_variables"
+    INIT_OP = "init_op"
+    LOCAL_INIT_OP = "local_init_op"
+    READY_OP = "ready_op"
+    READY_FOR_LOCAL_INIT_OP = "ready_for_local_init_op"
+    SUMMARY_OP = "summary_op"
+    GLOBAL_STEP = "global_step"
+    EVAL_STEP = "eval_step"
+    TRAIN_OP = "train_op"
+    COND_CONTEXT = "cond_context"
+    WHILE_CONTEXT = "while_context"
+
+
 def as_op_node(value: Any) -> Node:
     """The node behind an Operation, a tensor, or a Variable (for control dependencies)."""
     if isinstance(value, Operation):
@@ -307,6 +378,20 @@ def get_default_graph() -> Graph:
     return _DEFAULT_STACK[-1] if _DEFAULT_STACK else _GLOBAL_DEFAULT[0]
 
 
+def enter_default(graph: Graph) -> None:
+    """Makes `graph` the default until `leave_default(graph)`, which need not nest with
+    other `as_default` blocks (an InteractiveSession's graph stays default until closed)."""
+    _DEFAULT_STACK.append(graph)
+
+
+def leave_default(graph: Graph) -> None:
+    """Undoes the innermost `enter_default(graph)` (a no-op when there is none)."""
+    for i in range(len(_DEFAULT_STACK) - 1, -1, -1):
+        if _DEFAULT_STACK[i] is graph:
+            del _DEFAULT_STACK[i]
+            return
+
+
 def reset_default_graph() -> None:
     """Replaces the global default graph with a new, empty one (TF1 semantics)."""
     if _DEFAULT_STACK:
@@ -320,3 +405,21 @@ def name_scope(name: str | None) -> contextlib.AbstractContextManager[str]:
 
 def control_dependencies(ops: Iterable[Any] | None) -> contextlib.AbstractContextManager[None]:
     return get_default_graph().control_dependencies(ops)
+
+
+def get_collection(key: Any, scope: str | None = None) -> list[Any]:
+    """The default graph's collection `key` (a copy), filtered by `scope` as in TF1."""
+    return get_default_graph().get_collection(key, scope)
+
+
+def get_collection_ref(key: Any) -> list[Any]:
+    """The default graph's collection `key` itself."""
+    return get_default_graph().get_collection_ref(key)
+
+
+def add_to_collection(name: Any, value: Any) -> None:
+    get_default_graph().add_to_collection(name, value)
+
+
+def add_to_collections(names: Any, value: Any) -> None:
+    get_default_graph().add_to_collections(names, value)

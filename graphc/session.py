@@ -5,6 +5,10 @@ made by the backend its `target` names (`graphc.backends`), and owns the
 `VariableStore` every executable runs against. It compares no target names: a new
 backend plugs in through `graphc.backends.register`.
 
+As in TF1, `with Session(...) as sess:` makes both the session and its graph the
+defaults inside the block; `sess.as_default()` only the session (TF1's documented
+behaviour); an InteractiveSession makes both default until it is closed.
+
 Invariants: every check that can fail (graph membership, feed dtype and
 shape, unfed placeholders, uninitialized variables) runs before any op; the
 variable state is replaced only after a whole run succeeded, so a failed run
@@ -21,10 +25,15 @@ from typing import Any
 import numpy as np
 
 from graphc import backends, reference
-from graphc.errors import GraphcError, GraphMismatchError, InvalidArgumentError
+from graphc.errors import (
+    FailedPreconditionError,
+    GraphcError,
+    GraphMismatchError,
+    InvalidArgumentError,
+)
 from graphc.executable import Executable, Options, Specializing, lower
 from graphc.feeds import convert_feed, flatten
-from graphc.graph import Graph, get_default_graph
+from graphc.graph import Graph, enter_default, get_default_graph, leave_default
 from graphc.ir import SESSION, Node, Operation
 from graphc.schedule import Plan, plan
 from graphc.specialize import unknown_rank
@@ -80,23 +89,36 @@ class Session:
         self.debug = debug or os.environ.get("GRAPHC_DEBUG", "") not in ("", "0")
         self.store = VariableStore()
         self._executables: dict[tuple, Executable] = {}
+        self._entered = False
 
     # ---- context management ---------------------------------------------------------
     def __enter__(self) -> Session:
+        """Makes this session and its graph the defaults (TF1: not re-entrant)."""
+        if self._entered:
+            raise FailedPreconditionError(
+                "Session context managers are not re-entrant. "
+                "Use `Session.as_default()` if you want to enter a session multiple times."
+            )
+        self._entered = True
+        enter_default(self.graph)
         _DEFAULT_SESSIONS.append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        _DEFAULT_SESSIONS.remove(self)
+        _remove_last(self)
+        leave_default(self.graph)
+        self._entered = False
         self.close()
 
     @contextlib.contextmanager
     def as_default(self) -> Iterator[Session]:
+        """The default session inside the block; the default graph does not change (as TF1:
+        enter `sess.graph.as_default()` too when the session runs another graph)."""
         _DEFAULT_SESSIONS.append(self)
         try:
             yield self
         finally:
-            _DEFAULT_SESSIONS.remove(self)
+            _remove_last(self)
 
     def close(self) -> None:
         """Closes the session: `run`, and calling an executable it made, then raise."""
@@ -229,14 +251,27 @@ class Session:
         self.store.load(var, value)
 
 
+def _remove_last(session: Session) -> None:
+    """Drops the innermost entry of `session` from the default-session stack."""
+    for i in range(len(_DEFAULT_SESSIONS) - 1, -1, -1):
+        if _DEFAULT_SESSIONS[i] is session:
+            del _DEFAULT_SESSIONS[i]
+            return
+
+
 class InteractiveSession(Session):
-    """A Session that makes itself the default when created (for notebooks and shells)."""
+    """A Session that makes itself and its graph the defaults from its creation until it is
+    closed, as TF1's (for notebooks and shells): ops built afterwards go to its graph."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _DEFAULT_SESSIONS.append(self)
+        enter_default(self.graph)
+        self._default = True
 
     def close(self) -> None:
-        if self in _DEFAULT_SESSIONS:
-            _DEFAULT_SESSIONS.remove(self)
+        if self._default:  # once: close() may be called again, or by __exit__
+            self._default = False
+            _remove_last(self)
+            leave_default(self.graph)
         super().close()

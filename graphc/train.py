@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from graphc.autodiff import gradients
+from graphc.errors import InvalidArgumentError
 from graphc.graph import get_default_graph
 from graphc.ir import Node, Operation
 from graphc.ops import convert
@@ -22,17 +23,17 @@ from graphc.saver import Saver as Saver
 from graphc.saver import get_checkpoint_state as get_checkpoint_state
 from graphc.saver import latest_checkpoint as latest_checkpoint
 from graphc.types import float32
-from graphc.variables import Variable, VariableNode, trainable_variables
+from graphc.variables import Variable, trainable_variables
 
 GLOBAL_STEP = "global_step"
 
 
-def get_global_step(graph: Any = None) -> VariableNode | None:
+def get_global_step(graph: Any = None) -> Variable | None:
     found = (graph or get_default_graph()).get_collection(GLOBAL_STEP)
     return found[0] if found else None
 
 
-def get_or_create_global_step(graph: Any = None) -> VariableNode:
+def get_or_create_global_step(graph: Any = None) -> Variable:
     """The graph's int64 step counter (created, non-trainable, on first use)."""
     graph = graph or get_default_graph()
     step = get_global_step(graph)
@@ -46,20 +47,44 @@ def get_or_create_global_step(graph: Any = None) -> VariableNode:
 create_global_step = get_or_create_global_step
 
 
+def _check_loss_dtype(loss: Any) -> None:
+    """TF1's optimizers take float losses only (ValueError naming the loss otherwise)."""
+    if isinstance(loss, Node) and loss.type is not None and not loss.dtype.is_floating:
+        raise InvalidArgumentError(
+            f"Invalid type {loss.dtype.name} for {loss.name}, expected: "
+            "[float16, float32, float64]."
+        )
+
+
 class Optimizer:
     """Base class: `minimize` = `compute_gradients` + `apply_gradients`."""
 
     def __init__(self, learning_rate: Any, use_locking: bool = False, name: str = "Optimizer"):
         self._lr = learning_rate
         self._name = name
-        self._slots: dict[str, dict[Node, VariableNode]] = {}
+        self._slots: dict[str, dict[Node, Variable]] = {}
 
-    def compute_gradients(self, loss: Any, var_list: Any = None, **_: Any) -> list[tuple]:
-        """[(gradient or None, variable)] for the trainable variables (or `var_list`)."""
+    def compute_gradients(
+        self,
+        loss: Any,
+        var_list: Any = None,
+        gate_gradients: Any = 1,
+        aggregation_method: Any = None,
+        colocate_gradients_with_ops: bool = False,
+        grad_loss: Any = None,
+        **_: Any,
+    ) -> list[tuple]:
+        """[(gradient or None, variable)] for the trainable variables (or `var_list`).
+
+        A non-scalar loss is summed (TF1's `grad_loss` default: ones of the loss's shape);
+        a loss that is not a float raises ValueError, as TF1's.
+        """
+        _check_loss_dtype(loss)
         var_list = list(var_list) if var_list is not None else trainable_variables()
         if not var_list:
             raise ValueError("no variables to optimize")
-        return list(zip(gradients(loss, var_list), var_list, strict=True))
+        grads = gradients(loss, var_list, grad_ys=None if grad_loss is None else [grad_loss])
+        return list(zip(grads, var_list, strict=True))
 
     def apply_gradients(
         self, grads_and_vars: Any, global_step: Any = None, name: str | None = None
@@ -83,12 +108,19 @@ class Optimizer:
         loss: Any,
         global_step: Any = None,
         var_list: Any = None,
+        gate_gradients: Any = 1,
+        aggregation_method: Any = None,
+        colocate_gradients_with_ops: bool = False,
         name: str | None = None,
+        grad_loss: Any = None,
         **_: Any,
     ) -> Operation:
-        return self.apply_gradients(self.compute_gradients(loss, var_list), global_step, name)
+        """`compute_gradients` then `apply_gradients` (TF1's `minimize`, its arguments in
+        TF1's order; gating, aggregation and colocation change nothing in graphc)."""
+        grads = self.compute_gradients(loss, var_list, grad_loss=grad_loss)
+        return self.apply_gradients(grads, global_step, name)
 
-    def get_slot(self, var: Node, name: str) -> VariableNode | None:
+    def get_slot(self, var: Node, name: str) -> Variable | None:
         return self._slots.get(name, {}).get(var)
 
     def get_slot_names(self) -> list[str]:
@@ -101,7 +133,7 @@ class Optimizer:
             return cast(value, var.dtype)
         return convert(value, var.dtype)
 
-    def _slot(self, var: Node, name: str, fill: float, suffix: str = "") -> VariableNode:
+    def _slot(self, var: Node, name: str, fill: float, suffix: str = "") -> Variable:
         table = self._slots.setdefault(name, {})
         if var not in table:
             graph = get_default_graph()
@@ -182,7 +214,7 @@ class AdamOptimizer(Optimizer):
     ) -> None:
         super().__init__(learning_rate, use_locking, name)
         self._beta1, self._beta2, self._epsilon = beta1, beta2, epsilon
-        self._powers: tuple[VariableNode, VariableNode] | None = None
+        self._powers: tuple[Variable, Variable] | None = None
 
     def _create_slots(self, var_list: list[Node]) -> None:
         if self._powers is None:

@@ -90,6 +90,12 @@ def _assign(ctx: Context, node: Node) -> None:
     ctx.writes.append((node.inputs[0], ctx[node]))
 
 
+@emitter("placeholder_with_default")
+def _placeholder_with_default(ctx: Context, node: Node) -> None:
+    x = node.inputs[0]  # not fed (a fed one is cut off): its default, as it is
+    ctx.bind(node, ctx[x], alias=id(x) in ctx.aliases)
+
+
 @emitter("no_op")
 def _no_op(ctx: Context, node: Node) -> None:
     ctx.bind(node, "None")

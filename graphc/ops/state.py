@@ -17,8 +17,9 @@ import numpy as np
 from graphc.errors import DTypeError, InvalidArgumentError, ShapeError
 from graphc.graph import as_op_node
 from graphc.ir import ConstValue, Node
-from graphc.ops import BUILDERS, Fusion, checking, defop, graph_of, to_array
+from graphc.ops import BUILDERS, Fusion, checking, convert, defop, graph_of, to_array
 from graphc.ops.dims import same_dims
+from graphc.ops.reshape import reshape_back
 from graphc.types import Shape, TensorType, as_dims, as_dtype, as_ints, check_size, shape_str
 
 
@@ -122,6 +123,47 @@ no_op_def = defop(
     differentiable=False,
     stateful=True,
 )
+
+
+def _with_default_infer(x: TensorType, *, shape: Shape) -> TensorType:
+    """TF1's PlaceholderWithDefault: the output has `shape`, which the default must fit."""
+    fits = (
+        shape is None
+        or x.shape is None
+        or (
+            len(shape) == len(x.shape)
+            and all(a is None or b is None or a == b for a, b in zip(shape, x.shape, strict=True))
+        )
+    )
+    if not fits:
+        raise ShapeError(
+            f"the default value's shape {shape_str(x.shape)} does not fit shape {shape_str(shape)}"
+        )
+    return TensorType(shape, x.dtype)
+
+
+def _with_default_vjp(g: Node, n: Node) -> tuple[Node]:  # as TF1: the gradient passes through
+    return (reshape_back(g, n.inputs[0]),)  # restores the default's static shape
+
+
+placeholder_with_default_op = defop(
+    "placeholder_with_default",
+    "PlaceholderWithDefault",
+    Fusion.OPAQUE,
+    infer=_with_default_infer,
+    numpy=lambda x, *, shape: x,
+    vjp=_with_default_vjp,
+    linear=True,
+)
+
+
+def placeholder_with_default(input: Any, shape: Any, name: str | None = None) -> Node:
+    """`input` unless fed: a placeholder whose static `shape` may be looser than `input`'s
+    (None dims, or None for an unknown rank), so a feed may have another batch size."""
+    with checking("PlaceholderWithDefault", name):
+        static: Shape = None if shape is None else tuple(_dim(d) for d in _as_dims(shape))
+        value = convert(input)
+    return placeholder_with_default_op(value, shape=static, name=name or "PlaceholderWithDefault")
 
 
 def placeholder(dtype: Any, shape: Any = None, name: str | None = None) -> Node:
