@@ -39,7 +39,7 @@ def max_pool_2x2(x):
 
 x = tf.placeholder(tf.float32, [None, 64], name="images")
 labels = tf.placeholder(tf.int64, [None], name="labels")
-keep_prob = tf.placeholder(tf.float32, [], name="keep_prob")  # a scalar (compiled: known rank)
+keep_prob = tf.placeholder(tf.float32, name="keep_prob")  # unshaped, as in TF1
 with tf.name_scope("reshape"):
     x_image = tf.reshape(x, [-1, 8, 8, 1])
 with tf.name_scope("conv1"):

@@ -5,7 +5,7 @@ variables and ops, take `gradients`, and run it in a `Session`. This module
 holds the public names only.
 """
 
-from graphc import errors, initializers, losses, nn, test, train
+from graphc import errors, initializers, layers, losses, nn, test, train
 from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
 from graphc.clip import clip_by_global_norm, clip_by_norm, global_norm

@@ -58,3 +58,10 @@ def test_cnn_digits_reaches_97_percent(cache):
     out = _run("cnn_digits.py", cache)
     accuracy = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
     assert accuracy >= 0.97
+
+
+def test_layers_digits_shares_its_variables_and_reaches_97_percent(cache):
+    out = _run("layers_digits.py", cache)
+    assert "cnn/conv1/kernel" in out and out.count("cnn/fc2/kernel") == 1  # one set, reused
+    accuracy = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
+    assert accuracy >= 0.97
