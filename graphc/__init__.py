@@ -105,8 +105,12 @@ from graphc.types import (
     float16,
     float32,
     float64,
+    int8,
+    int16,
     int32,
     int64,
+    uint8,
+    uint16,
 )
 from graphc.types import bool_ as bool
 from graphc.variables import (

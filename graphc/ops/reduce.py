@@ -37,6 +37,7 @@ from graphc.ops.state import constant, static_value
 from graphc.types import (
     TensorType,
     as_dtype,
+    as_index_dtype,
     as_ints,
     broadcast_shapes,
     is_compatible,
@@ -386,9 +387,7 @@ def _arg(op: Any, doc: str) -> Any:
             x = convert(input)
             axis = dimension if axis is None else axis
             axis = normalize_axis(0 if axis is None else axis, x.type.rank)
-            out = as_dtype(output_type)
-            if out.name not in ("int32", "int64"):
-                raise DTypeError(f"output_type must be int32 or int64, got {out.name}")
+            out = as_index_dtype(output_type, "output_type")
             return op(x, axis=axis, output_type=out, name=name)
 
     builder.__name__, builder.__doc__ = op.name, doc
