@@ -183,6 +183,62 @@ def test_feeds_of_small_ints(target, tmp_path):
 
 
 @pytest.mark.parametrize("target", TARGETS)
+def test_small_int_arithmetic_wraps(target, tmp_path):
+    i8 = tf.placeholder(tf.int8, [3])
+    u8 = tf.placeholder(tf.uint8, [3])
+    i16 = tf.placeholder(tf.int16, [3])
+    u16 = tf.placeholder(tf.uint16, [3])
+    hundreds = tf.placeholder(tf.int8, [3])
+    feeds = {i8: [127, -128, 100], u8: [0, 255, 200], i16: [32767, -32768, 300], u16: [0, 65535, 4]}
+    feeds[hundreds] = [100, 100, 100]
+    fetches = {
+        "i8+1": i8 + 1,  # 127 + 1 = 128 - 256
+        "i8*2": i8 * 2,  # 100 * 2 = 200 - 256 = -56; -128 * 2 = -256 = 0
+        "-i8": -i8,  # -(-128) = 128 - 256
+        "abs-i8": tf.abs(i8),
+        "i8-fused": (i8 + 1) // 2,  # -128 // 2 = -64, inside one fused loop
+        "i8-fused-compare": (i8 + 1) > i8,
+        "sum-i8": tf.reduce_sum(hundreds),  # 300 - 256
+        "u8-1": u8 - 1,  # 0 - 1 = 255
+        "u8+100": u8 + 100,  # 255 + 100 = 355 - 256 = 99; 200 + 100 = 44
+        "u8*2": u8 * 2,  # 255 * 2 = 510 - 256 = 254; 200 * 2 = 400 - 256 = 144
+        "i16*i16": i16 * i16,  # 32767**2 = 16383 * 65536 + 1; (-32768)**2 = 2**30; 90000 - 65536
+        "i16+1": i16 + 1,
+        "u16+65000": u16 + 65000,  # 65535 + 65000 = 130535 - 65536 = 64999
+    }
+    got = _run(target, fetches, feeds, tmp_path)
+    want = {
+        "i8+1": ([-128, -127, 101], np.int8),
+        "i8*2": ([-2, 0, -56], np.int8),
+        "-i8": ([-127, -128, -100], np.int8),
+        "abs-i8": ([127, -128, 100], np.int8),  # |-128| wraps to -128, as NumPy's
+        "i8-fused": ([-64, -64, 50], np.int8),
+        "i8-fused-compare": ([False, True, True], np.bool_),
+        "sum-i8": (44, np.int8),
+        "u8-1": ([255, 254, 199], np.uint8),
+        "u8+100": ([100, 99, 44], np.uint8),
+        "u8*2": ([0, 254, 144], np.uint8),
+        "i16*i16": ([1, 0, 24464], np.int16),
+        "i16+1": ([-32768, -32767, 301], np.int16),
+        "u16+65000": ([65000, 64999, 65004], np.uint16),
+    }
+    for key, (values, dtype) in want.items():
+        value = np.asarray(got[key])
+        assert value.dtype == dtype, key
+        np.testing.assert_array_equal(value, np.array(values, dtype), err_msg=key)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_int32_wraps_inside_fused_kernels(target, tmp_path):
+    # Numba adds int32s in int64: a fused kernel must wrap each op's value as NumPy does
+    x = tf.placeholder(tf.int32, [2])
+    fetches = [(x + 1) > 0, (x * 3) // 2]
+    got = _run(target, fetches, {x: [2**31 - 1, 5]}, tmp_path)
+    assert got[0].tolist() == [False, True]  # 2**31 - 1 + 1 = -2**31
+    assert got[1].tolist() == [1073741822, 7]  # 3 * (2**31 - 1) - 2**32 = 2**31 - 3, halved
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_casts_to_and_from_small_ints(target, tmp_path):
     f = tf.placeholder(tf.float32, [5])
     i = tf.placeholder(tf.int32, [4])
