@@ -156,6 +156,8 @@ def test_float_ops_refuse_small_ints_naming_the_op():
         tf.exp(x)
     with pytest.raises(DTypeError, match=r"AddV2 .*int8, int16"):
         x + tf.placeholder(tf.int16, [2])
+    with pytest.raises(DTypeError, match=r"RealDiv .*int8, uint8"):
+        x / tf.placeholder(tf.uint8, [2])
 
 
 def test_constants_and_python_scalars_of_small_ints():
@@ -257,3 +259,41 @@ def test_casts_to_and_from_small_ints(target, tmp_path):
     assert got["u8-to-f"].dtype == np.float32
     assert got["u8-to-f"].tolist() == [255.0, 44.0, 112.0, 7.0]
     assert got["i8-to-bool"].tolist() == [True, True, True, True, False]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_division_of_integers_follows_tf1_truediv_table(target, tmp_path):
+    # TF1's `/` (_TRUEDIV_TABLE): 8- and 16-bit integers to float32, int32 and int64 to float64
+    table = {
+        tf.int8: tf.float32,
+        tf.uint8: tf.float32,
+        tf.int16: tf.float32,
+        tf.uint16: tf.float32,
+        tf.int32: tf.float64,
+        tf.int64: tf.float64,
+    }
+    fetches = {}
+    for dtype, out in table.items():
+        q = tf.constant([7, 1], dtype) / tf.constant([2, 3], dtype)
+        assert q.dtype is out, dtype
+        fetches[dtype.name] = q
+    got = _run(target, fetches, None, tmp_path)
+    for dtype, out in table.items():
+        np.testing.assert_array_equal(got[dtype.name], np.array([3.5, 1 / 3], out.np))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_integer_mean_does_not_wrap(target, tmp_path):
+    # TF1 sums an int8 mean in int8 (300 * 100 wraps); graphc sums narrow integers in int64
+    x = tf.placeholder(tf.int8, [300])
+    y = tf.placeholder(tf.uint8, [2, 4])
+    fetches = [tf.reduce_mean(x), tf.reduce_mean(y, 1), tf.reduce_mean(x[:2])]
+    got = _run(
+        target,
+        fetches,
+        {x: np.r_[-128, 127, [100] * 298], y: [[255, 255, 255, 254], [1, 2, 3, 4]]},
+        tmp_path,
+    )
+    assert got[0] == 99 and got[0].dtype == np.int8  # (29800 - 1) // 300
+    assert got[1].tolist() == [254, 2] and got[1].dtype == np.uint8  # 1019 // 4, 10 // 4
+    assert got[2] == -1  # floor(-1 / 2), as the integer mean floors

@@ -344,12 +344,21 @@ def reduce_mean(
     reduction_indices: Any = None,
     keep_dims: bool | None = None,
 ) -> Node:
-    """Mean over `axis` (integer tensors use floor division, as TF1 does for non-negatives)."""
+    """Mean over `axis` (integer tensors use floor division, as TF1 does for non-negatives).
+
+    Integers narrower than int64 are summed in int64 and the mean cast back (it lies
+    between their smallest and largest value), so an integer mean never wraps where
+    TF1's sum in the input's dtype does.
+    """
     with checking("Mean", name):  # the axes, named after the mean rather than its sum
         x = convert(input_tensor)
         _axis_attr(x, _tf1_axis(axis, keepdims, reduction_indices, keep_dims)[0])
-    total = reduce_sum(x, axis, keepdims, None, reduction_indices, keep_dims)
-    count = count_of(x, total.attrs["axis"])
+    narrow = x.dtype.is_integer and x.dtype.size < 8
+    wide = cast(x, "int64") if narrow else x
+    total = reduce_sum(wide, axis, keepdims, None, reduction_indices, keep_dims)
+    count = count_of(wide, total.attrs["axis"])
+    if narrow:
+        return cast(floordiv(total, count), x.dtype, name=name)
     return (divide if x.dtype.is_floating else floordiv)(total, count, name=name)
 
 
