@@ -19,6 +19,7 @@ from graphc.graph import (
 from graphc.ir import Node as Tensor
 from graphc.ir import Operation
 from graphc.ops import fused as _fused_ops  # registers the fused-kernel ops
+from graphc.ops.casts import saturate_cast, to_double, to_float, to_int32, to_int64
 from graphc.ops.elementwise import (
     abs,
     add,
@@ -72,6 +73,8 @@ from graphc.ops.index import concat, gather, one_hot, slice, split, stack, unsta
 from graphc.ops.linalg import einsum, matmul, tensordot
 from graphc.ops.random import random_normal, random_uniform, set_random_seed, truncated_normal
 from graphc.ops.reduce import (
+    arg_max,
+    arg_min,
     argmax,
     argmin,
     reduce_logsumexp,
@@ -81,6 +84,7 @@ from graphc.ops.reduce import (
     reduce_prod,
     reduce_sum,
 )
+from graphc.ops.scan import cumsum
 from graphc.ops.shape import (
     broadcast_to,
     expand_dims,
@@ -98,6 +102,7 @@ from graphc.ops.shape import (
 )
 from graphc.ops.shape import range_ as range
 from graphc.ops.state import constant, group, no_op, placeholder
+from graphc.ops.truth import count_nonzero, reduce_all, reduce_any
 from graphc.session import InteractiveSession, Session, get_default_session
 from graphc.types import (
     DType,

@@ -746,7 +746,99 @@ NN = [
     ),
 ]
 
-ALL = UNARY + BINARY + REDUCE + SHAPE + LINALG + POOL + NN
+
+def _cumsum_ref(x: np.ndarray, axis: int, exclusive: bool, reverse: bool) -> np.ndarray:
+    """TF1's documented Cumsum, by explicit sums over index ranges along `axis`."""
+    moved = np.moveaxis(x.astype(np.float64), axis, -1)
+    n = moved.shape[-1]
+    out = np.empty_like(moved)
+    for i in range(n):
+        lo, hi = (i + exclusive, n) if reverse else (0, i + 1 - exclusive)
+        out[..., i] = moved[..., lo:hi].sum(-1)
+    return np.moveaxis(out, -1, axis).astype(x.dtype)
+
+
+def _cumsum_case(axis: int, exclusive: bool, reverse: bool, shape: tuple, dtype: str) -> Case:
+    flags = "".join(f for f, on in (("-exclusive", exclusive), ("-reverse", reverse)) if on)
+    return Case(
+        "cumsum",
+        lambda x: tf.cumsum(x, axis, exclusive=exclusive, reverse=reverse),
+        lambda x: _cumsum_ref(x, axis, exclusive, reverse),
+        [(F, shape)],
+        dtype=dtype,
+        id=f"axis{axis}{flags}",
+    )
+
+
+def _saturate_ref(x: np.ndarray, dtype: str) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return np.clip(np.nan_to_num(x.astype(np.float64)), info.min, info.max).astype(dtype)
+
+
+TF1_NAMES = [
+    *_axes_cases("reduce_any", tf.reduce_any, np.any, B),
+    *_axes_cases("reduce_all", tf.reduce_all, np.all, B),
+    Case(
+        "reduce_any",
+        lambda x: tf.reduce_any(x > 0.5, axis=1),
+        lambda x: (x > 0.5).any(1),
+        [(F, (3, 4))],
+        id="fused",
+    ),
+    Case(
+        "reduce_all",
+        lambda x: tf.reduce_all(x > -1.0, keepdims=True),
+        lambda x: (x > -1.0).all(keepdims=True),
+        [(F, (3, 4))],
+        id="fused",
+    ),
+    Case(
+        "reduce_any", lambda x: tf.reduce_any(x, 0), lambda x: x.any(0), [(B, (0, 3))], id="empty"
+    ),
+    Case(
+        "reduce_all", lambda x: tf.reduce_all(x, 0), lambda x: x.all(0), [(B, (0, 3))], id="empty"
+    ),
+    _cumsum_case(0, False, False, (4, 3), "float32"),
+    _cumsum_case(1, True, False, (3, 4), "float32"),
+    _cumsum_case(0, False, True, (4, 3), "float64"),
+    _cumsum_case(-1, True, True, (2, 3, 4), "float64"),
+    _cumsum_case(1, False, False, (2, 1, 3), "float64"),
+    Case(
+        "reduce_sum",
+        lambda x: tf.count_nonzero(tf.round(x), 1),
+        lambda x: np.count_nonzero(np.round(x), 1).astype(np.int64),
+        [(F, (3, 4))],
+        id="count_nonzero",
+    ),
+    Case(
+        "cast",
+        lambda x: tf.saturate_cast(x * 100.0, tf.int8),
+        lambda x: _saturate_ref(x * np.float32(100), "int8"),
+        [(F, (3, 4))],
+        id="saturate_cast",
+    ),
+    Case("cast", tf.to_float, lambda x: x.astype("float32"), [(INT, (3, 4))], id="to_float"),
+    Case("cast", tf.to_double, lambda x: x.astype("float64"), [(F, (3, 4))], id="to_double"),
+    Case(
+        "cast",
+        lambda x: tf.to_int32(x * 3.0),
+        lambda x: (x * np.float32(3)).astype("int32"),
+        [(F, (3, 4))],
+        id="to_int32",
+    ),
+    Case("cast", tf.to_int64, lambda x: x.astype("int64"), [(INT, (3, 4))], id="to_int64"),
+    Case("argmax", lambda x: tf.arg_max(x, 0), lambda x: np.argmax(x, 0), [(F, (3, 4))], id="tf1"),
+    Case("argmin", lambda x: tf.arg_min(x, 1), lambda x: np.argmin(x, 1), [(F, (3, 4))], id="tf1"),
+    Case(
+        "greater",  # int32 wraps inside a fused kernel too: 2**31 - 1 + x is negative for x > 0
+        lambda x: (x + 2147483647) > 0,
+        lambda x: (x + np.int32(2147483647)) > 0,
+        [(INT, (3, 4))],
+        id="int32-fused-wraps",
+    ),
+]
+
+ALL = UNARY + BINARY + REDUCE + SHAPE + LINALG + POOL + NN + TF1_NAMES
 
 # Ops whose values cannot be compared with a deterministic oracle: tested in
 # test_session.py (state and run semantics) and test_random.py (statistics).

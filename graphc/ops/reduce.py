@@ -405,3 +405,17 @@ def _arg(op: Any, doc: str) -> Any:
 
 argmax = _arg(_argmax, "Index of the largest value along `axis` (int64 by default).")
 argmin = _arg(_argmin, "Index of the smallest value along `axis` (int64 by default).")
+
+
+def arg_max(
+    input: Any, dimension: Any, output_type: Any = "int64", name: str | None = None
+) -> Node:
+    """TF1's `tf.arg_max`: `argmax` along `dimension`, with TF1's argument order."""
+    return argmax(input, axis=dimension, name=name, output_type=output_type)
+
+
+def arg_min(
+    input: Any, dimension: Any, output_type: Any = "int64", name: str | None = None
+) -> Node:
+    """TF1's `tf.arg_min`: `argmin` along `dimension`, with TF1's argument order."""
+    return argmin(input, axis=dimension, name=name, output_type=output_type)
