@@ -26,6 +26,8 @@ from graphc.ops.reduce import broadcast_like, reduced_size, sum_to_like
 from graphc.ops.shape import reshape_like
 
 F, P, U, INT, B, IDX = "normal", "positive", "unit", "int", "bool", "index"
+# Input kinds named after a dtype: values over that dtype's whole range, so arithmetic wraps.
+SMALL_INTS = ("int8", "uint8", "int16", "uint16")
 
 
 @dataclass
@@ -55,10 +57,15 @@ def make_input(kind: str, shape: tuple, dtype: str, rng: np.random.Generator) ->
         return rng.integers(-5, 6, shape).astype("int32")
     if kind == IDX:
         return rng.integers(0, 3, shape).astype("int32")
+    if kind in SMALL_INTS:
+        info = np.iinfo(kind)
+        return rng.integers(info.min, info.max, shape, endpoint=True).astype(kind)
     return rng.random(shape) > 0.5
 
 
 def input_dtype(kind: str, dtype: str) -> str:
+    if kind in SMALL_INTS:
+        return kind
     return {INT: "int32", IDX: "int32", B: "bool"}.get(kind, dtype)
 
 
@@ -747,6 +754,86 @@ NN = [
 ]
 
 
+def _wide_mean(x: np.ndarray, axis: int) -> np.ndarray:
+    """An integer mean as TF1 floors it, summed without wrapping (graphc's reduce_mean)."""
+    return (x.astype(np.int64).sum(axis) // x.shape[axis]).astype(x.dtype)
+
+
+def _small_int_cases(k: str, full: bool) -> list[Case]:
+    """Arithmetic that wraps, comparisons, reductions and casts of one 8- or 16-bit dtype,
+    against NumPy's fixed-width arithmetic (`full`: every op, else the wrapping ones)."""
+    t = np.dtype(k).type
+    wrapping = [
+        Case("add", lambda x, y: x + y, np.add, [(k, (3, 4)), (k, (4,))], id=f"{k}-wraps"),
+        Case("multiply", lambda x, y: x * y, np.multiply, [(k, (3, 4)), (k, ())], id=k),
+        Case(
+            "greater",  # a fused chain: each op's value wraps before the next reads it
+            lambda x, y: (x + y) // 2 > x,
+            lambda x, y: (x + y) // t(2) > x,
+            [(k, (3, 4)), (k, (3, 4))],
+            id=f"{k}-fused-wraps",
+        ),
+        Case(
+            "reduce_sum",
+            lambda x: tf.reduce_sum(x, 1),
+            lambda x: x.sum(1, dtype=k),
+            [(k, (3, 8))],
+            id=f"{k}-wraps",
+        ),
+        Case(
+            "cumsum",
+            lambda x: tf.cumsum(x, 1),
+            lambda x: np.cumsum(x, 1, dtype=k),
+            [(k, (3, 6))],
+            id=f"{k}-wraps",
+        ),
+        Case(
+            "cast",
+            lambda x: tf.cast(x * 10000, k),
+            lambda x: (x * 10000).astype(k),
+            [(INT, (3, 4))],
+            id=f"int32-to-{k}-wraps",
+        ),
+        Case(
+            "cast",
+            lambda x: tf.cast(x, tf.float32),
+            lambda x: x.astype("float32"),
+            [(k, (3, 4))],
+            id=f"{k}-to-f32",
+        ),
+    ]
+    if not full:
+        return wrapping
+    return [
+        *wrapping,
+        Case("subtract", lambda x, y: x - y, np.subtract, [(k, (3, 4)), (k, (3, 4))], id=k),
+        Case("negative", lambda x: -x, np.negative, [(k, (6,))], id=k),
+        Case("abs", abs, np.abs, [(k, (6,))], id=k),
+        Case("floordiv", lambda x: x // 7, lambda x: x // t(7), [(k, (6,))], id=k),
+        Case("mod", lambda x: x % 7, lambda x: x % t(7), [(k, (6,))], id=k),
+        Case("maximum", tf.maximum, np.maximum, [(k, (3, 4)), (k, (4,))], id=k),
+        Case("less", lambda x, y: x < y, np.less, [(k, (3, 4)), (k, (3, 1))], id=k),
+        Case("equal", tf.equal, np.equal, [(k, (3, 4)), (k, (4,))], id=k),
+        Case("where", tf.where, np.where, [(B, (3, 4)), (k, (3, 4)), (k, (4,))], id=k),
+        Case("reduce_max", lambda x: tf.reduce_max(x, 0), lambda x: x.max(0), [(k, (3, 4))], id=k),
+        Case("argmax", lambda x: tf.argmax(x, 1), lambda x: np.argmax(x, 1), [(k, (3, 4))], id=k),
+        Case(
+            "reduce_sum",
+            lambda x: tf.reduce_mean(x, 1),
+            lambda x: _wide_mean(x, 1),
+            [(k, (3, 300))],
+            id=f"{k}-mean-no-wrap",
+        ),
+        Case(
+            "divide",  # TF1's `/` of 8- and 16-bit integers is float32 (its _TRUEDIV_TABLE)
+            lambda x: x / 3,
+            lambda x: x.astype("float32") / np.float32(3),
+            [(k, (3, 4))],
+            id=f"{k}-to-f32",
+        ),
+    ]
+
+
 def _cumsum_ref(x: np.ndarray, axis: int, exclusive: bool, reverse: bool) -> np.ndarray:
     """TF1's documented Cumsum, by explicit sums over index ranges along `axis`."""
     moved = np.moveaxis(x.astype(np.float64), axis, -1)
@@ -836,6 +923,10 @@ TF1_NAMES = [
         [(INT, (3, 4))],
         id="int32-fused-wraps",
     ),
+    *_small_int_cases("int8", full=True),
+    *_small_int_cases("uint8", full=True),
+    *_small_int_cases("int16", full=False),
+    *_small_int_cases("uint16", full=False),
 ]
 
 ALL = UNARY + BINARY + REDUCE + SHAPE + LINALG + POOL + NN + TF1_NAMES

@@ -201,6 +201,7 @@ def test_small_int_arithmetic_wraps(target, tmp_path):
         "i8-fused": (i8 + 1) // 2,  # -128 // 2 = -64, inside one fused loop
         "i8-fused-compare": (i8 + 1) > i8,
         "sum-i8": tf.reduce_sum(hundreds),  # 300 - 256
+        "cumsum-i8": tf.cumsum(hundreds),  # 100, 200 - 256, 300 - 256
         "u8-1": u8 - 1,  # 0 - 1 = 255
         "u8+100": u8 + 100,  # 255 + 100 = 355 - 256 = 99; 200 + 100 = 44
         "u8*2": u8 * 2,  # 255 * 2 = 510 - 256 = 254; 200 * 2 = 400 - 256 = 144
@@ -217,6 +218,7 @@ def test_small_int_arithmetic_wraps(target, tmp_path):
         "i8-fused": ([-64, -64, 50], np.int8),
         "i8-fused-compare": ([False, True, True], np.bool_),
         "sum-i8": (44, np.int8),
+        "cumsum-i8": ([100, -56, 44], np.int8),
         "u8-1": ([255, 254, 199], np.uint8),
         "u8+100": ([100, 99, 44], np.uint8),
         "u8*2": ([0, 254, 144], np.uint8),
