@@ -36,6 +36,7 @@ from graphc.initializers import (
 from graphc.ir import Node as Tensor
 from graphc.ir import Operation
 from graphc.ops import fused as _fused_ops  # registers the fused-kernel ops
+from graphc.ops.casts import saturate_cast, to_double, to_float, to_int32, to_int64
 from graphc.ops.elementwise import (
     abs,
     add,
@@ -89,6 +90,8 @@ from graphc.ops.index import concat, gather, one_hot, slice, split, stack, unsta
 from graphc.ops.linalg import einsum, matmul, tensordot
 from graphc.ops.random import random_normal, random_uniform, set_random_seed, truncated_normal
 from graphc.ops.reduce import (
+    arg_max,
+    arg_min,
     argmax,
     argmin,
     reduce_logsumexp,
@@ -98,6 +101,7 @@ from graphc.ops.reduce import (
     reduce_prod,
     reduce_sum,
 )
+from graphc.ops.scan import cumsum
 from graphc.ops.shape import (
     broadcast_to,
     expand_dims,
@@ -115,6 +119,7 @@ from graphc.ops.shape import (
 )
 from graphc.ops.shape import range_ as range
 from graphc.ops.state import constant, group, no_op, placeholder, placeholder_with_default
+from graphc.ops.truth import count_nonzero, reduce_all, reduce_any
 from graphc.session import InteractiveSession, Session, get_default_session
 from graphc.types import (
     DType,
@@ -122,8 +127,12 @@ from graphc.types import (
     float16,
     float32,
     float64,
+    int8,
+    int16,
     int32,
     int64,
+    uint8,
+    uint16,
 )
 from graphc.types import bool_ as bool
 from graphc.variable_scope import (

@@ -1,6 +1,8 @@
 """Dtypes, static shapes and NumPy broadcasting rules.
 
-Invariants: a `DType` exists once per name (compare with `is` or `==`); a
+Invariants: a `DType` exists once per name (compare with `is` or `==`), and
+`as_dtype` reads dtype names as TF1 does ("float" is float32, never NumPy's
+float64); integer dtypes wrap on overflow as NumPy's fixed-width integers. A
 static shape is a tuple of `int | None` (None = unknown dim) or `None` for an
 unknown rank. Broadcasting follows NumPy, with one documented restriction:
 two unknown dims are assumed equal (they are usually the same batch size), so
@@ -13,6 +15,7 @@ argument and its value, and op builders add the op and the user's line.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +53,34 @@ class DType:
         return self.np.kind == "b"
 
     @property
+    def is_unsigned(self) -> bool:
+        return self.np.kind in "ub"
+
+    @property
+    def size(self) -> int:
+        """Bytes per element."""
+        return self.np.itemsize
+
+    @property
+    def min(self) -> int | float | bool:
+        """The lowest finite value (TF1's `DType.min`)."""
+        return self._limits()[0]
+
+    @property
+    def max(self) -> int | float | bool:
+        """The highest finite value (TF1's `DType.max`)."""
+        return self._limits()[1]
+
+    def _limits(self) -> tuple[Any, Any]:
+        if self.is_bool:
+            return False, True
+        if self.is_floating:
+            finfo = np.finfo(self.np)
+            return float(finfo.min), float(finfo.max)
+        iinfo = np.iinfo(self.np)
+        return int(iinfo.min), int(iinfo.max)
+
+    @property
     def np_name(self) -> str:
         """The NumPy scalar type's attribute name (`np.float32`, `np.bool_`)."""
         return "bool_" if self.is_bool else self.name
@@ -76,26 +107,93 @@ class DType:
 float16 = DType("float16", "f16")
 float32 = DType("float32", "f32")
 float64 = DType("float64", "f64")
+int8 = DType("int8", "i8")
+int16 = DType("int16", "i16")
 int32 = DType("int32", "i32")
 int64 = DType("int64", "i64")
+uint8 = DType("uint8", "u8")
+uint16 = DType("uint16", "u16")
 bool_ = DType("bool", "bool")
-ALL_DTYPES = (float16, float32, float64, int32, int64, bool_)
-_BY_NAME = {d.name: d for d in ALL_DTYPES}
+ALL_DTYPES = (float16, float32, float64, int8, int16, int32, int64, uint8, uint16, bool_)
+
+# TF1's dtype strings (tensorflow/python/framework/dtypes.py): each dtype's name, plus the
+# C names "half", "float" and "double". "float" is float32 as in TF1, not NumPy's float64.
+_BY_NAME: dict[str, DType] = {
+    **{d.name: d for d in ALL_DTYPES},
+    "half": float16,
+    "float": float32,
+    "double": float64,
+}
+# TF1 dtypes graphc does not provide: named as such in errors, not as unknown names.
+_TF1_ONLY = (
+    "bfloat16",
+    "complex64",
+    "complex128",
+    "uint32",
+    "uint64",
+    "string",
+    "qint8",
+    "quint8",
+    "qint16",
+    "quint16",
+    "qint32",
+    "resource",
+    "variant",
+)
+# Python types as TF1 reads them: a type means the dtype TF1 gives a value of that type
+# (`float` is float32). TF1 rejects `int`; graphc reads it as int32, TF1's dtype of an int.
+_PYTHON_TYPES: dict[type, DType] = {float: float32, int: int32, bool: bool_}
 
 
 def as_dtype(value: Any) -> DType:
-    """Converts a DType, NumPy dtype or type, or a name like "float32" to a DType."""
+    """A DType from a DType, a TF1 dtype name ("float32", "float", "double", "half", ...), a
+    Python type (float, int, bool) or a NumPy dtype or scalar type (np.float32).
+
+    Strings are read as TF1 reads them, never as NumPy does ("float" is float32); a string
+    that is not a dtype name raises DTypeError listing the accepted names.
+    """
     if isinstance(value, DType):
         return value
-    if value is bool:
-        return bool_
+    if isinstance(value, str):
+        return _from_name(value)
+    if isinstance(value, type) and value in _PYTHON_TYPES:
+        return _PYTHON_TYPES[value]
+    if value is None:  # NumPy would read None as float64
+        raise DTypeError("a dtype is needed, got None")
     try:
         name = np.dtype(value).name
     except TypeError as exc:
         raise DTypeError(f"cannot interpret {value!r} as a graphc dtype") from exc
     if name not in _BY_NAME:
-        raise DTypeError(f"unsupported dtype {name!r}; graphc supports {sorted(_BY_NAME)}")
+        raise DTypeError(f"unsupported dtype {name!r}; graphc supports {_supported()}")
     return _BY_NAME[name]
+
+
+def _from_name(name: str) -> DType:
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    if name in _TF1_ONLY:
+        raise DTypeError(
+            f"graphc does not support TF1's dtype {name!r}; it supports {_supported()}"
+        )
+    close = [repr(c) for c in difflib.get_close_matches(name, _BY_NAME, n=3)]
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise DTypeError(
+        f"unknown dtype name {name!r}{hint}; the names graphc accepts are {', '.join(_BY_NAME)}"
+    )
+
+
+def _supported() -> str:
+    return ", ".join(d.name for d in ALL_DTYPES)
+
+
+def as_index_dtype(value: Any, what: str) -> DType:
+    """int32 or int64, the integer dtypes TF1 gives shapes, sizes, indices and random
+    integers (a narrower one would wrap them); DTypeError naming `what` for any other."""
+    dtype = as_dtype(value)
+    if dtype not in (int32, int64):
+        raise DTypeError(f"{what} must be int32 or int64, got {dtype.name}")
+    return dtype
 
 
 Shape = tuple[int | None, ...] | None

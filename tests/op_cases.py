@@ -26,6 +26,8 @@ from graphc.ops.reduce import broadcast_like, reduced_size, sum_to_like
 from graphc.ops.shape import reshape_like
 
 F, P, U, INT, B, IDX = "normal", "positive", "unit", "int", "bool", "index"
+# Input kinds named after a dtype: values over that dtype's whole range, so arithmetic wraps.
+SMALL_INTS = ("int8", "uint8", "int16", "uint16")
 
 
 @dataclass
@@ -55,10 +57,15 @@ def make_input(kind: str, shape: tuple, dtype: str, rng: np.random.Generator) ->
         return rng.integers(-5, 6, shape).astype("int32")
     if kind == IDX:
         return rng.integers(0, 3, shape).astype("int32")
+    if kind in SMALL_INTS:
+        info = np.iinfo(kind)
+        return rng.integers(info.min, info.max, shape, endpoint=True).astype(kind)
     return rng.random(shape) > 0.5
 
 
 def input_dtype(kind: str, dtype: str) -> str:
+    if kind in SMALL_INTS:
+        return kind
     return {INT: "int32", IDX: "int32", B: "bool"}.get(kind, dtype)
 
 
@@ -834,7 +841,183 @@ NN = [
     ),
 ]
 
-ALL = UNARY + BINARY + REDUCE + SHAPE + LINALG + POOL + NN
+
+def _wide_mean(x: np.ndarray, axis: int) -> np.ndarray:
+    """An integer mean as TF1 floors it, summed without wrapping (graphc's reduce_mean)."""
+    return (x.astype(np.int64).sum(axis) // x.shape[axis]).astype(x.dtype)
+
+
+def _small_int_cases(k: str, full: bool) -> list[Case]:
+    """Arithmetic that wraps, comparisons, reductions and casts of one 8- or 16-bit dtype,
+    against NumPy's fixed-width arithmetic (`full`: every op, else the wrapping ones)."""
+    t = np.dtype(k).type
+    wrapping = [
+        Case("add", lambda x, y: x + y, np.add, [(k, (3, 4)), (k, (4,))], id=f"{k}-wraps"),
+        Case("multiply", lambda x, y: x * y, np.multiply, [(k, (3, 4)), (k, ())], id=k),
+        Case(
+            "greater",  # a fused chain: each op's value wraps before the next reads it
+            lambda x, y: (x + y) // 2 > x,
+            lambda x, y: (x + y) // t(2) > x,
+            [(k, (3, 4)), (k, (3, 4))],
+            id=f"{k}-fused-wraps",
+        ),
+        Case(
+            "reduce_sum",
+            lambda x: tf.reduce_sum(x, 1),
+            lambda x: x.sum(1, dtype=k),
+            [(k, (3, 8))],
+            id=f"{k}-wraps",
+        ),
+        Case(
+            "cumsum",
+            lambda x: tf.cumsum(x, 1),
+            lambda x: np.cumsum(x, 1, dtype=k),
+            [(k, (3, 6))],
+            id=f"{k}-wraps",
+        ),
+        Case(
+            "cast",
+            lambda x: tf.cast(x * 10000, k),
+            lambda x: (x * 10000).astype(k),
+            [(INT, (3, 4))],
+            id=f"int32-to-{k}-wraps",
+        ),
+        Case(
+            "cast",
+            lambda x: tf.cast(x, tf.float32),
+            lambda x: x.astype("float32"),
+            [(k, (3, 4))],
+            id=f"{k}-to-f32",
+        ),
+    ]
+    if not full:
+        return wrapping
+    return [
+        *wrapping,
+        Case("subtract", lambda x, y: x - y, np.subtract, [(k, (3, 4)), (k, (3, 4))], id=k),
+        Case("negative", lambda x: -x, np.negative, [(k, (6,))], id=k),
+        Case("abs", abs, np.abs, [(k, (6,))], id=k),
+        Case("floordiv", lambda x: x // 7, lambda x: x // t(7), [(k, (6,))], id=k),
+        Case("mod", lambda x: x % 7, lambda x: x % t(7), [(k, (6,))], id=k),
+        Case("maximum", tf.maximum, np.maximum, [(k, (3, 4)), (k, (4,))], id=k),
+        Case("less", lambda x, y: x < y, np.less, [(k, (3, 4)), (k, (3, 1))], id=k),
+        Case("equal", tf.equal, np.equal, [(k, (3, 4)), (k, (4,))], id=k),
+        Case("where", tf.where, np.where, [(B, (3, 4)), (k, (3, 4)), (k, (4,))], id=k),
+        Case("reduce_max", lambda x: tf.reduce_max(x, 0), lambda x: x.max(0), [(k, (3, 4))], id=k),
+        Case("argmax", lambda x: tf.argmax(x, 1), lambda x: np.argmax(x, 1), [(k, (3, 4))], id=k),
+        Case(
+            "reduce_sum",
+            lambda x: tf.reduce_mean(x, 1),
+            lambda x: _wide_mean(x, 1),
+            [(k, (3, 300))],
+            id=f"{k}-mean-no-wrap",
+        ),
+        Case(
+            "divide",  # TF1's `/` of 8- and 16-bit integers is float32 (its _TRUEDIV_TABLE)
+            lambda x: x / 3,
+            lambda x: x.astype("float32") / np.float32(3),
+            [(k, (3, 4))],
+            id=f"{k}-to-f32",
+        ),
+    ]
+
+
+def _cumsum_ref(x: np.ndarray, axis: int, exclusive: bool, reverse: bool) -> np.ndarray:
+    """TF1's documented Cumsum, by explicit sums over index ranges along `axis`."""
+    moved = np.moveaxis(x.astype(np.float64), axis, -1)
+    n = moved.shape[-1]
+    out = np.empty_like(moved)
+    for i in range(n):
+        lo, hi = (i + exclusive, n) if reverse else (0, i + 1 - exclusive)
+        out[..., i] = moved[..., lo:hi].sum(-1)
+    return np.moveaxis(out, -1, axis).astype(x.dtype)
+
+
+def _cumsum_case(axis: int, exclusive: bool, reverse: bool, shape: tuple, dtype: str) -> Case:
+    flags = "".join(f for f, on in (("-exclusive", exclusive), ("-reverse", reverse)) if on)
+    return Case(
+        "cumsum",
+        lambda x: tf.cumsum(x, axis, exclusive=exclusive, reverse=reverse),
+        lambda x: _cumsum_ref(x, axis, exclusive, reverse),
+        [(F, shape)],
+        dtype=dtype,
+        id=f"axis{axis}{flags}",
+    )
+
+
+def _saturate_ref(x: np.ndarray, dtype: str) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return np.clip(np.nan_to_num(x.astype(np.float64)), info.min, info.max).astype(dtype)
+
+
+TF1_NAMES = [
+    *_axes_cases("reduce_any", tf.reduce_any, np.any, B),
+    *_axes_cases("reduce_all", tf.reduce_all, np.all, B),
+    Case(
+        "reduce_any",
+        lambda x: tf.reduce_any(x > 0.5, axis=1),
+        lambda x: (x > 0.5).any(1),
+        [(F, (3, 4))],
+        id="fused",
+    ),
+    Case(
+        "reduce_all",
+        lambda x: tf.reduce_all(x > -1.0, keepdims=True),
+        lambda x: (x > -1.0).all(keepdims=True),
+        [(F, (3, 4))],
+        id="fused",
+    ),
+    Case(
+        "reduce_any", lambda x: tf.reduce_any(x, 0), lambda x: x.any(0), [(B, (0, 3))], id="empty"
+    ),
+    Case(
+        "reduce_all", lambda x: tf.reduce_all(x, 0), lambda x: x.all(0), [(B, (0, 3))], id="empty"
+    ),
+    _cumsum_case(0, False, False, (4, 3), "float32"),
+    _cumsum_case(1, True, False, (3, 4), "float32"),
+    _cumsum_case(0, False, True, (4, 3), "float64"),
+    _cumsum_case(-1, True, True, (2, 3, 4), "float64"),
+    _cumsum_case(1, False, False, (2, 1, 3), "float64"),
+    Case(
+        "reduce_sum",
+        lambda x: tf.count_nonzero(tf.round(x), 1),
+        lambda x: np.count_nonzero(np.round(x), 1).astype(np.int64),
+        [(F, (3, 4))],
+        id="count_nonzero",
+    ),
+    Case(
+        "cast",
+        lambda x: tf.saturate_cast(x * 100.0, tf.int8),
+        lambda x: _saturate_ref(x * np.float32(100), "int8"),
+        [(F, (3, 4))],
+        id="saturate_cast",
+    ),
+    Case("cast", tf.to_float, lambda x: x.astype("float32"), [(INT, (3, 4))], id="to_float"),
+    Case("cast", tf.to_double, lambda x: x.astype("float64"), [(F, (3, 4))], id="to_double"),
+    Case(
+        "cast",
+        lambda x: tf.to_int32(x * 3.0),
+        lambda x: (x * np.float32(3)).astype("int32"),
+        [(F, (3, 4))],
+        id="to_int32",
+    ),
+    Case("cast", tf.to_int64, lambda x: x.astype("int64"), [(INT, (3, 4))], id="to_int64"),
+    Case("argmax", lambda x: tf.arg_max(x, 0), lambda x: np.argmax(x, 0), [(F, (3, 4))], id="tf1"),
+    Case("argmin", lambda x: tf.arg_min(x, 1), lambda x: np.argmin(x, 1), [(F, (3, 4))], id="tf1"),
+    Case(
+        "greater",  # int32 wraps inside a fused kernel too: 2**31 - 1 + x is negative for x > 0
+        lambda x: (x + 2147483647) > 0,
+        lambda x: (x + np.int32(2147483647)) > 0,
+        [(INT, (3, 4))],
+        id="int32-fused-wraps",
+    ),
+    *_small_int_cases("int8", full=True),
+    *_small_int_cases("uint8", full=True),
+    *_small_int_cases("int16", full=False),
+    *_small_int_cases("uint16", full=False),
+]
+
+ALL = UNARY + BINARY + REDUCE + SHAPE + LINALG + POOL + NN + TF1_NAMES
 
 # Ops whose values cannot be compared with a deterministic oracle: tested in
 # test_session.py (state and run semantics) and test_random.py (statistics).

@@ -131,7 +131,15 @@ def test_the_flag_sets_are_the_ops_we_know():
     assert _ops_with("effectful") == ["assign", "check_labels", *_ops_with("random")]
     assert _ops_with("reshape") == ["expand_dims", "reshape", "reshape_like", "squeeze"]
     sinks = [n for n, op in REGISTRY.items() if op.fusion is Fusion.REDUCTION]
-    assert sorted(sinks) == ["reduce_max", "reduce_min", "reduce_prod", "reduce_sum", "sum_to_like"]
+    assert sorted(sinks) == [
+        "reduce_all",
+        "reduce_any",
+        "reduce_max",
+        "reduce_min",
+        "reduce_prod",
+        "reduce_sum",
+        "sum_to_like",
+    ]
 
 
 @pytest.mark.parametrize("name", _ops_with("commutative"))
@@ -188,6 +196,23 @@ def test_a_reduction_fact_matches_its_numpy(name, dtype):
             ]
         )
     np.testing.assert_allclose(op.numpy(x, axis=(1,), keepdims=False), folded, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["reduce_any", "reduce_all"])
+def test_a_truth_reduction_fact_matches_its_numpy(name):
+    op, rng = REGISTRY[name], np.random.default_rng(3)
+    reduction = op.reduction
+    empty = op.numpy(np.empty((0, 3), bool), axis=(0,), keepdims=False)
+    np.testing.assert_array_equal(empty, np.full(3, reduction.identity(np.dtype(bool))))
+    x = rng.random((6, 3)) > 0.6
+    x[0], x[1] = True, False  # a row of each, so any and all differ from the row sums
+    folded = x[:, 0]
+    for j in range(1, 3):  # the combine snippet, evaluated as Python
+        folded = [
+            eval(reduction.combine.format(acc="a", v="v"), {"a": a, "v": v})
+            for a, v in zip(folded, x[:, j], strict=True)
+        ]
+    np.testing.assert_array_equal(op.numpy(x, axis=(1,), keepdims=False), folded)
 
 
 @pytest.mark.parametrize("target", ["numpy", "cpu"])

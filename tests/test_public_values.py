@@ -506,6 +506,115 @@ def _(feed):
     }
 
 
+@check("tf1-conversions")
+def _(feed):
+    t = f64(-2.7, -0.5, 0.5, 2.5, 3.0)
+    i = np.array([-3, 0, 7], np.int32)
+    pt, pi = feed(t), feed(i)
+    return {
+        "to_float": want(tf.to_float(pt), f32(-2.7, -0.5, 0.5, 2.5, 3.0)),
+        "to_float-int": want(tf.to_float(pi), f32(-3, 0, 7)),
+        "to_double": want(tf.to_double(tf.to_float(pi)), f64(-3, 0, 7)),
+        "to_int32": want(tf.to_int32(pt), np.array([-2, 0, 0, 2, 3], np.int32)),  # toward 0
+        "to_int64": want(tf.to_int64(pi), np.array([-3, 0, 7], np.int64)),
+    }
+
+
+@check("saturate_cast")
+def _(feed):
+    x = f32(300.0, -5.0, 12.7, 255.0, np.nan, np.inf, -np.inf)
+    big = f32(3e9, -3e9, 1.5, 2147483520.0)
+    wide = np.array([-1, 70000, 5, -40000], np.int32)
+    doubles = f64(1e300, -1e300, 1.0, np.inf)
+    return {
+        # clamped to [0, 255], then truncated; NaN -> 0, infinities -> the bounds
+        "f32-to-u8": want(
+            tf.saturate_cast(feed(x), tf.uint8), np.array([255, 0, 12, 255, 0, 255, 0], np.uint8)
+        ),
+        # 2**31 - 1 rounds up in float32: the bound is the float32 below it, 2**31 - 128
+        "f32-to-i32": want(
+            tf.saturate_cast(feed(big), "int32"),
+            np.array([2147483520, -2147483648, 1, 2147483520], np.int32),
+        ),
+        "i32-to-i16": want(
+            tf.saturate_cast(feed(wide), tf.int16), np.array([-1, 32767, 5, -32768], np.int16)
+        ),
+        "i32-to-u8": want(
+            tf.saturate_cast(feed(wide), tf.uint8), np.array([0, 255, 5, 0], np.uint8)
+        ),
+        "f64-to-f32": want(
+            tf.saturate_cast(feed(doubles), tf.float32),
+            f32(3.4028234663852886e38, -3.4028234663852886e38, 1.0, 3.4028234663852886e38),
+        ),
+        "i32-to-f64": want(tf.saturate_cast(feed(wide), tf.float64), wide.astype(np.float64)),
+    }
+
+
+@check("reduce_any-reduce_all")
+def _(feed):
+    x = feed(np.array([[True, True], [False, False]]))  # TF1's documented example
+    lit = feed(f32([[0.5, -1.0, 2.0], [-3.0, -0.5, -2.0]]))
+    return {
+        "any": want(tf.reduce_any(x), np.bool_(True)),
+        "any0": want(tf.reduce_any(x, 0), np.array([True, True])),
+        "any1": want(tf.reduce_any(x, 1), np.array([True, False])),
+        "all": want(tf.reduce_all(x), np.bool_(False)),
+        "all0": want(tf.reduce_all(x, 0), np.array([False, False])),
+        "all1": want(tf.reduce_all(x, 1), np.array([True, False])),
+        "all1-keep": want(tf.reduce_all(x, 1, keepdims=True), np.array([[True], [False]])),
+        "any-keep_dims": want(tf.reduce_any(x, keep_dims=True), np.array([[True]])),
+        "any-indices": want(tf.reduce_any(x, reduction_indices=[0]), np.array([True, True])),
+        "any-positive-rows": want(tf.reduce_any(lit > 0, axis=-1), np.array([True, False])),
+        "all-negative-cols": want(tf.reduce_all(lit < 0, axis=0), np.array([False, True, False])),
+    }
+
+
+@check("cumsum")
+def _(feed):
+    abc = f64(1.0, 10.0, 100.0)  # a, b, c of TF1's documented examples
+    p = feed(abc)
+    m = feed(np.array([[1, 2, 3], [4, 5, 6]], np.int32))
+    (g,) = tf.gradients(tf.reduce_sum(tf.cumsum(p) * feed(f64(1.0, 2.0, 3.0))), p)
+    return {
+        "plain": want(tf.cumsum(p), f64(1, 11, 111)),  # [a, a + b, a + b + c]
+        "exclusive": want(tf.cumsum(p, exclusive=True), f64(0, 1, 11)),  # [0, a, a + b]
+        "reverse": want(tf.cumsum(p, reverse=True), f64(111, 110, 100)),  # [a+b+c, b+c, c]
+        "both": want(tf.cumsum(p, exclusive=True, reverse=True), f64(110, 100, 0)),
+        "axis0-int": want(tf.cumsum(m, 0), np.array([[1, 2, 3], [5, 7, 9]], np.int32)),
+        "axis1-int": want(tf.cumsum(m, axis=1), np.array([[1, 3, 6], [4, 9, 15]], np.int32)),
+        "axis-tensor": want(tf.cumsum(m, tf.constant(-1)), np.array([[1, 3, 6], [4, 9, 15]], "i4")),
+        # d/dx_i sum_j w_j cumsum(x)_j = sum_{j >= i} w_j: the reverse cumsum of the weights
+        "grad": want(g, f64(6, 5, 3)),
+    }
+
+
+@check("count_nonzero")
+def _(feed):
+    x = feed(np.array([[0, 1, 0], [1, 1, 0]], np.int32))  # TF1's documented example
+    f = feed(f32(0.0, -0.0, np.nan, 2.5))
+    return {
+        "all": want(tf.count_nonzero(x), np.int64(3)),
+        "axis0": want(tf.count_nonzero(x, 0), np.array([1, 2, 0], np.int64)),
+        "axis1": want(tf.count_nonzero(x, 1), np.array([1, 2], np.int64)),
+        "keepdims": want(tf.count_nonzero(x, 1, keepdims=True), np.array([[1], [2]], np.int64)),
+        "axes": want(tf.count_nonzero(x, [0, 1]), np.int64(3)),
+        "dtype": want(tf.count_nonzero(x, 0, dtype=tf.int32), np.array([1, 2, 0], np.int32)),
+        "floats": want(tf.count_nonzero(f), np.int64(2)),  # -0.0 is zero, NaN is not
+        "bools": want(tf.count_nonzero(x > 0, 1), np.array([1, 2], np.int64)),
+    }
+
+
+@check("arg_max-arg_min")
+def _(feed):
+    x = feed(X23)  # [[0.5, -1, 2], [3, 0.25, -2]]
+    return {
+        "arg_max1": want(tf.arg_max(x, 1), np.array([2, 0], np.int64)),
+        "arg_max0": want(tf.arg_max(x, dimension=0), np.array([1, 1, 0], np.int64)),
+        "arg_min1-int32": want(tf.arg_min(x, 1, tf.int32), np.array([1, 2], np.int32)),
+        "arg_min0": want(tf.arg_min(x, 0, output_type="int64"), np.array([0, 0, 1], np.int64)),
+    }
+
+
 @check("round-specials")
 def _(feed):
     x = f32(-0.5, -0.25, np.nan, np.inf, -np.inf, 3e19, -1e10)

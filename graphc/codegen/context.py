@@ -4,9 +4,11 @@ rules every emitter uses to write values: literals, dtypes, broadcast indexing a
 the scalar snippets of elementwise ops.
 
 Invariants: `literal` writes the shortest text that reads back as exactly the value in
-its dtype; a broadcast input is indexed by NumPy's rule (size-1 and missing leading
-axes read index 0), with an unknown dim read off an input that has it; a loop of
-static extent 1 is not written, its index being the literal 0.
+its dtype; a scalar local of an integer dtype holds its value wrapped to that dtype
+(`narrowed`), as an array of that dtype would; a broadcast input is indexed by NumPy's
+rule (size-1 and missing leading axes read index 0), with an unknown dim read off an
+input that has it; a loop of static extent 1 is not written, its index being the
+literal 0.
 """
 
 from __future__ import annotations
@@ -237,3 +239,17 @@ def scalar_expr(node: Node, operands: list[str]) -> str:
     op = node.opdef
     expr = op.expr_float32 if op.expr_float32 and node.dtype.name == "float32" else op.expr
     return expr.format(*operands, **node.attrs)
+
+
+def narrowed(expr: str, dtype: DType) -> str:
+    """`expr` as a scalar of `dtype`, for a scalar local that no array store narrows.
+
+    Numba computes the arithmetic of integers narrower than 64 bits in int64, where
+    NumPy wraps each op's result to its fixed width: without this, 127 + 1 in int8
+    would stay 128 inside a kernel and compare, divide or cast differently (the same
+    for int32 past 2**31). Converting back wraps as NumPy does; floats and bools are
+    computed in their own dtype and returned as they are.
+    """
+    if not dtype.is_integer or dtype.np.itemsize == 8 or expr.startswith(np_dtype(dtype) + "("):
+        return expr
+    return f"{np_dtype(dtype)}({expr})"

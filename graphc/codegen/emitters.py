@@ -22,6 +22,7 @@ from graphc.codegen.context import (
 from graphc.codegen.cpu import EMITTERS, Emitter, emitter
 from graphc.errors import GraphcError
 from graphc.ir import Node
+from graphc.ops.reduce import SUM
 from graphc.types import normalize_axes
 
 
@@ -264,7 +265,7 @@ def _reduce_over(ctx: Context, node: Node, x: Node, reducing: Reducing) -> None:
     ctx.bind(node, reducing.finish())
 
 
-@emitter("reduce_sum", "reduce_prod", "reduce_max", "reduce_min")
+@emitter("reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_any", "reduce_all")
 def _reduce(ctx: Context, node: Node) -> None:
     x = node.inputs[0]
     axes = normalize_axes(node.attrs["axis"], len(x.type.shape))
@@ -283,6 +284,26 @@ def _sum_to_like(ctx: Context, node: Node) -> None:
     target = lambda index: broadcast_index(like.type.shape, index, shape)  # noqa: E731
     reducing = Reducing(ctx, node, axes, ctx.dims(x), ctx.dims(like), target)
     _reduce_over(ctx, node, x, reducing)
+
+
+@emitter("cumsum")
+def _cumsum(ctx: Context, node: Node) -> None:
+    """One running sum per line along the axis (the innermost loop, run from the end when
+    `reverse`), kept in the accumulation dtype and rounded into each output element."""
+    x, attrs = node.inputs[0], node.attrs
+    axis, dims = attrs["axis"], ctx.dims(x)
+    name = ctx.empty(node, dims)
+    wide, t = SUM.accumulator(node.dtype), np_dtype(node.dtype)
+    with ctx.loops([d for k, d in enumerate(dims) if k != axis]) as outer:
+        acc = ctx.names.fresh(f"acc_{node.op_name}")
+        ctx.src(f"{acc} = {literal(0, wide)}")
+        with ctx.loops([dims[axis]]) as (k,):
+            at = f"{dims[axis]} - 1 - {k}" if attrs["reverse"] and k != "0" else k
+            index = ", ".join([*outer[:axis], at, *outer[axis:]])
+            add = f"{acc} += {ctx[x]}[{index}]"
+            store = f"{name}[{index}] = {t}({acc})"
+            for line in (store, add) if attrs["exclusive"] else (add, store):
+                ctx.src(line)
 
 
 @emitter("argmax", "argmin")

@@ -15,6 +15,7 @@ from graphc.codegen.context import (
     broadcast_dims,
     broadcast_index,
     element,
+    narrowed,
     np_dtype,
     scalar_expr,
     shape_text,
@@ -99,7 +100,7 @@ def _loop(
                 continue
             operands = [value(x) for x in m.inputs]
             broadcast = m.opdef.fusion is Fusion.BROADCAST  # a read: the operand, stretched
-            expr = operands[0] if broadcast else scalar_expr(m, operands)
+            expr = operands[0] if broadcast else narrowed(scalar_expr(m, operands), m.dtype)
             local[id(m)] = ctx.names.fresh(f"t_{m.op_name}")
             ctx.src(f"{local[id(m)]} = {expr}  # {m.op_name}")
             if id(m) in stored:

@@ -473,11 +473,18 @@ logical_or = _binary(_or, "x or y (bool).")
 pow = _binary(_pow, "x ** y elementwise.")
 
 
+def _truediv_dtype(dtype: DType) -> str:
+    """The float dtype TF1's `/` casts integers to (its `_TRUEDIV_TABLE`): float32 for 8- and
+    16-bit integers, float64 for int32 and int64, which float32 cannot hold exactly."""
+    return "float32" if dtype.np.itemsize <= 2 else "float64"
+
+
 def divide(x: Any, y: Any, name: str | None = None) -> Node:
-    """True division; integer operands are cast to float64 first, as TF1's `/` does."""
+    """True division; integer operands are cast to a float dtype first, as TF1's `/` does."""
     x, y = convert_operands(x, y, op_name="RealDiv")
-    if not x.dtype.is_floating:
-        x, y = cast(x, "float64"), cast(y, "float64")
+    if x.dtype.is_integer and x.dtype is y.dtype:
+        wide = _truediv_dtype(x.dtype)
+        x, y = cast(x, wide), cast(y, wide)
     return _div(x, y, name=name)
 
 

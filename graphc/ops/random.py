@@ -18,7 +18,7 @@ from graphc.ir import Node
 from graphc.ops import Fusion, checking, convert, defop
 from graphc.ops.elementwise import identity
 from graphc.ops.state import constant, static_value
-from graphc.types import TensorType, as_dims, as_dtype, as_int, float32, int32
+from graphc.types import TensorType, as_dims, as_dtype, as_index_dtype, as_int, float32, int32
 
 DEFAULT_GRAPH_SEED = 87654321
 
@@ -145,6 +145,7 @@ def random_uniform(
     with checking("RandomUniformInt", name):
         dtype = as_dtype(dtype)
         if dtype.is_integer:
+            as_index_dtype(dtype, "an integer dtype")
             if maxval is None:
                 raise InvalidArgumentError("an integer dtype needs maxval, got maxval None")
             lo, hi = as_int(minval, "minval"), as_int(maxval, "maxval")

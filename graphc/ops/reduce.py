@@ -37,6 +37,7 @@ from graphc.ops.state import constant, static_value
 from graphc.types import (
     TensorType,
     as_dtype,
+    as_index_dtype,
     as_ints,
     broadcast_shapes,
     is_compatible,
@@ -343,12 +344,21 @@ def reduce_mean(
     reduction_indices: Any = None,
     keep_dims: bool | None = None,
 ) -> Node:
-    """Mean over `axis` (integer tensors use floor division, as TF1 does for non-negatives)."""
+    """Mean over `axis` (integer tensors use floor division, as TF1 does for non-negatives).
+
+    Integers narrower than int64 are summed in int64 and the mean cast back (it lies
+    between their smallest and largest value), so an integer mean never wraps where
+    TF1's sum in the input's dtype does.
+    """
     with checking("Mean", name):  # the axes, named after the mean rather than its sum
         x = convert(input_tensor)
         _axis_attr(x, _tf1_axis(axis, keepdims, reduction_indices, keep_dims)[0])
-    total = reduce_sum(x, axis, keepdims, None, reduction_indices, keep_dims)
-    count = count_of(x, total.attrs["axis"])
+    narrow = x.dtype.is_integer and x.dtype.size < 8
+    wide = cast(x, "int64") if narrow else x
+    total = reduce_sum(wide, axis, keepdims, None, reduction_indices, keep_dims)
+    count = count_of(wide, total.attrs["axis"])
+    if narrow:
+        return cast(floordiv(total, count), x.dtype, name=name or "Mean")
     return (divide if x.dtype.is_floating else floordiv)(total, count, name=name or "Mean")
 
 
@@ -386,9 +396,7 @@ def _arg(op: Any, doc: str) -> Any:
             x = convert(input)
             axis = dimension if axis is None else axis
             axis = normalize_axis(0 if axis is None else axis, x.type.rank)
-            out = as_dtype(output_type)
-            if out.name not in ("int32", "int64"):
-                raise DTypeError(f"output_type must be int32 or int64, got {out.name}")
+            out = as_index_dtype(output_type, "output_type")
             return op(x, axis=axis, output_type=out, name=name)
 
     builder.__name__, builder.__doc__ = op.name, doc
@@ -397,3 +405,17 @@ def _arg(op: Any, doc: str) -> Any:
 
 argmax = _arg(_argmax, "Index of the largest value along `axis` (int64 by default).")
 argmin = _arg(_argmin, "Index of the smallest value along `axis` (int64 by default).")
+
+
+def arg_max(
+    input: Any, dimension: Any, output_type: Any = "int64", name: str | None = None
+) -> Node:
+    """TF1's `tf.arg_max`: `argmax` along `dimension`, with TF1's argument order."""
+    return argmax(input, axis=dimension, name=name, output_type=output_type)
+
+
+def arg_min(
+    input: Any, dimension: Any, output_type: Any = "int64", name: str | None = None
+) -> Node:
+    """TF1's `tf.arg_min`: `argmin` along `dimension`, with TF1's argument order."""
+    return argmin(input, axis=dimension, name=name, output_type=output_type)

@@ -24,7 +24,7 @@ from graphc.ops.reshape import reshape_back, reshape_op
 from graphc.ops.reshape import reshape_like as reshape_like
 from graphc.ops.reshape import squeeze as squeeze
 from graphc.ops.state import constant, static_ints, static_value
-from graphc.types import TensorType, as_dims, as_dtype, broadcast_shapes, int32
+from graphc.types import TensorType, as_dims, as_index_dtype, broadcast_shapes, int32
 
 
 def _transpose_infer(x: TensorType, *, perm: tuple[int, ...]) -> TensorType:
@@ -240,13 +240,17 @@ def pad(
 
 
 def shape(input: Any, name: str | None = None, out_type: Any = int32) -> Node:
-    """The shape of `input` at run time, as a 1-D int32 tensor."""
-    return _shape_op(convert(input), out_type=as_dtype(out_type), name=name)
+    """The shape of `input` at run time, as a 1-D int32 (or int64) tensor."""
+    with checking("Shape", name):
+        out_type = as_index_dtype(out_type, "out_type")
+    return _shape_op(convert(input), out_type=out_type, name=name)
 
 
 def size(input: Any, name: str | None = None, out_type: Any = int32) -> Node:
-    """The number of elements of `input` at run time."""
-    return _size_op(convert(input), out_type=as_dtype(out_type), name=name)
+    """The number of elements of `input` at run time (int32, or int64)."""
+    with checking("Size", name):
+        out_type = as_index_dtype(out_type, "out_type")
+    return _size_op(convert(input), out_type=out_type, name=name)
 
 
 def rank(input: Any, name: str | None = None) -> Node:
