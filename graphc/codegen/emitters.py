@@ -102,6 +102,15 @@ def _no_op(ctx: Context, node: Node) -> None:
     ctx.bind(node, "None")
 
 
+@emitter("assert")
+def _assert(ctx: Context, node: Node) -> None:
+    condition = node.inputs[0]
+    holds = ctx[condition] if ctx.is_scalar(condition) else f"{ctx[condition]}.all()"
+    message = node.attrs["message"].replace("{", "{{").replace("}", "}}")
+    ctx.checks.require(ctx.src, node, f"not {holds}", f"assertion failed: [{message}]", [])
+    ctx.bind(node, "None")
+
+
 # ---- random -------------------------------------------------------------------------------
 def _random_shape(ctx: Context, node: Node) -> str:
     static = node.type.shape

@@ -1,0 +1,132 @@
+"""TF1's run-time assertions: the `Assert` op, and `assert_*` / `check_numerics` on it.
+
+`Assert` takes a bool condition (any shape: all elements must hold) and outputs
+nothing; a run that executes it with a false condition fails with
+`InvalidArgumentError` naming the op, the message and where it was created, before
+any variable changes. It is effectful: passes never drop or merge it. As in TF1 it
+runs only when fetched or reached through `control_dependencies`; `check_numerics`
+returns its input under such a dependency, so using the result runs the check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphc.errors import DTypeError
+from graphc.graph import get_default_graph
+from graphc.ir import Node, Operation
+from graphc.ops import Fusion, checking, convert, convert_operands, defop
+from graphc.ops.elementwise import (
+    equal,
+    greater,
+    greater_equal,
+    identity,
+    is_finite,
+    less,
+    less_equal,
+    not_equal,
+)
+from graphc.types import TensorType
+
+
+def _assert_infer(condition: TensorType, *, message: str) -> None:
+    if not condition.dtype.is_bool:
+        raise DTypeError(f"the condition must be bool, got {condition.dtype.name}")
+
+
+def _assert_numpy(condition: np.ndarray, *, message: str) -> None:
+    if not np.all(condition):
+        raise ValueError(f"assertion failed: [{message}]")
+
+
+assert_op = defop(
+    "assert",
+    "Assert",
+    Fusion.OPAQUE,
+    infer=_assert_infer,
+    numpy=_assert_numpy,
+    differentiable=False,
+    effectful=True,
+)
+
+
+def Assert(
+    condition: Any, data: Any = (), summarize: Any = None, name: str | None = None
+) -> Operation:
+    """Fails the run unless every element of `condition` is true (TF1's tf.Assert). The
+    message lists the `data` tensors by name (their values are not printed)."""
+    with checking("Assert", name):
+        condition = convert(condition)
+    names = ", ".join(convert(d).name for d in data) if data else ""
+    node = assert_op(condition, message=names or "condition", name=name or "Assert")
+    return node.graph.operation(node)
+
+
+def _binary(test: Any, symbol: str, default_name: str) -> Any:
+    def assertion(
+        x: Any,
+        y: Any,
+        data: Any = None,
+        summarize: Any = None,
+        message: str | None = None,
+        name: str | None = None,
+    ) -> Operation:
+        with get_default_graph().name_scope(name or default_name):
+            x, y = convert_operands(x, y, op_name=default_name)
+            held = f"Condition x {symbol} y did not hold element-wise: x = {x.name}, y = {y.name}"
+            text = f"{message} {held}" if message else held
+            node = assert_op(test(x, y), message=text, name="Assert")
+            return node.graph.operation(node)
+
+    assertion.__name__ = default_name
+    assertion.__doc__ = f"Fails the run unless x {symbol} y everywhere (TF1's tf.{default_name})."
+    return assertion
+
+
+assert_equal = _binary(equal, "==", "assert_equal")
+assert_none_equal = _binary(not_equal, "!=", "assert_none_equal")
+assert_less = _binary(less, "<", "assert_less")
+assert_less_equal = _binary(less_equal, "<=", "assert_less_equal")
+assert_greater = _binary(greater, ">", "assert_greater")
+assert_greater_equal = _binary(greater_equal, ">=", "assert_greater_equal")
+
+
+def _signed(test: Any, symbol: str, default_name: str) -> Any:
+    def assertion(
+        x: Any,
+        data: Any = None,
+        summarize: Any = None,
+        message: str | None = None,
+        name: str | None = None,
+    ) -> Operation:
+        with get_default_graph().name_scope(name or default_name):
+            x = convert(x)
+            held = f"Condition x {symbol} 0 did not hold element-wise: x = {x.name}"
+            text = f"{message} {held}" if message else held
+            node = assert_op(test(x, convert(0, x.dtype)), message=text, name="Assert")
+            return node.graph.operation(node)
+
+    assertion.__name__ = default_name
+    assertion.__doc__ = f"Fails the run unless x {symbol} 0 everywhere (TF1's tf.{default_name})."
+    return assertion
+
+
+assert_positive = _signed(greater, ">", "assert_positive")
+assert_negative = _signed(less, "<", "assert_negative")
+assert_non_negative = _signed(greater_equal, ">=", "assert_non_negative")
+assert_non_positive = _signed(less_equal, "<=", "assert_non_positive")
+
+
+def check_numerics(tensor: Any, message: str, name: str | None = None) -> Node:
+    """`tensor`, once a check that it holds no NaN or infinity has run (TF1's
+    CheckNumerics: the failure says "<message> : Tensor had NaN or Inf values")."""
+    graph = get_default_graph()
+    with graph.name_scope(name or "CheckNumerics"):
+        x = convert(tensor)
+        if not x.dtype.is_floating:
+            raise DTypeError(f"check_numerics needs a floating tensor, got {x.dtype.name}")
+        check = assert_op(is_finite(x), message=f"{message} : Tensor had NaN or Inf values")
+        with graph.control_dependencies([check]):
+            return identity(x)
