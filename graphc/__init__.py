@@ -5,7 +5,7 @@ variables and ops, take `gradients`, and run it in a `Session`. This module
 holds the public names only.
 """
 
-from graphc import errors, initializers, layers, losses, nn, test, train
+from graphc import debugging, errors, initializers, layers, losses, metrics, nn, test, train
 from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
 from graphc.clip import clip_by_global_norm, clip_by_norm, global_norm
@@ -36,6 +36,20 @@ from graphc.initializers import (
 from graphc.ir import Node as Tensor
 from graphc.ir import Operation
 from graphc.ops import fused as _fused_ops  # registers the fused-kernel ops
+from graphc.ops.asserts import (
+    Assert,
+    assert_equal,
+    assert_greater,
+    assert_greater_equal,
+    assert_less,
+    assert_less_equal,
+    assert_negative,
+    assert_non_negative,
+    assert_non_positive,
+    assert_none_equal,
+    assert_positive,
+    check_numerics,
+)
 from graphc.ops.casts import saturate_cast, to_double, to_float, to_int32, to_int64
 from graphc.ops.elementwise import (
     abs,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphc.errors import ShapeError
 from graphc.graph import get_default_graph
 from graphc.ir import Node
 from graphc.nn import softmax_cross_entropy_with_logits, sparse_softmax_cross_entropy_with_logits
@@ -145,13 +146,21 @@ def softmax_cross_entropy(
     onehot_labels: Any,
     logits: Any,
     weights: Any = 1.0,
+    label_smoothing: float = 0.0,
     scope: str | None = None,
     reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
     **_: Any,
 ) -> Node:
-    """Mean over the batch of the softmax cross-entropy against one-hot labels."""
+    """Mean over the batch of the softmax cross-entropy against one-hot labels, smoothed
+    as TF1 does when `label_smoothing` > 0: labels * (1 - s) + s / classes."""
     with get_default_graph().name_scope(scope or "softmax_cross_entropy_loss") as inside:
-        xent = softmax_cross_entropy_with_logits(labels=onehot_labels, logits=logits)
+        labels, logits = convert_operands(onehot_labels, logits, op_name="softmax_cross_entropy")
+        if label_smoothing:
+            classes = logits.type.shape[-1] if logits.type.shape else None
+            if classes is None:
+                raise ShapeError("label_smoothing needs a static number of classes (last axis)")
+            labels = labels * (1.0 - label_smoothing) + label_smoothing / classes
+        xent = softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         return compute_weighted_loss(xent, weights, inside, reduction)
 
 

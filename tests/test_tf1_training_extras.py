@@ -127,3 +127,13 @@ def test_moments_and_l2_normalize_name_their_ops_as_tf1(sess):
     assert mean.op.name.startswith("moments/") and variance.op.name.startswith("moments/")
     np.testing.assert_allclose(sess.run([mean, variance]), [[2.0, 4.0], [1.0, 4.0]])
     assert tf.nn.l2_normalize(x, axis=1).op.name.startswith("l2_normalize/")
+
+
+def test_label_smoothing_mixes_the_one_hot_labels_with_uniform_ones(sess):
+    logits = tf.constant([[2.0, 0.0, -1.0]])
+    onehot = tf.constant([[1.0, 0.0, 0.0]])
+    loss = tf.losses.softmax_cross_entropy(onehot, logits, label_smoothing=0.3)
+    z = np.array([2.0, 0.0, -1.0])
+    log_softmax = z - np.log(np.exp(z).sum())
+    smoothed = np.array([1.0, 0.0, 0.0]) * 0.7 + 0.3 / 3
+    np.testing.assert_allclose(sess.run(loss), -(smoothed * log_softmax).sum(), rtol=1e-6)
