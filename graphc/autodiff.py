@@ -87,7 +87,9 @@ def _gradients(ys: Any, xs: Any, grad_ys: Any, name: str, stop_gradients: Any) -
             g = _total(contributions, node)
             if id(node) in stops:
                 continue
-            for x, gx in _input_gradients(node, g, stops):
+            with graph.name_scope(f"{node.op_name}_grad"):  # TF1: gradients/<op>_grad/...
+                pairs = _input_gradients(node, g, stops)
+            for x, gx in pairs:
                 if gx is not None and id(x) in relevant and _is_float(x):
                     contributions.setdefault(id(x), []).append(gx)
         return [_total(contributions, x) if id(x) in contributions else None for x in xs]

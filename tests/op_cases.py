@@ -1028,6 +1028,7 @@ COVERED_ELSEWHERE = {
     "read_variable": "test_session.py::test_control_dependencies_order_reads",
     "assign": "test_session.py::test_reads_see_values_from_before_the_run",
     "no_op": "test_session.py::test_fetching_an_op_returns_none",
+    "assert": "test_asserts.py (a run that passes or fails)",
     "random_uniform": "test_random.py",
     "random_standard_normal": "test_random.py",
     "truncated_normal": "test_random.py",

@@ -52,3 +52,15 @@ def test_an_explicit_name_wins_and_scopes_prefix_it():
     with tf.name_scope("loss"):
         assert tf.reduce_mean(x, name="avg").op.name == "loss/avg"
         assert tf.reduce_mean(x).op.name == "loss/Mean"
+
+
+def test_gradient_ops_sit_under_their_forward_ops_grad_scope():
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    w = tf.Variable(np.ones((3, 2), np.float32), name="w")
+    with tf.name_scope("dense"):
+        h = tf.matmul(x, w)
+    loss = tf.reduce_sum(tf.nn.relu(h))
+    (g,) = tf.gradients(loss, w)
+    assert g.op.name.startswith("gradients/dense/MatMul_grad/")  # TF1's naming
+    scopes = {n.op_name.rsplit("/", 1)[0] for n in tf.get_default_graph().nodes}
+    assert {"gradients/Relu_grad", "gradients/dense/MatMul_grad"} <= scopes
