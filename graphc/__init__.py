@@ -100,6 +100,7 @@ from graphc.ops.elementwise import (
     where,
     zeros_like,
 )
+from graphc.ops.gather_nd import gather_nd
 from graphc.ops.index import concat, gather, one_hot, slice, split, stack, unstack
 from graphc.ops.linalg import einsum, matmul, tensordot
 from graphc.ops.random import random_normal, random_uniform, set_random_seed, truncated_normal

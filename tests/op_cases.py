@@ -814,6 +814,13 @@ NN = [
         id="embedding_lookup",
     ),
     Case(
+        "gather",
+        lambda p, i: tf.gather_nd(p, i),
+        lambda p, i: p[i[..., 0], i[..., 1]],
+        [(F, (3, 4, 2)), (IDX, (5, 2))],
+        id="gather_nd",
+    ),
+    Case(
         "multiply",
         lambda x: tf.clip_by_norm(x, 1.5),
         lambda x: x * 1.5 / max(np.sqrt((x * x).sum()), 1.5),

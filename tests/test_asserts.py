@@ -93,3 +93,14 @@ def test_sign_assertions_compare_with_zero(sess, assertion, good, bad):
     sess.run(check, {x: good})
     with pytest.raises(InvalidArgumentError, match="did not hold element-wise"):
         sess.run(check, {x: bad})
+
+
+def test_gather_nd_picks_slices_and_refuses_a_component_out_of_its_axis(sess):
+    params = tf.constant(np.arange(24.0).reshape(2, 3, 4))
+    indices = tf.placeholder(tf.int32, [None, 2])
+    picked = tf.gather_nd(params, indices)
+    assert picked.shape == (None, 4)
+    got = sess.run(picked, {indices: [[1, 2], [0, 0]]})
+    np.testing.assert_array_equal(got, [np.arange(20.0, 24.0), np.arange(4.0)])
+    with pytest.raises(InvalidArgumentError, match="gather_nd: an index is outside"):
+        sess.run(picked, {indices: [[0, 3]]})  # row 0 * 3 + 3 = 3 exists, column 3 does not
