@@ -126,48 +126,30 @@ def conv2d(
         return activation(out) if activation is not None else out
 
 
-def max_pooling2d(
-    inputs: Any,
-    pool_size: Any,
-    strides: Any,
-    padding: str = "valid",
-    data_format: str = "channels_last",
-    name: str | None = None,
-) -> Node:
-    """The maximum of each window (TF1's MaxPool), under the name scope `max_pooling2d`."""
-    return _pool(
-        nn.max_pool, "max_pooling2d", inputs, pool_size, strides, padding, data_format, name
-    )
+def _pooling(op: Any, layer: str, what: str) -> Any:
+    def pooling(
+        inputs: Any,
+        pool_size: Any,
+        strides: Any,
+        padding: str = "valid",
+        data_format: str = "channels_last",
+        name: str | None = None,
+    ) -> Node:
+        _channels_last(data_format, layer)
+        with variable_scope(name, default_name=layer):
+            window = [1, *_pair(pool_size, "pool_size"), 1]
+            strides = [1, *_pair(strides, "strides"), 1]
+            return op(convert(inputs), window, strides, _padding(padding))
+
+    pooling.__name__ = layer
+    pooling.__doc__ = f"{what} under the name scope `{layer}` (TF1's tf.layers.{layer})."
+    return pooling
 
 
-def average_pooling2d(
-    inputs: Any,
-    pool_size: Any,
-    strides: Any,
-    padding: str = "valid",
-    data_format: str = "channels_last",
-    name: str | None = None,
-) -> Node:
-    """The mean of each window's real elements (TF1's AvgPool)."""
-    return _pool(
-        nn.avg_pool, "average_pooling2d", inputs, pool_size, strides, padding, data_format, name
-    )
-
-
-def _pool(
-    op: Any,
-    layer: str,
-    inputs: Any,
-    pool_size: Any,
-    strides: Any,
-    padding: str,
-    data_format: str,
-    name: str | None,
-) -> Node:
-    _channels_last(data_format, layer)
-    with variable_scope(name, default_name=layer):
-        window = [1, *_pair(pool_size, "pool_size"), 1]
-        return op(convert(inputs), window, [1, *_pair(strides, "strides"), 1], _padding(padding))
+max_pooling2d = _pooling(nn.max_pool, "max_pooling2d", "The maximum of each window")
+average_pooling2d = _pooling(
+    nn.avg_pool, "average_pooling2d", "The mean of each window's real elements"
+)
 
 
 def dropout(

@@ -79,32 +79,33 @@ def _pair(labels: Any, predictions: Any, op: str) -> tuple[Node, Node]:
     return labels, predictions
 
 
-def mean_squared_error(
-    labels: Any,
-    predictions: Any,
-    weights: Any = 1.0,
-    scope: str | None = None,
-    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
-    **_: Any,
-) -> Node:
-    """(labels - predictions) ** 2, weighted and reduced (the mean by default)."""
-    labels, predictions = _pair(labels, predictions, "MeanSquaredError")
-    with get_default_graph().name_scope(scope or "mean_squared_error") as inside:
-        return compute_weighted_loss(square(labels - predictions), weights, inside, reduction)
+def _pointwise(loss: Any, default: str, op: str, what: str) -> Any:
+    def pointwise(
+        labels: Any,
+        predictions: Any,
+        weights: Any = 1.0,
+        scope: str | None = None,
+        reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+        **_: Any,
+    ) -> Node:
+        labels, predictions = _pair(labels, predictions, op)
+        with get_default_graph().name_scope(scope or default) as inside:
+            return compute_weighted_loss(loss(labels, predictions), weights, inside, reduction)
+
+    pointwise.__name__ = default
+    pointwise.__doc__ = f"{what}, weighted and reduced (the mean by default)."
+    return pointwise
 
 
-def absolute_difference(
-    labels: Any,
-    predictions: Any,
-    weights: Any = 1.0,
-    scope: str | None = None,
-    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
-    **_: Any,
-) -> Node:
-    """|labels - predictions|, weighted and reduced (the mean by default)."""
-    labels, predictions = _pair(labels, predictions, "AbsoluteDifference")
-    with get_default_graph().name_scope(scope or "absolute_difference") as inside:
-        return compute_weighted_loss(abs(predictions - labels), weights, inside, reduction)
+mean_squared_error = _pointwise(
+    lambda y, p: square(y - p),
+    "mean_squared_error",
+    "MeanSquaredError",
+    "(labels - predictions) ** 2",
+)
+absolute_difference = _pointwise(
+    lambda y, p: abs(p - y), "absolute_difference", "AbsoluteDifference", "|labels - predictions|"
+)
 
 
 def huber_loss(

@@ -64,7 +64,18 @@ def Assert(
     return node.graph.operation(node)
 
 
-def _binary(test: Any, symbol: str, default_name: str) -> Any:
+def _elementwise(
+    test: Any, symbol: str, x: Any, y: Any, message: str | None, name: str | None, default: str
+) -> Operation:
+    """The Assert that `test(x, y)` holds everywhere, its message naming both sides."""
+    with get_default_graph().name_scope(name or default):
+        x, y = convert_operands(x, y, op_name=default)
+        held = f"Condition x {symbol} y did not hold element-wise: x = {x.name}, y = {y.name}"
+        node = assert_op(test(x, y), message=f"{message} {held}" if message else held)
+        return node.graph.operation(node)
+
+
+def _binary(test: Any, symbol: str, default: str) -> Any:
     def assertion(
         x: Any,
         y: Any,
@@ -73,15 +84,10 @@ def _binary(test: Any, symbol: str, default_name: str) -> Any:
         message: str | None = None,
         name: str | None = None,
     ) -> Operation:
-        with get_default_graph().name_scope(name or default_name):
-            x, y = convert_operands(x, y, op_name=default_name)
-            held = f"Condition x {symbol} y did not hold element-wise: x = {x.name}, y = {y.name}"
-            text = f"{message} {held}" if message else held
-            node = assert_op(test(x, y), message=text, name="Assert")
-            return node.graph.operation(node)
+        return _elementwise(test, symbol, x, y, message, name, default)
 
-    assertion.__name__ = default_name
-    assertion.__doc__ = f"Fails the run unless x {symbol} y everywhere (TF1's tf.{default_name})."
+    assertion.__name__ = default
+    assertion.__doc__ = f"Fails the run unless x {symbol} y everywhere (TF1's tf.{default})."
     return assertion
 
 
@@ -93,7 +99,7 @@ assert_greater = _binary(greater, ">", "assert_greater")
 assert_greater_equal = _binary(greater_equal, ">=", "assert_greater_equal")
 
 
-def _signed(test: Any, symbol: str, default_name: str) -> Any:
+def _signed(test: Any, symbol: str, default: str) -> Any:
     def assertion(
         x: Any,
         data: Any = None,
@@ -101,15 +107,11 @@ def _signed(test: Any, symbol: str, default_name: str) -> Any:
         message: str | None = None,
         name: str | None = None,
     ) -> Operation:
-        with get_default_graph().name_scope(name or default_name):
-            x = convert(x)
-            held = f"Condition x {symbol} 0 did not hold element-wise: x = {x.name}"
-            text = f"{message} {held}" if message else held
-            node = assert_op(test(x, convert(0, x.dtype)), message=text, name="Assert")
-            return node.graph.operation(node)
+        x = convert(x)
+        return _elementwise(test, symbol, x, convert(0, x.dtype), message, name, default)
 
-    assertion.__name__ = default_name
-    assertion.__doc__ = f"Fails the run unless x {symbol} 0 everywhere (TF1's tf.{default_name})."
+    assertion.__name__ = default
+    assertion.__doc__ = f"Fails the run unless x {symbol} 0 everywhere (TF1's tf.{default})."
     return assertion
 
 
