@@ -9,6 +9,7 @@ from graphc import debugging, errors, initializers, layers, losses, metrics, nn,
 from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
 from graphc.clip import clip_by_global_norm, clip_by_norm, global_norm
+from graphc.compat import missing_names as _missing_names
 from graphc.executable import Executable, optimize
 from graphc.graph import (
     Graph,
@@ -182,6 +183,8 @@ truediv = divide
 realdiv = divide
 floor_div = floordiv
 floormod = mod
+
+__getattr__ = _missing_names(__name__, "tf")  # a TF1 name graphc lacks says so
 
 
 def log_sigmoid(x: object) -> Tensor:

@@ -10,6 +10,8 @@ from `OpError` and carries `error_code` (one of the constants below, TF1's value
 
 from __future__ import annotations
 
+from graphc.compat import missing_names
+
 # TF1's status codes (tf.errors.OK ... tf.errors.UNAUTHENTICATED), with TF1's values.
 OK = 0
 CANCELLED = 1
@@ -117,3 +119,6 @@ class DataLossError(OpError, OSError):
 
 class PassError(GraphcError, RuntimeError):
     """An optimization pass failed or returned an invalid graph."""
+
+
+__getattr__ = missing_names(__name__, "tf.errors")  # a TF1 name graphc lacks says so

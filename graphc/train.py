@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from graphc.autodiff import gradients
+from graphc.compat import missing_names
 from graphc.errors import InvalidArgumentError
 from graphc.graph import get_default_graph
 from graphc.ir import Node, Operation
@@ -391,3 +392,6 @@ def piecewise_constant(x: Any, boundaries: Any, values: Any, name: str | None = 
             below = less_equal(x, convert(bound, x.dtype))
             out = where(below, convert(value, out.dtype), out)
         return out
+
+
+__getattr__ = missing_names(__name__, "tf.train")  # a TF1 name graphc lacks says so
