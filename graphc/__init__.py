@@ -8,6 +8,8 @@ holds the public names only.
 from graphc import app as app  # tf.app.run, tf.app.flags
 from graphc import debugging, errors, initializers, layers, losses, metrics, nn, test, train
 from graphc import flags as flags
+from graphc import gfile as gfile
+from graphc import tf_io as io
 from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
 from graphc.clip import clip_by_global_norm, clip_by_norm, global_norm

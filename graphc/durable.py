@@ -16,6 +16,7 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -53,6 +54,8 @@ class AtomicFile:
             old = os.stat(self.path)
         except FileNotFoundError:
             return
+        if stat.S_ISDIR(old.st_mode):  # fail now, not at the rename
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.path)
         os.chmod(self.tmp, stat.S_IMODE(old.st_mode))
         if keep:
             with open(self.path, "rb") as source:
