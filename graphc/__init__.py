@@ -10,6 +10,7 @@ from graphc import debugging, errors, initializers, layers, losses, metrics, nn,
 from graphc import flags as flags
 from graphc import gfile as gfile
 from graphc import tf_io as io
+from graphc import tf_logging as logging
 from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
 from graphc.clip import clip_by_global_norm, clip_by_norm, global_norm
