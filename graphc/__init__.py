@@ -15,6 +15,14 @@ from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
 from graphc.clip import clip_by_global_norm, clip_by_norm, global_norm
 from graphc.compat import missing_names as _missing_names
+from graphc.config import (  # accepted by Session and run; docs/tf1-compat.md: what is honoured
+    ConfigProto,
+    GPUOptions,
+    GraphOptions,
+    OptimizerOptions,
+    RunMetadata,
+    RunOptions,
+)
 from graphc.executable import Executable, optimize
 from graphc.graph import (
     Graph,
