@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import glob
 import logging
 import math
 import os
@@ -347,6 +348,13 @@ def get_checkpoint_state(checkpoint_dir: str, latest_filename: str | None = None
     return CheckpointState(
         os.path.join(checkpoint_dir, latest), [os.path.join(checkpoint_dir, p) for p in kept]
     )
+
+
+def checkpoint_exists(checkpoint_prefix: str) -> bool:
+    """Whether a checkpoint was saved under the prefix `checkpoint_prefix` (as returned by
+    `Saver.save` or `latest_checkpoint`); a glob pattern matches any of its checkpoints."""
+    path = checkpoint_prefix + SUFFIX
+    return os.path.isfile(path) or any(os.path.isfile(p) for p in glob.glob(path))
 
 
 def latest_checkpoint(checkpoint_dir: str, latest_filename: str | None = None) -> str | None:

@@ -21,6 +21,7 @@ from graphc.ops import convert
 from graphc.ops.elementwise import cast, floor, less_equal, pow, sqrt, square, where
 from graphc.ops.state import group
 from graphc.saver import Saver as Saver
+from graphc.saver import checkpoint_exists as checkpoint_exists
 from graphc.saver import get_checkpoint_state as get_checkpoint_state
 from graphc.saver import latest_checkpoint as latest_checkpoint
 from graphc.types import float32
