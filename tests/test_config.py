@@ -79,6 +79,9 @@ def test_values_compare_copy_and_clear():
     given.allow_growth = False  # the config holds its own copy, as protobuf does
     assert config.gpu_options.allow_growth is True
     assert tf.ConfigProto(gpu_options={"allow_growth": True}) == config
+    level = tf.OptimizerOptions(opt_level=tf.OptimizerOptions.L0)
+    graph_options = tf.GraphOptions(optimizer_options=level, infer_shapes=True)
+    assert tf.ConfigProto(graph_options=graph_options).graph_options == graph_options
 
 
 def test_run_metadata_is_empty():
