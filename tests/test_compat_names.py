@@ -28,6 +28,10 @@ MODULES = {
     "tf.gfile": tf.gfile,
     "tf.logging": tf.logging,
     "tf.io": tf.io,
+    "tf.initializers": tf.initializers,
+    "tf.layers": tf.layers,
+    "tf.metrics": tf.metrics,
+    "tf.debugging": tf.debugging,
 }
 
 
