@@ -5,10 +5,24 @@ variables and ops, take `gradients`, and run it in a `Session`. This module
 holds the public names only.
 """
 
+from graphc import app as app  # tf.app.run, tf.app.flags
 from graphc import debugging, errors, initializers, layers, losses, metrics, nn, test, train
+from graphc import flags as flags
+from graphc import gfile as gfile
+from graphc import tf_io as io
+from graphc import tf_logging as logging
 from graphc._version import __version__
 from graphc.autodiff import gradients, jvp
 from graphc.clip import clip_by_global_norm, clip_by_norm, global_norm
+from graphc.compat import missing_names as _missing_names
+from graphc.config import (  # accepted by Session and run; docs/tf1-compat.md: what is honoured
+    ConfigProto,
+    GPUOptions,
+    GraphOptions,
+    OptimizerOptions,
+    RunMetadata,
+    RunOptions,
+)
 from graphc.executable import Executable, optimize
 from graphc.graph import (
     Graph,
@@ -183,6 +197,8 @@ truediv = divide
 realdiv = divide
 floor_div = floordiv
 floormod = mod
+
+__getattr__ = _missing_names(__name__, "tf")  # a TF1 name graphc lacks says so
 
 
 def log_sigmoid(x: object) -> Tensor:

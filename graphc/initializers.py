@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from graphc.compat import missing_names
 from graphc.errors import InvalidArgumentError
 from graphc.ir import Node
 from graphc.ops import random as random_ops
@@ -291,3 +292,5 @@ glorot_normal_initializer = glorot_normal = GlorotNormal
 global_variables = global_variables_initializer
 local_variables = local_variables_initializer
 variables = variables_initializer
+
+__getattr__ = missing_names(__name__, "tf.initializers")  # a TF1 name graphc lacks says so

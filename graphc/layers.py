@@ -19,6 +19,7 @@ import math
 from typing import Any
 
 from graphc import nn
+from graphc.compat import missing_names
 from graphc.errors import InvalidArgumentError, ShapeError
 from graphc.graph import GraphKeys, add_to_collection
 from graphc.initializers import Ones, Zeros
@@ -261,3 +262,6 @@ def _padding(padding: str) -> str:
 def _channels_last(data_format: str, layer: str) -> None:
     if data_format != "channels_last":
         raise NotImplementedError(f"{layer}: only data_format='channels_last' is supported")
+
+
+__getattr__ = missing_names(__name__, "tf.layers")  # a TF1 name graphc lacks says so

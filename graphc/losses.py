@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphc.compat import missing_names
 from graphc.errors import ShapeError
 from graphc.graph import get_default_graph
 from graphc.ir import Node
@@ -173,3 +174,6 @@ def _plain(weights: Any, reduction: str) -> bool:
         and weights == 1
         and reduction == Reduction.SUM_BY_NONZERO_WEIGHTS
     )
+
+
+__getattr__ = missing_names(__name__, "tf.losses")  # a TF1 name graphc lacks says so

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from graphc.compat import missing_names
 from graphc.graph import GraphKeys, add_to_collections
 from graphc.ir import Node
 from graphc.ops import convert
@@ -82,3 +83,6 @@ def _safe_div(total: Node, count: Node, name: str) -> Node:
     """total / count, 0 while count is 0."""
     nonzero = not_equal(count, 0.0)
     return where(nonzero, total / where(nonzero, count, ones_like(count)), 0.0 * total, name=name)
+
+
+__getattr__ = missing_names(__name__, "tf.metrics")  # a TF1 name graphc lacks says so

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphc.compat import missing_names
 from graphc.errors import InvalidArgumentError, ShapeError
 from graphc.graph import get_default_graph
 from graphc.ir import Node
@@ -431,3 +432,6 @@ def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) ->
     with checking("InTopKV2", name):
         k = as_int(k, "k")
     return in_top_k_op(convert(predictions), convert(targets), k=k, name=name)
+
+
+__getattr__ = missing_names(__name__, "tf.nn")  # a TF1 name graphc lacks says so

@@ -1,12 +1,12 @@
 """`Saver`: variable checkpoints as one `.npz` file, and TF1's `checkpoint` index file.
 
 Invariants:
-- Durable and atomic: each file (the data file, then the index) is written to a
-  temporary file in its folder, flushed, fsynced, renamed over its name, and the
-  folder is fsynced. Old checkpoints (`max_to_keep`) are deleted only after the index
-  names the new one. So after a crash (SIGKILL, power loss) at any instant,
-  `latest_checkpoint(folder)` names a complete checkpoint, and a save that fails
-  leaves the previous checkpoint and index as they were.
+- Durable and atomic: each file (the data file, then the index) is written by
+  `durable.durable_write` (a temporary file in its folder, flushed, fsynced, renamed
+  over its name, and the folder fsynced). Old checkpoints (`max_to_keep`) are
+  deleted only after the index names the new one. So after a crash (SIGKILL, power
+  loss) at any instant, `latest_checkpoint(folder)` names a complete checkpoint, and a
+  save that fails leaves the previous checkpoint and index as they were.
 - A restore reads and validates the whole file before assigning any variable, and
   assigns all of them in one store commit: it changes every variable or none.
 - A checkpoint is data, never code: nothing is unpickled, every member's declared
@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import glob
 import logging
 import math
 import os
 import re
 import struct
 import zipfile
-from collections.abc import Callable
 from typing import IO, Any, NamedTuple
 
 import numpy as np
 
+from graphc.durable import durable_write
 from graphc.errors import (
     DataLossError,
     DTypeError,
@@ -180,40 +181,6 @@ def _write_arrays(f: IO[bytes], values: dict[str, np.ndarray]) -> None:
         for name, value in values.items():
             with zf.open(name + MEMBER, "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
-
-
-def durable_write(path: str, write: Callable[[IO[bytes]], Any]) -> None:
-    """Writes `path` atomically and durably: a temporary file in the same folder,
-    flushed and fsynced, renamed over `path`, then the folder fsynced."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
-    # os.open with 0o666 (not mkstemp's 0o600), so the file gets the user's umask
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder: str) -> None:
-    """Makes a rename in `folder` durable, as far as the platform allows.
-
-    Best effort: the rename has happened, so failing here would report a save that
-    did take effect (Windows cannot open a folder; some file systems refuse to fsync
-    one)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # ---- reading ----------------------------------------------------------------------------
@@ -381,6 +348,13 @@ def get_checkpoint_state(checkpoint_dir: str, latest_filename: str | None = None
     return CheckpointState(
         os.path.join(checkpoint_dir, latest), [os.path.join(checkpoint_dir, p) for p in kept]
     )
+
+
+def checkpoint_exists(checkpoint_prefix: str) -> bool:
+    """Whether a checkpoint was saved under the prefix `checkpoint_prefix` (as returned by
+    `Saver.save` or `latest_checkpoint`); a glob pattern matches any of its checkpoints."""
+    path = checkpoint_prefix + SUFFIX
+    return os.path.isfile(path) or any(os.path.isfile(p) for p in glob.glob(path))
 
 
 def latest_checkpoint(checkpoint_dir: str, latest_filename: str | None = None) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from graphc.autodiff import gradients
+from graphc.compat import missing_names
 from graphc.ir import Node
 from graphc.ops.state import placeholder
 from graphc.session import Session, get_default_session
@@ -70,3 +71,6 @@ def compute_gradient_error(
         x, x_shape, y, y_shape, x_init_value, delta, extra_feed_dict, session
     )
     return float(np.max(np.abs(symbolic - numeric))) if symbolic.size else 0.0
+
+
+__getattr__ = missing_names(__name__, "tf.test")  # a TF1 name graphc lacks says so

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from graphc.autodiff import gradients
+from graphc.compat import missing_names
 from graphc.errors import InvalidArgumentError
 from graphc.graph import get_default_graph
 from graphc.ir import Node, Operation
@@ -20,6 +21,7 @@ from graphc.ops import convert
 from graphc.ops.elementwise import cast, floor, less_equal, pow, sqrt, square, where
 from graphc.ops.state import group
 from graphc.saver import Saver as Saver
+from graphc.saver import checkpoint_exists as checkpoint_exists
 from graphc.saver import get_checkpoint_state as get_checkpoint_state
 from graphc.saver import latest_checkpoint as latest_checkpoint
 from graphc.types import float32
@@ -391,3 +393,6 @@ def piecewise_constant(x: Any, boundaries: Any, values: Any, name: str | None = 
             below = less_equal(x, convert(bound, x.dtype))
             out = where(below, convert(value, out.dtype), out)
         return out
+
+
+__getattr__ = missing_names(__name__, "tf.train")  # a TF1 name graphc lacks says so
