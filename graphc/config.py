@@ -314,3 +314,11 @@ def ignored_fields(message: Message) -> list[str]:
     docs/tf1-compat.md), for a session to report."""
     honoured = HONOURED.get(type(message).__name__, frozenset())
     return [name for name in set_fields(message) if name not in honoured]
+
+
+def check_message(value: Any, kind: type[Message], what: str) -> Message:
+    """`value` if it is a `kind` (a ConfigProto, RunOptions, ...), else TypeError naming
+    the argument, as TF1 refuses a config of the wrong type."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{what} must be a tf.{kind.__name__}, got {type(value).__name__}")
+    return value

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from graphc.config import RunMetadata, RunOptions, check_message
 from graphc.errors import GraphcError
 from graphc.feeds import convert_feed, flatten
 from graphc.graph import Graph, as_op_node
@@ -87,7 +88,13 @@ class Executable(abc.ABC):
         return self.graph.to_dot()
 
     # ---- calling ------------------------------------------------------------------------
-    def __call__(self, *values: Any) -> Any:
+    def __call__(self, *values: Any, options: Any = None, run_metadata: Any = None) -> Any:
+        """Runs with the feed values, in order; TF1's `options=` and `run_metadata=` are
+        accepted (graphc traces nothing)."""
+        if options is not None:
+            check_message(options, RunOptions, "options")
+        if run_metadata is not None:
+            check_message(run_metadata, RunMetadata, "run_metadata")
         if self._store.closed:
             raise closed_session()
         if len(values) != len(self.feeds):

@@ -18,6 +18,7 @@ changes no variable. Fetch results mirror the fetch structure.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from graphc import backends, reference
+from graphc.config import ConfigProto, RunMetadata, RunOptions, check_message, ignored_fields
 from graphc.errors import (
     FailedPreconditionError,
     GraphcError,
@@ -40,6 +42,25 @@ from graphc.specialize import unknown_rank
 from graphc.store import VariableStore, closed_session
 
 _DEFAULT_SESSIONS: list[Session] = []
+_LOGGER = logging.getLogger("graphc")
+_REPORTED: set[tuple[str, ...]] = set()
+
+
+def _report_ignored(message: Any) -> None:
+    """Logs once per process, on the "graphc" logger, the fields of a ConfigProto or
+    RunOptions that graphc accepts but does not act on (docs/tf1-compat.md)."""
+    ignored = tuple(sorted(ignored_fields(message)))
+    if ignored and ignored not in _REPORTED:
+        _REPORTED.add(ignored)
+        kind = type(message).__name__
+        _LOGGER.warning("graphc ignores these %s fields: %s", kind, ", ".join(ignored))
+
+
+def _run_options(options: Any, run_metadata: Any) -> None:
+    if options is not None:
+        _report_ignored(check_message(options, RunOptions, "options"))
+    if run_metadata is not None:
+        check_message(run_metadata, RunMetadata, "run_metadata")
 
 
 def get_default_session() -> Session | None:
@@ -83,6 +104,13 @@ class Session:
         config: Any = None,
         debug: bool = False,
     ) -> None:
+        if isinstance(graph, str):  # TF1's positional order: Session(target, graph, config)
+            tf1_target, graph = graph, target if isinstance(target, Graph) else None
+            target = tf1_target or "cpu"  # TF1's '' is the in-process runtime
+            if isinstance(passes, ConfigProto) and config is None:
+                passes, config = None, passes
+        if config is not None:
+            _report_ignored(check_message(config, ConfigProto, "config"))
         self.backend = backends.get(target)
         self.graph = graph if graph is not None else get_default_graph()
         self.target, self.passes, self.cache_dir = target, passes, cache_dir
@@ -125,8 +153,17 @@ class Session:
         self.store.closed = True  # what run and its executables check
 
     # ---- running ----------------------------------------------------------------------
-    def run(self, fetches: Any, feed_dict: dict | None = None) -> Any:
-        """Runs what `fetches` need; returns values in the same structure (ops give None)."""
+    def run(
+        self,
+        fetches: Any,
+        feed_dict: dict | None = None,
+        options: Any = None,
+        run_metadata: Any = None,
+    ) -> Any:
+        """Runs what `fetches` need; returns values in the same structure (ops give None).
+        `options` (a RunOptions) and `run_metadata` (a RunMetadata) are checked and
+        accepted as TF1's; graphc acts on no RunOptions field and traces nothing."""
+        _run_options(options, run_metadata)
         if self.store.closed:
             raise closed_session()
         leaves, rebuild = flatten(fetches)
@@ -176,9 +213,12 @@ class Session:
         options = Options(self.cache_dir, self.debug)
         return self.backend.compile(step, self.store, options, rebuild)
 
-    def make_callable(self, fetches: Any, feed_list: Any = ()) -> Executable:
+    def make_callable(
+        self, fetches: Any, feed_list: Any = (), accept_options: bool = False
+    ) -> Executable:
         """A function of the `feed_list` values that runs `fetches` (TF1's make_callable):
-        an `Executable`, compiled once, with `.graph`, `.report`, `.source` and `.kernels`."""
+        an `Executable`, compiled once, with `.graph`, `.report`, `.source` and `.kernels`.
+        It always accepts TF1's `options=` and `run_metadata=` (`accept_options` too)."""
         leaves, rebuild = flatten(fetches)
         targets = [self._resolve(leaf) for leaf in leaves]
         feeds = [self._feed_node(k) for k in feed_list]

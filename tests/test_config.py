@@ -158,3 +158,31 @@ def test_run_accepts_options_and_run_metadata():
         out = sess.run(x + 1.0, {x: [1.0, 2.0]}, options=options, run_metadata=metadata)
     np.testing.assert_array_equal(out, [2.0, 3.0])
     assert metadata == tf.RunMetadata()  # graphc traces nothing
+
+
+def test_a_session_reports_the_config_fields_it_ignores(caplog):
+    config = tf.ConfigProto(intra_op_parallelism_threads=3)
+    with caplog.at_level("WARNING", logger="graphc"), tf.Session(target="numpy", config=config):
+        pass
+    assert "intra_op_parallelism_threads" in caplog.text
+    with pytest.raises(TypeError, match="config must be a tf.ConfigProto"):
+        tf.Session(target="numpy", config={"allow_soft_placement": True})
+
+
+def test_tf1s_positional_session_arguments():
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.constant(2.0) * 3.0
+    with tf.Session("", g, tf.ConfigProto()) as sess:  # TF1: target, graph, config
+        assert sess.graph is g and sess.run(x) == 6.0
+
+
+def test_make_callable_accepts_tf1s_options():
+    x = tf.placeholder(tf.float32, [])
+    with tf.Session(target="numpy") as sess:
+        step = sess.make_callable(x * 2.0, [x], accept_options=True)
+        assert step(1.5, options=tf.RunOptions(), run_metadata=tf.RunMetadata()) == 3.0
+        with pytest.raises(TypeError, match="run_metadata must be a tf.RunMetadata"):
+            step(1.5, run_metadata=tf.RunOptions())
+        with pytest.raises(TypeError, match="options must be a tf.RunOptions"):
+            sess.run(x, {x: 1.0}, options=tf.RunMetadata())
