@@ -6,7 +6,18 @@ holds the public names only.
 """
 
 from graphc import app as app  # tf.app.run, tf.app.flags
-from graphc import debugging, errors, initializers, layers, losses, metrics, nn, test, train
+from graphc import (
+    debugging,
+    errors,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    nn,
+    summary,
+    test,
+    train,
+)
 from graphc import flags as flags
 from graphc import gfile as gfile
 from graphc import tf_io as io

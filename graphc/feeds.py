@@ -3,7 +3,9 @@
 Invariants: a fed value is converted to its tensor's dtype only when that
 loses nothing (else DTypeError), and its shape must fit the tensor's static
 shape (else ShapeError); `flatten` gives the leaves of a fetch structure in
-order, with a function that rebuilds the same structure from their values.
+order, with a function that rebuilds the same structure from their values. A
+`HostValue` leaf (a summary) is replaced by the tensors it reads, and its value is
+computed in Python from theirs when the structure is rebuilt, after the run.
 """
 
 from __future__ import annotations
@@ -76,8 +78,24 @@ def _check_lossless(node: Node, array: np.ndarray, target: np.dtype) -> None:
         raise DTypeError(f"cannot feed {problem} to '{node.name}' of dtype {node.dtype.name}")
 
 
+class HostValue:
+    """A fetch whose value Python computes from the values of graph tensors after a run.
+
+    Subclasses (graphc.summary's summaries) set `tensors`, the fetches they read (tensors
+    or other HostValues), and define `value`, which gets their values in that order.
+    Backends never see a HostValue: `flatten` fetches its tensors in its place.
+    """
+
+    tensors: tuple[Any, ...] = ()
+
+    def value(self, values: list[Any]) -> Any:
+        raise NotImplementedError
+
+
 def flatten(fetches: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
     """Leaves of a nested fetch structure, and a function that rebuilds it from values."""
+    if isinstance(fetches, HostValue):
+        return _join([flatten(t) for t in fetches.tensors], fetches.value)
     if isinstance(fetches, dict):
         keys = list(fetches)
         parts = [flatten(fetches[k]) for k in keys]

@@ -32,6 +32,7 @@ MODULES = {
     "tf.layers": tf.layers,
     "tf.metrics": tf.metrics,
     "tf.debugging": tf.debugging,
+    "tf.summary": tf.summary,
 }
 
 

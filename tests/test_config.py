@@ -165,7 +165,7 @@ def test_a_session_reports_the_config_fields_it_ignores(caplog):
     with caplog.at_level("WARNING", logger="graphc"), tf.Session(target="numpy", config=config):
         pass
     assert "intra_op_parallelism_threads" in caplog.text
-    with pytest.raises(TypeError, match="config must be a tf.ConfigProto"):
+    with pytest.raises(TypeError, match=r"config must be a tf\.ConfigProto"):
         tf.Session(target="numpy", config={"allow_soft_placement": True})
 
 
@@ -182,7 +182,7 @@ def test_make_callable_accepts_tf1s_options():
     with tf.Session(target="numpy") as sess:
         step = sess.make_callable(x * 2.0, [x], accept_options=True)
         assert step(1.5, options=tf.RunOptions(), run_metadata=tf.RunMetadata()) == 3.0
-        with pytest.raises(TypeError, match="run_metadata must be a tf.RunMetadata"):
+        with pytest.raises(TypeError, match=r"run_metadata must be a tf\.RunMetadata"):
             step(1.5, run_metadata=tf.RunOptions())
-        with pytest.raises(TypeError, match="options must be a tf.RunOptions"):
+        with pytest.raises(TypeError, match=r"options must be a tf\.RunOptions"):
             sess.run(x, {x: 1.0}, options=tf.RunMetadata())
