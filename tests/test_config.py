@@ -2,7 +2,6 @@
 errors; accepted by Session; `ignored_fields` names what graphc does not act on."""
 
 import copy
-import inspect
 import pickle
 
 import numpy as np
@@ -146,10 +145,6 @@ def test_a_session_accepts_a_config():
         np.testing.assert_array_equal(sess.run(x * 2.0, {x: [1.0, 2.0]}), [2.0, 4.0])
 
 
-@pytest.mark.skipif(
-    "options" not in inspect.signature(tf.Session.run).parameters,
-    reason="Session.run does not take options= and run_metadata= yet (session.py wires them)",
-)
 def test_run_accepts_options_and_run_metadata():
     x = tf.placeholder(tf.float32, [2])
     options = tf.RunOptions(trace_level=tf.RunOptions.FULL_TRACE)
