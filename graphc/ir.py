@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from graphc.errors import GraphcError
-from graphc.types import DType, StaticShape, TensorType
+from graphc.types import DType, StaticShape, TensorType, check_compatible, shape_str
 
 if TYPE_CHECKING:
     from graphc.graph import Graph
@@ -138,6 +138,30 @@ class Node:
 
     def get_shape(self) -> StaticShape | None:
         return self.shape
+
+    def set_shape(self, shape: Any) -> None:
+        """TF1's set_shape: merges `shape` into what is known of this tensor's shape.
+
+        Ops created afterwards see the refined shape (ops created before keep theirs, as
+        in TF1). Only a placeholder's shape can be refined here (every other tensor's
+        shape follows from its op: reshape it instead); a shape that contradicts the
+        known one raises ShapeError (TF1: ValueError) naming both."""
+        given = None if shape is None else tuple(None if d in (None, -1) else int(d) for d in shape)
+        check_compatible(self.type.shape, given, f"set_shape of '{self.name}'")
+        if given is None or self.type.shape == given:
+            return
+        known = self.type.shape or (None,) * len(given)
+        merged = tuple(d if d is not None else g for d, g in zip(known, given, strict=True))
+        if merged == self.type.shape:
+            return
+        if self.opdef.name != "placeholder":
+            raise GraphcError(
+                f"set_shape cannot refine '{self.name}' ({self.opdef.type_name}) from "
+                f"{shape_str(self.type.shape)} to {shape_str(merged)}: graphc refines only "
+                "placeholders; use tf.reshape"
+            )
+        object.__setattr__(self, "attrs", Attrs({**self.attrs, "shape": merged}))
+        object.__setattr__(self, "type", TensorType(merged, self.type.dtype))
 
     @property
     def dtype(self) -> DType:

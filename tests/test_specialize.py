@@ -106,3 +106,24 @@ def test_shapes_follow_tf1_where_it_knows_more_than_the_ranks_given():
         assert ref.run(noise, {unknown: np.ones((2, 1, 3))}).shape == (2, 1, 3)
         with pytest.raises(tf.errors.InvalidArgumentError, match="do not match logits"):
             ref.run(xent, {labels: [[0, 1]], logits: np.ones((2, 3))})
+
+
+def test_set_shape_refines_a_placeholder_for_the_ops_built_after_it(sessions):
+    cpu, ref = sessions
+    x = tf.placeholder(tf.float32, name="x")
+    x.set_shape([None, 3])
+    assert x.shape == (None, 3) and tf.matmul(x, tf.ones([3, 2])).shape == (None, 2)
+    x.set_shape([4, None])  # merged with what is known
+    assert x.shape == (4, 3)
+    x.set_shape(None)  # nothing new
+    with pytest.raises(ShapeError, match=r"set_shape of 'x:0'.*\[4,3\] and \[4,5\]"):
+        x.set_shape([4, 5])
+    y = tf.reduce_sum(x * 2.0)
+    feed = {x: np.ones((4, 3), np.float32)}
+    assert cpu.run(y, feed) == ref.run(y, feed) == 24.0
+    with pytest.raises(ShapeError, match="cannot feed a value of shape"):
+        ref.run(y, {x: np.ones((2, 3), np.float32)})  # the refined shape is checked
+    doubled = tf.placeholder(tf.float32, [None, 3]) * 2.0
+    doubled.set_shape([None, 3])  # nothing new: fine on any tensor
+    with pytest.raises(tf.errors.GraphcError, match="refines only placeholders"):
+        doubled.set_shape([5, 3])
