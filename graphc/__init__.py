@@ -85,6 +85,7 @@ from graphc.ops.elementwise import (
     clip_by_value,
     cos,
     div,
+    div_no_nan,
     divide,
     equal,
     erf,

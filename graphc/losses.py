@@ -17,7 +17,7 @@ from graphc.graph import get_default_graph
 from graphc.ir import Node
 from graphc.nn import softmax_cross_entropy_with_logits, sparse_softmax_cross_entropy_with_logits
 from graphc.ops import checking, convert, convert_operands
-from graphc.ops.elementwise import abs, cast, minimum, not_equal, ones_like, square, where
+from graphc.ops.elementwise import abs, cast, div_no_nan, minimum, not_equal, ones_like, square
 from graphc.ops.reduce import reduce_mean, reduce_sum
 from graphc.types import check_compatible
 
@@ -64,13 +64,7 @@ def compute_weighted_loss(
             count = reduce_sum(ones_like(losses))
         else:
             count = reduce_sum(cast(not_equal(weights * ones_like(losses), 0.0), losses.dtype))
-        return _safe_div(total, count, name="value")
-
-
-def _safe_div(total: Node, count: Node, name: str) -> Node:
-    """total / count, 0 where count is 0 (TF1's div_no_nan for losses)."""
-    nonzero = not_equal(count, 0.0)
-    return where(nonzero, total / where(nonzero, count, ones_like(count)), 0.0 * total, name=name)
+        return div_no_nan(total, count, name="value")
 
 
 def _pair(labels: Any, predictions: Any, op: str) -> tuple[Node, Node]:

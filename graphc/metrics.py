@@ -16,7 +16,7 @@ from graphc.compat import missing_names
 from graphc.graph import GraphKeys, add_to_collections
 from graphc.ir import Node
 from graphc.ops import convert
-from graphc.ops.elementwise import cast, equal, not_equal, ones_like, where
+from graphc.ops.elementwise import cast, div_no_nan, equal, ones_like
 from graphc.ops.reduce import reduce_sum
 from graphc.types import float32
 from graphc.variable_scope import variable_scope
@@ -68,8 +68,8 @@ def _streaming_mean(
     else:
         weights = convert(weights, dtype) * ones_like(values)
         batch_total, batch_count = reduce_sum(values * weights), reduce_sum(weights)
-    value = _safe_div(total, count, "value")
-    update = _safe_div(total.assign_add(batch_total), count.assign_add(batch_count), "update_op")
+    value = div_no_nan(total, count, "value")
+    update = div_no_nan(total.assign_add(batch_total), count.assign_add(batch_count), "update_op")
     add_to_collections(metrics_collections or [], value)
     add_to_collections(updates_collections or [], update)
     return value, update
@@ -77,12 +77,6 @@ def _streaming_mean(
 
 def _local(name: str, dtype: Any) -> Variable:
     return Variable(np.zeros((), dtype.np), trainable=False, collections=LOCAL, name=name)
-
-
-def _safe_div(total: Node, count: Node, name: str) -> Node:
-    """total / count, 0 while count is 0."""
-    nonzero = not_equal(count, 0.0)
-    return where(nonzero, total / where(nonzero, count, ones_like(count)), 0.0 * total, name=name)
 
 
 __getattr__ = missing_names(__name__, "tf.metrics")  # a TF1 name graphc lacks says so

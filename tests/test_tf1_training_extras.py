@@ -137,3 +137,13 @@ def test_label_smoothing_mixes_the_one_hot_labels_with_uniform_ones(sess):
     log_softmax = z - np.log(np.exp(z).sum())
     smoothed = np.array([1.0, 0.0, 0.0]) * 0.7 + 0.3 / 3
     np.testing.assert_allclose(sess.run(loss), -(smoothed * log_softmax).sum(), rtol=1e-6)
+
+
+def test_div_no_nan_is_zero_where_the_denominator_is_and_keeps_gradients_finite(sess):
+    x = tf.constant([3.0, 2.0, 0.0])
+    y = tf.constant([2.0, 0.0, 0.0])
+    q = tf.div_no_nan(x, y)
+    np.testing.assert_array_equal(sess.run(q), [1.5, 0.0, 0.0])
+    gx, gy = sess.run(tf.gradients(tf.reduce_sum(q), [x, y]))
+    np.testing.assert_allclose(gx, [0.5, 0.0, 0.0])
+    np.testing.assert_allclose(gy, [-3.0 / 4.0, 0.0, 0.0])  # d(x/y)/dy = -x / y^2

@@ -507,6 +507,14 @@ def where(condition: Any, x: Any, y: Any, name: str | None = None) -> Node:
     return _where(convert(condition), x, y, name=name)
 
 
+def div_no_nan(x: Any, y: Any, name: str | None = None) -> Node:
+    """x / y, and 0 where y is 0 (TF1's div_no_nan). Written so that the gradient is
+    finite there too: the division only ever sees a nonzero denominator."""
+    x, y = convert_operands(x, y, op_name="DivNoNan")
+    nonzero = not_equal(y, 0)
+    return where(nonzero, x / where(nonzero, y, ones_like(y)), 0 * x, name=name or "div_no_nan")
+
+
 def clip_by_value(
     t: Any, clip_value_min: Any, clip_value_max: Any, name: str | None = None
 ) -> Node:
