@@ -129,6 +129,7 @@ from graphc.ops.elementwise import (
 from graphc.ops.gather_nd import gather_nd
 from graphc.ops.index import concat, gather, one_hot, slice, split, stack, unstack
 from graphc.ops.linalg import einsum, matmul, tensordot
+from graphc.ops.printing import Print, print
 from graphc.ops.random import random_normal, random_uniform, set_random_seed, truncated_normal
 from graphc.ops.reduce import (
     arg_max,

@@ -1036,6 +1036,7 @@ COVERED_ELSEWHERE = {
     "assign": "test_session.py::test_reads_see_values_from_before_the_run",
     "no_op": "test_session.py::test_fetching_an_op_returns_none",
     "assert": "test_asserts.py (a run that passes or fails)",
+    "print": "test_printing.py (the text both targets write)",
     "random_uniform": "test_random.py",
     "random_standard_normal": "test_random.py",
     "truncated_normal": "test_random.py",

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numba.core.errors import NumbaWarning
 
 from graphc.codegen import compile as modules
 from graphc.codegen.allocator import tune_allocator
@@ -154,6 +156,11 @@ class CpuExecutable(Executable):
         return self._check_sites.get(args[0]) if args and isinstance(args[0], str) else None
 
     def _first_call(self, arrays: list[Any]) -> Any:
+        with warnings.catch_warnings():  # a print op's objmode block: nogil holds elsewhere
+            warnings.filterwarnings("ignore", "Code running in object mode", NumbaWarning)
+            return self._compile_and_call(arrays)
+
+    def _compile_and_call(self, arrays: list[Any]) -> Any:
         try:
             out = self._fn(*arrays, *self._tail)
         except Exception as exc:

@@ -95,13 +95,14 @@ class Context:
         # into, in place (graphc.codegen.updates)
         self.updates = updates or {}
         self.src = Source()
-        self.names = Names(("np", "math", "njit", "step", "_store"))
+        self.names = Names(("np", "math", "njit", "objmode", "step", "_store", "_print"))
         self.value: dict[int, str] = {}  # node id -> expression of its value
         self.aliases: set[int] = set()  # nodes whose array may be a buffer, feed or constant
         self.writes: list[tuple[Node, str]] = []
         self.buffers: dict[int, str] = {}  # variable id -> its buffer argument
         self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
         self.parallel = False  # set when a kernel uses prange: the step needs parallel=True
+        self.prints = False  # set by a print op: the module imports objmode and the printer
         # OpenBLAS worker threads keep spinning after each np.dot and fight Numba's workers for
         # the 2 cores: parallel kernels made the W1 MLP step 5x slower (1.6 -> 8.4 ms). So
         # programs that call BLAS keep every loop serial.

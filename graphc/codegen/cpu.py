@@ -99,7 +99,7 @@ def generate(program: Program) -> tuple[str, dict[str, str]]:
     if updates:
         ctx, groups, _ = _emit(program, updates)
     out = Source()
-    _prelude(out, program.title, ctx.parallel)
+    _prelude(out, program.title, ctx.parallel, ctx.prints)
     out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
     _signature(out, groups)
     with out.indent():
@@ -146,13 +146,17 @@ def headline(node: Node) -> str:
     return "\n".join(_wrapped(head, 92))
 
 
-def _prelude(out: Source, title: str, parallel: bool) -> None:
+def _prelude(out: Source, title: str, parallel: bool, prints: bool) -> None:
     """The module header, imports and the `_store` helper."""
     out(HEADER.format(title=title).rstrip())
     out("import math")
     out()
     out("import numpy as np")
-    out("from numba import njit, prange" if parallel else "from numba import njit")
+    names = ["njit", *(["objmode"] if prints else []), *(["prange"] if parallel else [])]
+    out(f"from numba import {', '.join(names)}")
+    if prints:
+        out()
+        out("from graphc.ops.printing import emit as _print")
     out()
     out()
     out(f"@{JIT}")

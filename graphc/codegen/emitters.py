@@ -22,6 +22,7 @@ from graphc.codegen.context import (
 from graphc.codegen.cpu import EMITTERS, Emitter, emitter
 from graphc.errors import GraphcError
 from graphc.ir import Node
+from graphc.ops.printing import ATTRS as PRINT_ATTRS
 from graphc.ops.reduce import SUM
 from graphc.types import normalize_axes
 
@@ -99,6 +100,17 @@ def _placeholder_with_default(ctx: Context, node: Node) -> None:
 
 @emitter("no_op")
 def _no_op(ctx: Context, node: Node) -> None:
+    ctx.bind(node, "None")
+
+
+@emitter("print")
+def _print(ctx: Context, node: Node) -> None:
+    """One `objmode` call of `graphc.ops.printing.emit`, the function the reference uses."""
+    attrs = [repr(node.attrs[k]) for k in PRINT_ATTRS]
+    args = ", ".join([repr(node.op_name), *attrs, *(ctx[x] for x in node.inputs)])
+    ctx.prints = True
+    with ctx.src.indent("with objmode():  # written by Python, as the reference writes it"):
+        ctx.src(f"_print({args})")
     ctx.bind(node, "None")
 
 
