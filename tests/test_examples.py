@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,3 +66,27 @@ def test_layers_digits_shares_its_variables_and_reaches_97_percent(cache):
     assert "cnn/conv1/kernel" in out and out.count("cnn/fc2/kernel") == 1  # one set, reused
     accuracy = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
     assert accuracy >= 0.97
+
+
+# What TensorFlow 2.21's tf.compat.v1 printed for examples/tf1_tutorial_digits.py with its
+# import line changed to `import tensorflow.compat.v1 as tf; tf.disable_v2_behavior()`
+# (the same data, initial values and steps): the oracle this test holds graphc to.
+TF1_PRINTED = """step 0 loss 2.302585 lr 0.500000
+step 10 loss 1.564628 lr 0.450000
+step 20 loss 1.144183 lr 0.405000
+test accuracy 0.894150
+metric 0.894150
+Mean:0 0.591658"""
+
+
+def _numbers(text):
+    return [float(v) for v in re.findall(r"-?\d+\.\d+", text)]
+
+
+def test_a_tf1_tutorial_script_prints_what_tf1_prints(cache):
+    out = _run("tf1_tutorial_digits.py", cache)
+    lines = out.strip().splitlines()
+    assert [re.sub(r"[\d.]+", "#", ln) for ln in lines] == [
+        re.sub(r"[\d.]+", "#", ln) for ln in TF1_PRINTED.splitlines()
+    ]
+    np.testing.assert_allclose(_numbers(out), _numbers(TF1_PRINTED), rtol=2e-5)
