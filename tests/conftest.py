@@ -1,4 +1,5 @@
-"""Shared fixtures: every test starts with a fresh default graph.
+"""Shared fixtures: every test starts with a fresh default graph; `target` and `sess`
+run a test on both targets.
 
 Under CI (CI=true) hypothesis runs derandomized, so a submission's tests are
 reproducible; run locally (or with GRAPHC_FUZZ_EXAMPLES=2000) to explore.
@@ -23,6 +24,20 @@ if f"{os.sep}mutants{os.sep}" in graphc.__file__:  # under mutmut (make mutation
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(params=["numpy", "cpu"])
+def target(request):
+    """Each target in turn: the reference executor ("numpy") and the compiled one ("cpu")."""
+    return request.param
+
+
+@pytest.fixture
+def sess(target, tmp_path_factory):
+    """A session on `target`, its compiled code cached once for the whole test run."""
+    cache = tmp_path_factory.getbasetemp() / "graphc-cache"
+    with graphc.Session(target=target, cache_dir=cache) as s:
+        yield s
 
 
 @pytest.fixture(autouse=True)

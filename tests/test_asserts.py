@@ -9,13 +9,6 @@ import graphc as tf
 from graphc.errors import InvalidArgumentError
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def sess(request, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / "graphc-cache"
-    with tf.Session(target=request.param, cache_dir=cache) as s:
-        yield s
-
-
 def test_check_numerics_passes_finite_values_and_names_nan(sess):
     x = tf.placeholder(tf.float32, [None])
     checked = tf.check_numerics(tf.log(x), "log of x")

@@ -16,11 +16,6 @@ import graphc as tf
 from graphc.errors import GraphcError, ShapeError
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def target(request):
-    return request.param
-
-
 # ---- GraphKeys and the collection functions ---------------------------------------------------
 def test_graph_keys_are_tf1s_strings():
     keys = tf.GraphKeys

@@ -24,11 +24,6 @@ FAN_IN, FAN_OUT = 1000, 1500
 N = math.prod(SHAPE)  # 60,000 draws
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def target(request):
-    return request.param
-
-
 # ---- the formulas ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("shape", "fans"),

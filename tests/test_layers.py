@@ -7,18 +7,6 @@ import pytest
 import graphc as tf
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def target(request):
-    return request.param
-
-
-@pytest.fixture
-def sess(target, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / "graphc-cache"
-    with tf.Session(target=target, cache_dir=cache) as s:
-        yield s
-
-
 def _names(variables):
     return [v.op.name for v in variables]
 

@@ -1,16 +1,8 @@
 """tf.metrics: running totals in local variables, against counts done by hand."""
 
 import numpy as np
-import pytest
 
 import graphc as tf
-
-
-@pytest.fixture(params=["numpy", "cpu"])
-def sess(request, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / "graphc-cache"
-    with tf.Session(target=request.param, cache_dir=cache) as s:
-        yield s
 
 
 def test_accuracy_streams_over_batches_and_restarts_with_its_local_variables(sess):

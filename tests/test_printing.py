@@ -10,13 +10,6 @@ import graphc as tf
 from graphc.ops import printing
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def sess(request, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / "graphc-cache"
-    with tf.Session(target=request.param, cache_dir=cache) as s:
-        yield s
-
-
 def test_tf_print_writes_strings_and_tensors_to_stderr_when_run(sess, capfd):
     x = tf.placeholder(tf.float32, [None])
     loss = tf.reduce_sum(x * x)

@@ -178,11 +178,6 @@ def _assign(value):
     return v.assign(q), {q: value}
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def target(request):
-    return request.param
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_a_broken_assumption_raises_a_named_error_and_changes_nothing(case, target, tmp_path):
     fetch, feeds = case.build()

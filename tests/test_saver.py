@@ -27,11 +27,6 @@ from graphc.errors import (
 W0 = np.arange(6, dtype=np.float32).reshape(2, 3)
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def target(request):
-    return request.param
-
-
 def _model():
     w = tf.Variable(W0, name="w")
     s = tf.Variable(np.int64(7), name="s")

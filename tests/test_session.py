@@ -17,18 +17,6 @@ from graphc.errors import (
 )
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def target(request):
-    return request.param
-
-
-@pytest.fixture
-def sess(target, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / "graphc-cache"
-    with tf.Session(target=target, cache_dir=cache) as s:
-        yield s
-
-
 def test_nested_fetch_structures(sess):
     a, b = tf.constant(1.0), tf.constant([2, 3])
     Pair = collections.namedtuple("Pair", "first second")

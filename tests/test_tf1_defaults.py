@@ -17,11 +17,6 @@ import graphc as tf
 from graphc.errors import GraphcError, InvalidArgumentError, ShapeError
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def target(request):
-    return request.param
-
-
 # ---- sessions make their graph the default ------------------------------------------------------
 def test_a_session_block_makes_its_graph_the_default(target):
     g = tf.Graph()

@@ -7,13 +7,6 @@ import pytest
 import graphc as tf
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def sess(request, tmp_path_factory):
-    cache = tmp_path_factory.getbasetemp() / "graphc-cache"
-    with tf.Session(target=request.param, cache_dir=cache) as s:
-        yield s
-
-
 def test_clip_by_global_norm_scales_every_tensor_by_one_factor(sess):
     a, b = tf.constant([3.0, 0.0]), tf.constant([[4.0]])  # global norm 5
     (ca, none, cb), norm = tf.clip_by_global_norm([a, None, b], 2.5)

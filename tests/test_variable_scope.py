@@ -17,11 +17,6 @@ import graphc as tf
 from graphc.errors import GraphcError, ShapeError
 
 
-@pytest.fixture(params=["numpy", "cpu"])
-def target(request):
-    return request.param
-
-
 def _names(variables):
     return [v.name for v in variables]
 
