@@ -70,12 +70,9 @@ def dense(
         )
         rank = len(x.type.shape)
         out = matmul(x, kernel) if rank == 2 else tensordot(x, kernel, [[rank - 1], [0]])
-        if use_bias:
-            bias = get_variable(
-                "bias", [units], x.dtype, bias_initializer or Zeros(), bias_regularizer, trainable
-            )
-            out = nn.bias_add(out, bias)
-        return activation(out) if activation is not None else out
+        return _bias_and_activation(
+            out, use_bias, bias_initializer, bias_regularizer, trainable, activation
+        )
 
 
 def conv2d(
@@ -119,12 +116,9 @@ def conv2d(
             _padding(padding),
             dilations=[1, *_pair(dilation_rate, "dilation_rate"), 1],
         )
-        if use_bias:
-            bias = get_variable(
-                "bias", [filters], x.dtype, bias_initializer or Zeros(), bias_regularizer, trainable
-            )
-            out = nn.bias_add(out, bias)
-        return activation(out) if activation is not None else out
+        return _bias_and_activation(
+            out, use_bias, bias_initializer, bias_regularizer, trainable, activation
+        )
 
 
 def _pooling(op: Any, layer: str, what: str) -> Any:
@@ -243,6 +237,20 @@ def batch_normalization(
         for var, value in zip(moving, (mean, variance), strict=True):
             add_to_collection(GraphKeys.UPDATE_OPS, var.assign_sub((var - value) * decay))
         return nn.batch_normalization(x, mean, variance, beta, gamma, epsilon)
+
+
+def _bias_and_activation(
+    out: Node, use_bias: bool, initializer: Any, regularizer: Any, trainable: bool, activation: Any
+) -> Node:
+    """`out` plus a `bias` variable of one value per output channel (when `use_bias`;
+    zeros unless `initializer` says otherwise), then `activation`: a layer's tail."""
+    if use_bias:
+        channels = [out.type.shape[-1]]
+        bias = get_variable(
+            "bias", channels, out.dtype, initializer or Zeros(), regularizer, trainable
+        )
+        out = nn.bias_add(out, bias)
+    return activation(out) if activation is not None else out
 
 
 def _pair(value: Any, what: str) -> tuple[int, int]:
