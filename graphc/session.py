@@ -170,7 +170,7 @@ class Session:
         targets = [self._resolve(leaf) for leaf in leaves]
         feeds = self._feeds(feed_dict or {})
         order = sorted(feeds, key=lambda n: n.op_name)
-        ranks = self._fed_ranks({n: np.ndim(feeds[n]) for n in order})
+        ranks = {id(n): np.ndim(feeds[n]) for n in self._per_rank(order)}
         key = (
             tuple((id(n), is_op) for n, is_op in targets),
             tuple(id(n) for n in order),
@@ -186,12 +186,12 @@ class Session:
             exe = self._executables[key] = self._compile(targets, order, ranks=ranks)
         return rebuild(exe.run_flat([exe.argument(n, feeds[n]) for n in order]))
 
-    def _fed_ranks(self, fed: dict[Node, int]) -> dict[int, int]:
-        """Feed id -> rank of its value, for the feeds of unknown rank, when this target
-        compiles per rank (graphc.specialize); empty otherwise."""
+    def _per_rank(self, feeds: list[Node]) -> list[Node]:
+        """The feeds of unknown rank, whose fed values' ranks select the compiled program
+        when this target compiles per rank (graphc.specialize); none otherwise."""
         if not self.backend.needs_ranks:
-            return {}
-        return {id(n): rank for n, rank in fed.items() if unknown_rank(n)}
+            return []
+        return [n for n in feeds if unknown_rank(n)]
 
     def _initialize(self, p: Plan) -> None:
         """Runs a run that only sets variables (such as global_variables_initializer) with
@@ -222,7 +222,7 @@ class Session:
         leaves, rebuild = flatten(fetches)
         targets = [self._resolve(leaf) for leaf in leaves]
         feeds = [self._feed_node(k) for k in feed_list]
-        if self._fed_ranks({n: 0 for n in feeds}):  # compiled per rank, once called
+        if self._per_rank(feeds):  # compiled per rank, once called
             return Specializing(
                 feeds,
                 self.store,
