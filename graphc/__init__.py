@@ -76,6 +76,7 @@ from graphc.ops.asserts import (
     check_numerics,
 )
 from graphc.ops.casts import saturate_cast, to_double, to_float, to_int32, to_int64
+from graphc.ops.control import case, cond
 from graphc.ops.elementwise import (
     abs,
     add,

@@ -34,6 +34,8 @@ class Graph:
         self._names: dict[str, int] = {}
         self._scopes: list[str] = []
         self._control: list[tuple[Node, ...]] = []
+        # the branches of tf.cond being built, innermost last (graphc.ops.control)
+        self.branches: list[Any] = []
         self._operations: dict[int, Operation] = {}
         self.collections: dict[str, list[Any]] = {}
         self.initializers: dict[Node, Node] = {}  # variable -> its initializer (assign) node

@@ -7,6 +7,8 @@ correct over being fast. Invariants:
 - Every variable read sees the value from before the run, except
   `read_variable` nodes (ordered by control dependencies), which see writes
   made earlier in the same run.
+- A node in a branch of a `tf.cond` that is not taken does not run (its merge
+  gets None for it); every other node in the plan runs once.
 - Writes are staged and committed only when the whole run succeeded, so a
   failed run changes no variable.
 - Before an op runs, the run-time sizes it assumes equal are checked
@@ -66,6 +68,8 @@ def execute(p: Plan, feeds: dict[Node, np.ndarray], ctx: RunContext) -> dict[int
         for node in p.order:
             if id(node) in p.fed:
                 values[id(node)] = feeds[node]
+            elif not p.runs(node, values):
+                continue  # in a branch of a tf.cond not taken (graphc.schedule)
             elif node.opdef.name != "variable" or node in p.snapshot_reads:
                 values[id(node)] = _run_node(node, values, ctx)  # (skips refs-only variables)
     return values

@@ -1037,6 +1037,8 @@ COVERED_ELSEWHERE = {
     "no_op": "test_session.py::test_fetching_an_op_returns_none",
     "assert": "test_asserts.py (a run that passes or fails)",
     "print": "test_printing.py (the text both targets write)",
+    "switch": "test_cond.py (tf.cond: values, derivatives, only the taken branch runs)",
+    "merge": "test_cond.py (tf.cond: values, derivatives, only the taken branch runs)",
     "random_uniform": "test_random.py",
     "random_standard_normal": "test_random.py",
     "truncated_normal": "test_random.py",

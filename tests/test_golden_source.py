@@ -105,7 +105,36 @@ def _kernel(graph: tf.Graph) -> SimpleNamespace:
     )
 
 
-PROGRAMS = {"mlp_adam_step": _mlp, "fused_kernel": _kernel}
+def _cond(graph: tf.Graph) -> SimpleNamespace:
+    """A tf.cond training switch (batch mean and its moving average, or the moving
+    average alone), then one gradient-descent step through the branch taken."""
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 3], name="x")
+        training = tf.placeholder(tf.bool, [], name="training")
+        w = tf.Variable(tf.random_normal([3, 2], seed=3), name="w")
+        moving = tf.Variable(tf.zeros([2]), trainable=False, name="moving")
+        h = tf.matmul(x, w, name="h")
+
+        def batch_mean():
+            mean = tf.reduce_mean(h, axis=0, name="mean")
+            with tf.control_dependencies([tf.assign(moving, 0.9 * moving + 0.1 * mean)]):
+                return h - mean
+
+        y = tf.cond(training, batch_mean, lambda: h - moving, name="normalize")
+        loss = tf.reduce_mean(tf.square(y - 1.0), name="loss")
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        init = tf.global_variables_initializer()
+    return SimpleNamespace(
+        graph=graph,
+        init=init,
+        fetches=[loss, train],
+        feeds=[x, training],
+        variables=[w, moving],
+        values=[np.array([[1.0, 2.0, 3.0], [0.0, -1.0, 1.0], [2.0, 0.5, -1.0]]), np.array(True)],
+    )
+
+
+PROGRAMS = {"mlp_adam_step": _mlp, "fused_kernel": _kernel, "cond_step": _cond}
 
 
 def _session(program: SimpleNamespace, cache_dir: Path | None, target: str) -> tf.Session:

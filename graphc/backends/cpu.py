@@ -76,6 +76,7 @@ def build_program(step: Step) -> Program:
         consts=[n for n in order if n.opdef.name == "const" and n.type.shape != ()],
         randoms=[n for n in order if n.opdef.random],
         targets=list(step.targets),
+        blocks=tuple(n for n in plan.blocks if not (isinstance(n, Node) and id(n) in plan.fed)),
     )
 
 
@@ -187,7 +188,12 @@ class CpuExecutable(Executable):
         views of the store's arrays, so its end-of-step writes land in the store."""
         store, program = self._store, self.program
         store.require(self.step.plan.snapshot_reads)
-        written = {id(n.inputs[0]) for n in program.order if n.opdef.name == "assign"}
+        guards = self.step.plan.guards  # a write in a tf.cond branch may not happen
+        written = {
+            id(n.inputs[0])
+            for n in program.order
+            if n.opdef.name == "assign" and id(n) not in guards
+        }
         fresh: dict[Node, np.ndarray] = {}
         buffers = []
         for var in program.variables:

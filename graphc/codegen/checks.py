@@ -11,10 +11,15 @@ Sizes known to be equal are tracked in a union-find over size expressions
 and checks already made (once a check passed, both sides are one size) make later
 checks of the same pair disappear. A check whose two sides are sizes of the step's
 arguments (or literals) runs once, on entry, before any work; the others run where
-their op is, still before any variable is written.
+their op is, still before any variable is written. Inside a branch of a tf.cond
+(`scoped`) checks stay where their op is, and what they established is forgotten
+when the branch ends.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 from graphc.codegen.source import Source
 from graphc.ir import Node
@@ -64,6 +69,19 @@ class Checks:
         self.sites: dict[str, str] = {}  # message template -> where the op was created
         self.entry = Source()  # checks run on entry (at the step's body level)
         self.entry._level = 1
+        self._scopes = 0  # how many branches the code being emitted is in
+
+    @contextlib.contextmanager
+    def scoped(self) -> Iterator[None]:
+        """Checks made inside run only sometimes (a branch of a tf.cond): none of them
+        moves to the step's entry, and what they establish is forgotten after."""
+        saved = dict(self.sizes._parent)
+        self._scopes += 1
+        try:
+            yield
+        finally:
+            self._scopes -= 1
+            self.sizes._parent = saved
 
     def shaped(self, array: str, dims: list[str]) -> None:
         """Records that `array` was allocated with `dims`."""
@@ -79,7 +97,7 @@ class Checks:
         template = eq.message(node)
         self.sites[template] = node.site
         values = [ra] if isinstance(eq.b, int) else [ra, rb]
-        entry = self.sizes.available_on_entry(ra) and self.sizes.available_on_entry(rb)
+        entry = not self._scopes and all(map(self.sizes.available_on_entry, (ra, rb)))
         target = self.entry if entry else src
         if entry and not target.lines:
             target("# sizes the graph assumes equal, checked once before any work")

@@ -24,6 +24,7 @@ from graphc.codegen.source import Names, Source
 from graphc.ir import Node
 from graphc.ops.dims import Dim
 from graphc.ops.linalg import matrix_product
+from graphc.schedule import Branch
 from graphc.types import DType
 
 
@@ -41,6 +42,12 @@ class Program:
     # The caller's targets as it named them (before passes), True for an op run only for its
     # effects: the step's docstring lists them. Empty: the fetches are listed instead.
     targets: list[tuple[Node, bool]] = field(default_factory=list)
+    # `order` with the branches of tf.cond nested (graphc.schedule); empty: `order` itself
+    blocks: tuple[Node | Branch, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.blocks:
+            self.blocks = tuple(self.order)
 
 
 def np_dtype(dtype: DType) -> str:
@@ -98,7 +105,9 @@ class Context:
         self.names = Names(("np", "math", "njit", "objmode", "step", "_store", "_print"))
         self.value: dict[int, str] = {}  # node id -> expression of its value
         self.aliases: set[int] = set()  # nodes whose array may be a buffer, feed or constant
-        self.writes: list[tuple[Node, str]] = []
+        # (variable, value, the conditions it is written under): stored at the step's end
+        self.writes: list[tuple[Node, str, tuple[str, ...]]] = []
+        self.condition: tuple[str, ...] = ()  # the `if`s of tf.cond branches around the code
         self.buffers: dict[int, str] = {}  # variable id -> its buffer argument
         self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
         self.parallel = False  # set when a kernel uses prange: the step needs parallel=True
@@ -154,6 +163,23 @@ class Context:
         self.src(f"{name} = np.empty({shape_text(dims)}, {np_dtype(node.dtype)})")
         self.checks.shaped(name, dims)
         return name
+
+    @contextmanager
+    def branch(self, condition: str) -> Iterator[None]:
+        """Code emitted inside runs only when `condition` holds (one side of a tf.cond):
+        writes record it, and size checks made there are forgotten after."""
+        saved = self.condition
+        self.condition = (*saved, condition)
+        try:
+            with self.checks.scoped():
+                yield
+        finally:
+            self.condition = saved
+
+    def write(self, var: Node, expr: str) -> None:
+        """Records that `var` gets the value `expr` at the step's end (under the current
+        branch's conditions)."""
+        self.writes.append((var, expr, self.condition))
 
     # ---- loops ----------------------------------------------------------------------
     @contextmanager

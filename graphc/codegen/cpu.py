@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from graphc.codegen.context import (
     Context,
@@ -43,6 +44,7 @@ from graphc.errors import GraphcError
 from graphc.graph import node_line
 from graphc.ir import Node
 from graphc.ops import Fusion, assumed_equal
+from graphc.schedule import Branch, Item
 
 HEADER = "# graphc generated: {title} (do not edit)\n"
 JIT = 'njit(cache=True, error_model="numpy", nogil=True)'
@@ -118,7 +120,20 @@ def _emit(
     groups = _arguments(ctx, program)
     ctx.src._level = 1
     raising: set[int] = set()
-    for node in program.order:
+    _emit_items(ctx, program.blocks, raising)
+    outs = _fetched_values(ctx, program)
+    _write_back(ctx)
+    ctx.src(f"return ({''.join(o + ', ' for o in outs)})")
+    return ctx, groups, raising
+
+
+def _emit_items(ctx: Context, items: tuple[Item, ...], raising: set[int]) -> None:
+    """Emits nodes and branches in order; adds the ids of nodes whose code may raise."""
+    for item in items:
+        if isinstance(item, Branch):
+            _emit_branch(ctx, item, raising)
+            continue
+        node = item
         if id(node) in ctx.value:
             continue
         start = len(ctx.src.lines)
@@ -131,10 +146,30 @@ def _emit(
                 emitter_of(node)(ctx, node)
         if any(line.lstrip().startswith("raise ") for line in ctx.src.lines[start:]):
             raising.add(id(node))
-    outs = _fetched_values(ctx, program)
-    _write_back(ctx)
-    ctx.src(f"return ({''.join(o + ', ' for o in outs)})")
-    return ctx, groups, raising
+
+
+def _emit_branch(ctx: Context, branch: Branch, raising: set[int]) -> None:
+    """`if pred:` with the true side's code, `else:` with the false side's; each side
+    ends by giving every merge the value of its input on that side. The comment above
+    gives the merges' IR lines."""
+    lines = "; ".join(node_line(m) for m in branch.merges)
+    for line in _wrapped(f"tf.cond on {branch.pred.op_name}: {lines}", 92):
+        ctx.src(f"# {line}")
+    pred = ctx[branch.pred]
+    names = [ctx.names.fresh(m.op_name) for m in branch.merges]
+    for side, head, items in ((1, f"if {pred}:", branch.then), (2, "else:", branch.orelse)):
+        with ctx.src.indent(head), ctx.branch(pred if side == 1 else f"not {pred}"):
+            _emit_items(ctx, items, raising)
+            for merge, name in zip(branch.merges, names, strict=True):
+                value = merge.inputs[side]
+                expr = ctx[value]
+                if ctx.is_scalar(merge):  # one Numba type on both sides
+                    expr = f"{np_dtype(merge.dtype)}({expr})"
+                ctx.src(f"{name} = {expr}")
+                if id(value) in ctx.aliases:
+                    ctx.aliases.add(id(merge))
+    for merge, name in zip(branch.merges, names, strict=True):
+        ctx.bind(merge, name)
 
 
 def headline(node: Node) -> str:
@@ -241,12 +276,13 @@ def _arguments(ctx: Context, program: Program) -> list[list[str]]:
 def _write_back(ctx: Context) -> None:
     if ctx.writes:
         ctx.src("# variable writes, after every read of this step")
-    for var, expr in ctx.writes:
+    for var, expr, condition in ctx.writes:
         buf = ctx.buffers[id(var)]
-        if var.type.shape == ():
-            ctx.src(f"{buf}[0] = {expr}")
-        else:
-            ctx.src(f"_store({buf}.reshape(-1), {expr}.reshape(-1))")
+        with ctx.src.indent(f"if {' and '.join(condition)}:") if condition else nullcontext():
+            if var.type.shape == ():
+                ctx.src(f"{buf}[0] = {expr}")
+            else:
+                ctx.src(f"_store({buf}.reshape(-1), {expr}.reshape(-1))")
 
 
 def _fetched_values(ctx: Context, program: Program) -> list[str]:

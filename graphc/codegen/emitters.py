@@ -70,13 +70,20 @@ def _variable(ctx: Context, node: Node) -> None:
 @emitter("read_variable")
 def _read_variable(ctx: Context, node: Node) -> None:
     var = node.inputs[0]
-    for written, expr in reversed(ctx.writes):
-        if written is var:
-            ctx.bind(node, expr)
-            return
-    if id(var) not in ctx.value:
-        _variable(ctx, var)
-    ctx.bind(node, ctx[var], alias=id(var) in ctx.aliases)
+    writes = [(expr, cond) for written, expr, cond in ctx.writes if written is var]
+    # the latest write that ran wherever this code runs (its branch conditions hold here)
+    sure = [k for k, (_, cond) in enumerate(writes) if cond == ctx.condition[: len(cond)]]
+    if sure:
+        value, alias = writes[sure[-1]][0], False
+    else:
+        if id(var) not in ctx.value:
+            _variable(ctx, var)
+        value, alias = ctx[var], id(var) in ctx.aliases
+    for expr, cond in writes[sure[-1] + 1 if sure else 0 :]:  # written in a branch: if it ran
+        name = ctx.names.fresh(f"{node.op_name}_value")
+        ctx.src(f"{name} = {expr} if {' and '.join(cond)} else {value}")
+        value = name
+    ctx.bind(node, value, alias=alias)
 
 
 @emitter("assign")
@@ -89,13 +96,27 @@ def _assign(ctx: Context, node: Node) -> None:
         ctx.src(f"{ctx.new(node)} = {ctx[value]}.copy()")
     else:
         ctx.bind(node, ctx[value])
-    ctx.writes.append((node.inputs[0], ctx[node]))
+    ctx.write(node.inputs[0], ctx[node])
 
 
 @emitter("placeholder_with_default")
 def _placeholder_with_default(ctx: Context, node: Node) -> None:
     x = node.inputs[0]  # not fed (a fed one is cut off): its default, as it is
     ctx.bind(node, ctx[x], alias=id(x) in ctx.aliases)
+
+
+@emitter("switch")
+def _switch(ctx: Context, node: Node) -> None:
+    x = node.inputs[0]  # emitted inside its branch's `if`: the value itself
+    ctx.bind(node, ctx[x], alias=id(x) in ctx.aliases)
+
+
+@emitter("merge")
+def _merge(ctx: Context, node: Node) -> None:
+    raise GraphcError(
+        f"internal error: merge '{node.op_name}' outside its branch (graphc.schedule.Branch "
+        "emits merges)"
+    )
 
 
 @emitter("no_op")

@@ -196,8 +196,12 @@ def make_node(
     if control and not op.takes_ref and any(x.opdef.name == "variable" for x in nodes):
         read = REGISTRY["read_variable"]  # a read ordered after the context's ops
         nodes = tuple(read(x) if x.opdef.name == "variable" else x for x in nodes)
+    if graph.branches:  # inside a tf.cond branch: read outside tensors through switches
+        nodes = graph.branches[-1].inputs(op, nodes)
     op_name = reserved_name or graph.unique_name(label)
     node = node_cls(op, nodes, attrs, ty, op_name, graph, control, site, **fields)
+    for branch in graph.branches:
+        branch.created.add(id(node))
     return graph.add(node)
 
 

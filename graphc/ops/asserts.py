@@ -56,10 +56,11 @@ def Assert(
     condition: Any, data: Any = (), summarize: Any = None, name: str | None = None
 ) -> Operation:
     """Fails the run unless every element of `condition` is true (TF1's tf.Assert). The
-    message lists the `data` tensors by name (their values are not printed)."""
+    message lists the `data` strings, and its tensors by name (their values are not
+    printed)."""
     with checking("Assert", name):
         condition = convert(condition)
-    names = ", ".join(convert(d).name for d in data) if data else ""
+    names = ", ".join(d if isinstance(d, str) else convert(d).name for d in data or ())
     node = assert_op(condition, message=names or "condition", name=name or "Assert")
     return node.graph.operation(node)
 
