@@ -194,6 +194,43 @@ def shape_of_elementwise(node: Node, names: Names) -> Rewrite | None:
     return out, f"shape query moved up: {node.op_name} reads {x.op_name} instead of {f.op_name}"
 
 
+def known_branch(node: Node, names: Names) -> Rewrite | None:
+    # merge(True, a, b) -> a,  merge(False, a, b) -> b,  switch(x, p, side) -> x if p is side
+    # (a tf.cond whose predicate is a constant: the branch not taken is left unused)
+    if not _op(node, "merge", "switch"):
+        return None
+    pred = node.inputs[0 if _op(node, "merge") else 1]
+    if pred.opdef is not const:
+        return None
+    taken = bool(pred.attrs["value"].array)
+    if _op(node, "merge"):
+        x = node.inputs[1 if taken else 2]
+    else:
+        x = node.inputs[0] if taken is node.attrs["side"] else None
+    if x is None or x.type != node.type:
+        return None
+    return _replaced(node, x, "constant predicate")
+
+
+def one_merge_of_two_sides(node: Node, names: Names) -> Rewrite | None:
+    # merge(p, a, 0) + merge(p, 0, b) -> merge(p, a, b)   (a gradient read in both
+    # branches of a cond: each side's sum has one term, the other is zero)
+    if not _op(node, "add"):
+        return None
+    m, n = node.inputs
+    if not (_op(m, "merge") and _op(n, "merge") and m.inputs[0] is n.inputs[0]):
+        return None
+    if _is_zeros(m.inputs[1]) and _is_zeros(n.inputs[2]):
+        m, n = n, m
+    if not (_is_zeros(m.inputs[2]) and _is_zeros(n.inputs[1])):
+        return None
+    pred, a, b = m.inputs[0], m.inputs[1], n.inputs[2]
+    if not (m.type == n.type == node.type == a.type == b.type):
+        return None
+    out = new_node(m.opdef, [pred, a, b], like=node, names=names, name=node.op_name)
+    return out, f"one merge of two sides: {node.op_name}"
+
+
 RULES = (
     neutral_element,
     integer_times_zero,
@@ -205,6 +242,8 @@ RULES = (
     log_sigmoid,
     pass_through,
     shape_of_elementwise,
+    known_branch,
+    one_merge_of_two_sides,
 )
 
 
