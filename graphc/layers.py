@@ -6,8 +6,9 @@ Each layer opens a variable scope named after it (`dense`, then `dense_1`, ... u
 (`conv2d/kernel`, `batch_normalization/gamma`, ...) and its ops `dense/MatMul`,
 `dense/BiasAdd`, as in TF1. Kernels default to Glorot-uniform initial values and biases
 to zeros (TF1's defaults). `training` may be a Python bool or a bool tensor; with a
-tensor both branches are computed and one is selected. `batch_normalization` adds its
-moving-average updates to `tf.GraphKeys.UPDATE_OPS`, which the caller runs with the
+tensor, `dropout` is a `tf.cond` (it draws only while training, as TF1's smart_cond
+makes it), and `batch_normalization` computes the batch's moments and selects them. It adds
+its moving-average updates to `tf.GraphKeys.UPDATE_OPS`, which the caller runs with the
 train op, as in TF1. It normalizes with the biased batch variance and updates the moving
 variance with it too (TF1's non-fused kernel; TF1's fused one, its default for 4-D
 inputs, updates with the unbiased variance).
@@ -25,6 +26,7 @@ from graphc.graph import GraphKeys, add_to_collection
 from graphc.initializers import Ones, Zeros
 from graphc.ir import Node
 from graphc.ops import convert
+from graphc.ops.control import cond
 from graphc.ops.elementwise import where
 from graphc.ops.linalg import matmul, tensordot
 from graphc.ops.shape import reshape
@@ -161,8 +163,13 @@ def dropout(
         x = convert(inputs)
         if training is False:
             return x
-        dropped = nn.dropout(x, rate=rate, noise_shape=noise_shape, seed=seed)
-        return dropped if training is True else where(convert(training), dropped, x)
+
+        def dropped() -> Node:
+            return nn.dropout(x, rate=rate, noise_shape=noise_shape, seed=seed)
+
+        if training is True:
+            return dropped()
+        return cond(convert(training), dropped, lambda: x)  # draws only while training
 
 
 def flatten(inputs: Any, name: str | None = None, data_format: str = "channels_last") -> Node:
