@@ -224,7 +224,8 @@ def random_graph(choose: Callable[[list], Any], steps: int) -> RandomGraph:
     pool = [a, b, c, m, tf.constant(0.5, tf.float64), tf.constant([1.0, -2.0, 0.25], tf.float64)]
     sources = len(pool)
     for _ in range(steps):
-        kind = choose(["unary", "binary", "twin", "twin", "reduce", "matmul", "softmax", "shared"])
+        kinds = ["unary", "binary", "twin", "twin", "reduce", "matmul", "softmax", "shared", "cond"]
+        kind = choose(kinds)
         x = choose(pool)
         y = choose([p for p in pool if _broadcastable(x, p)])
         if kind == "unary":
@@ -239,6 +240,8 @@ def random_graph(choose: Callable[[list], Any], steps: int) -> RandomGraph:
             pool.append(tf.matmul(x, choose([m, tf.transpose(m)])))
         elif kind == "softmax" and x.shape:
             pool.append(tf.log(tf.nn.softmax(x)))
+        elif kind == "cond":  # only the branch taken runs (c is NaN: the false one)
+            pool.append(_cond(c > 0.0, x, y, choose(UNARY), choose(UNARY)))
         elif kind == "shared":  # the same op on the same input again: a CSE target
             redo = {"Tanh": tf.tanh, "Sin": tf.sin, "Square": tf.square, "Abs": tf.abs}
             twin = choose([p for p in pool if p.op.type in redo] or [x])
@@ -252,6 +255,11 @@ def random_graph(choose: Callable[[list], Any], steps: int) -> RandomGraph:
     every = Graph.from_outputs([*made, loss, *grads], data + weights).nodes
     nodes = [n for n in every if n.type is not None and n.opdef.name != "placeholder"]
     return RandomGraph(nodes, data, made, weights)
+
+
+def _cond(pred: Any, x: Any, y: Any, f: Callable, g: Callable) -> Any:
+    """f(x) where pred holds, else g(x) + sum(y): each branch reads tensors from outside."""
+    return tf.cond(pred, lambda: f(x), lambda: g(x) + tf.reduce_sum(y))
 
 
 def _broadcastable(a: Any, b: Any) -> bool:
