@@ -52,10 +52,12 @@ lr = tf.case(
     default=lambda: tf.constant(0.002),
 )
 optimizer = tf.train.AdamOptimizer(lr)
-grads, variables = zip(*optimizer.compute_gradients(loss))
+grads, variables = zip(*optimizer.compute_gradients(loss), strict=True)
 clipped, norm = tf.clip_by_global_norm(grads, 5.0)
 with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
-    train_op = optimizer.apply_gradients(zip(clipped, variables), global_step=global_step)
+    train_op = optimizer.apply_gradients(
+        zip(clipped, variables, strict=True), global_step=global_step
+    )
 
 correct = tf.equal(tf.argmax(eval_logits, 1), labels)
 accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
