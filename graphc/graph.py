@@ -15,13 +15,14 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from graphc.errors import GraphcError, InvalidArgumentError
 from graphc.ir import Node, Operation, VerifyError, topological_order, user_site
 from graphc.types import shape_str
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$")
 
@@ -243,6 +244,8 @@ class Graph:
 
     def to_networkx(self) -> nx.MultiDiGraph:
         """The graph as a networkx MultiDiGraph keyed by op name (data edges and control edges)."""
+        import networkx as nx  # on first use: it costs `import graphc` 0.07 s otherwise
+
         g = nx.MultiDiGraph()
         for n in self._nodes:
             shape = None if n.type is None else n.type.shape

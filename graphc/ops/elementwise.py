@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import scipy.special
 
 from graphc.errors import DTypeError
 from graphc.ir import OPERATORS, Node
@@ -231,7 +230,14 @@ def _erf_partials(n: Node) -> tuple[Node]:  # d/dx erf(x) = 2/sqrt(pi) e**(-x**2
     return ((2 / math.sqrt(math.pi)) * exp(-square(_x(n))),)
 
 
-_erf = defelem("erf", "Erf", scipy.special.erf, "math.erf({0})", _erf_partials, allowed="float")
+def _erf_numpy(x: np.ndarray) -> np.ndarray:
+    """SciPy's erf (imported on first use: it costs `import graphc` 0.2 s otherwise)."""
+    import scipy.special
+
+    return scipy.special.erf(x)
+
+
+_erf = defelem("erf", "Erf", _erf_numpy, "math.erf({0})", _erf_partials, allowed="float")
 
 
 def _relu_partials(n: Node) -> tuple[Node]:  # d/dx max(x, 0) = 1 where x > 0, else 0
