@@ -107,6 +107,20 @@ class Executable(abc.ABC):
         """A fed value as `run_flat` takes it (checked and converted to the tensor's dtype)."""
         return convert_feed(node, value)
 
+    def compile(self, *values: Any) -> Executable:
+        """Compiles the step ahead of its first call, for the feeds' declared dtypes and
+        ranks (or those of example `values`, one per feed); returns the executable. This
+        one interprets its step: there is nothing to compile."""
+        return self
+
+    def export(self, path: Any, overwrite: bool = False) -> Any:
+        """Writes the step as a Python package that runs with numpy and numba only
+        (graphc.export); needs the compiled cpu target."""
+        raise GraphcError(
+            "export needs a compiled step: make it in a Session(target='cpu') (this one "
+            "is interpreted)"
+        )
+
     @abc.abstractmethod
     def run_flat(self, arrays: list[Any]) -> list[Any]:
         """Runs with converted feed values; returns one value per target (None for ops)."""
@@ -155,14 +169,34 @@ class Specializing(Executable):
     def source(self) -> str:  # type: ignore[override]
         return self._current().source
 
-    def run_flat(self, arrays: list[Any]) -> list[Any]:
+    def compile(self, *values: Any) -> Executable:
+        """Compiles the specialization for the ranks of example `values` (one per feed;
+        needed: the ranks are unknown until then); returns this executable."""
+        if len(values) != len(self.feeds):
+            raise GraphcError(
+                f"compile() of a step fed placeholders of unknown rank needs an example "
+                f"value for each of its {len(self.feeds)} feeds, to take their ranks"
+            )
+        arrays = [convert_feed(n, v) for n, v in zip(self.feeds, values, strict=True)]
+        self._last = self._specialization(arrays)
+        self._last.compile(*arrays)
+        return self
+
+    def export(self, path: Any, overwrite: bool = False) -> Any:
+        """Exports the specialization compiled last (see `Executable.export`)."""
+        return self._current().export(path, overwrite)
+
+    def _specialization(self, arrays: list[Any]) -> Executable:
         fed = zip(self.feeds, arrays, strict=True)
         ranks = {id(n): np.ndim(a) for n, a in fed if id(n) in self._unknown}
         key = tuple(ranks[id(n)] for n in self.feeds if id(n) in ranks)
         exe = self._compiled.get(key)
         if exe is None:
             exe = self._compiled[key] = self._compile_for(ranks)
-        self._last = exe
+        return exe
+
+    def run_flat(self, arrays: list[Any]) -> list[Any]:
+        exe = self._last = self._specialization(arrays)
         return exe.run_flat([exe.argument(n, a) for n, a in zip(self.feeds, arrays, strict=True)])
 
 

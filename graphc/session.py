@@ -214,22 +214,26 @@ class Session:
         return self.backend.compile(step, self.store, options, rebuild)
 
     def make_callable(
-        self, fetches: Any, feed_list: Any = (), accept_options: bool = False
+        self, fetches: Any, feed_list: Any = (), accept_options: bool = False, compile: bool = False
     ) -> Executable:
         """A function of the `feed_list` values that runs `fetches` (TF1's make_callable):
         an `Executable`, compiled once, with `.graph`, `.report`, `.source` and `.kernels`.
-        It always accepts TF1's `options=` and `run_metadata=` (`accept_options` too)."""
+        It always accepts TF1's `options=` and `run_metadata=` (`accept_options` too).
+        With `compile=True` it is compiled now, for the feeds' declared dtypes and ranks
+        (`Executable.compile()`), rather than by its first call."""
         leaves, rebuild = flatten(fetches)
         targets = [self._resolve(leaf) for leaf in leaves]
         feeds = [self._feed_node(k) for k in feed_list]
         if self._per_rank(feeds):  # compiled per rank, once called
-            return Specializing(
+            exe: Executable = Specializing(
                 feeds,
                 self.store,
                 rebuild,
                 lambda ranks: self._compile(targets, feeds, rebuild, ranks),
             )
-        return self._compile(targets, feeds, rebuild)
+        else:
+            exe = self._compile(targets, feeds, rebuild)
+        return exe.compile() if compile else exe
 
     def _resolve(self, fetch: Any) -> tuple[Node, bool]:
         if isinstance(fetch, str):

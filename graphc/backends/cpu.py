@@ -16,12 +16,15 @@ arrays the caller owns: never a buffer, a feed, a constant or another result.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 from numba.core.errors import NumbaWarning
 
@@ -31,11 +34,18 @@ from graphc.codegen.context import Program
 from graphc.codegen.cpu import EMITTERS, generate
 from graphc.errors import DTypeError, GraphcError, InvalidArgumentError
 from graphc.executable import Backend, Executable, Options, Step, check_emitters, unshared
+from graphc.export import export
 from graphc.feeds import convert_feed
 from graphc.ir import Node
 from graphc.ops import REGISTRY, Fusion
+from graphc.progress import progress
 from graphc.store import VariableStore, uninitialized
 from graphc.types import is_compatible
+
+log = logging.getLogger("graphc")
+
+# Numba's warning about a print op's objmode block (nogil still holds everywhere else)
+_OBJMODE = "Code running in object mode"
 
 
 def _check_compilable(node: Node) -> None:
@@ -108,6 +118,7 @@ class CpuExecutable(Executable):
         self._tail: tuple | None = None
         self._tail_version = -1
         self.compile_seconds: float | None = None
+        self._ran = False  # whether the compiled step has run once
 
     def argument(self, node: Node, value: Any) -> Any:
         """The fed value as compiled code takes it (copied only if needed)."""
@@ -129,12 +140,15 @@ class CpuExecutable(Executable):
         else:
             fresh = None
         try:
-            if self.compile_seconds is None:
-                started = time.perf_counter()
-                out = self._first_call(arrays)
-                self.compile_seconds = time.perf_counter() - started
-            else:
+            if self.compile_seconds is None:  # compiled for the types of these arguments
+                self._compile([numba.typeof(a) for a in (*arrays, *self._tail)])
+            if self._ran:
                 out = self._fn(*arrays, *self._tail)
+            else:  # Numba compiles a print op's objmode block when it first runs
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", _OBJMODE, NumbaWarning)
+                    out = self._fn(*arrays, *self._tail)
+                self._ran = True
         except GraphcError:
             raise
         except Exception as exc:
@@ -156,24 +170,68 @@ class CpuExecutable(Executable):
         args = exc.args
         return self._check_sites.get(args[0]) if args and isinstance(args[0], str) else None
 
-    def _first_call(self, arrays: list[Any]) -> Any:
-        with warnings.catch_warnings():  # a print op's objmode block: nogil holds elsewhere
-            warnings.filterwarnings("ignore", "Code running in object mode", NumbaWarning)
-            return self._compile_and_call(arrays)
+    def compile(self, *values: Any) -> CpuExecutable:
+        """Compiles the step without running it, for the feeds' declared dtypes and ranks
+        (or those of example `values`, one per feed); returns the executable. A call with
+        feeds of those dtypes and ranks then runs without compiling; a step compiled
+        already is not compiled again."""
+        if self.compile_seconds is not None:
+            return self
+        if values and len(values) != len(self.feeds):
+            raise GraphcError(f"expected {len(self.feeds)} feed values, got {len(values)}")
+        feeds = (
+            [self.argument(n, v) for n, v in zip(self.feeds, values, strict=True)]
+            if values
+            else [_example(n) for n in self.feeds]
+        )
+        variables = [
+            numba.types.Array(numba.from_dtype(v.dtype.np), len(v.type.shape) or 1, "C")
+            for v in self.program.variables
+        ]
+        consts = [numba.typeof(n.attrs["value"].array) for n in self.program.consts]
+        rngs = [numba.typeof(self._store.rng(n)) for n in self.program.randoms]
+        self._compile([*map(numba.typeof, feeds), *variables, *consts, *rngs])
+        return self
 
-    def _compile_and_call(self, arrays: list[Any]) -> Any:
-        try:
-            out = self._fn(*arrays, *self._tail)
-        except Exception as exc:
-            if not modules.raised_by_numba_cache(exc):
-                raise
-            # an unreadable on-disk cache (truncated or corrupt files): drop it, compile in memory
-            modules.purge(self.source, self._cache_dir)
-            self._module = modules.load_in_memory(modules.module_name(self.source), self.source)
-            self._fn = self._module.step
-            return self._fn(*arrays, *self._tail)
+    def export(self, path: Any, overwrite: bool = False) -> Path:
+        """Writes the step, its variables' current values and its constants as a Python
+        package that runs with numpy and numba only, compiled for this CPU
+        (graphc.export); returns the package's folder."""
+        return export(self, path, overwrite)
+
+    def _compile(self, signature: list[Any]) -> None:
+        """Compiles (or loads from the cache) the step for argument types `signature`,
+        reporting through the `graphc` logger and, on a terminal, a progress line."""
+        what = f"the step for {_names([n for n, _ in self._targets]) or 'nothing'}"
+        log.info("compiling %s (%d lines)", what, self.source.count("\n"))
+        started = time.perf_counter()
+        earlier = tuple(signature) in self._fn.overloads  # by another executable
+        with warnings.catch_warnings(), progress(f"compiling {what}"):
+            warnings.filterwarnings("ignore", _OBJMODE, NumbaWarning)
+            try:
+                self._fn.compile(tuple(signature))
+            except Exception as exc:
+                if not modules.raised_by_numba_cache(exc):
+                    raise
+                # an unreadable on-disk cache (truncated or corrupt files): drop it, compile
+                # in memory
+                modules.purge(self.source, self._cache_dir)
+                name = modules.module_name(self.source)
+                self._module = modules.load_in_memory(name, self.source)
+                self._fn = self._module.step
+                self._fn.compile(tuple(signature))
         modules.seal(self._module)  # checksums of the compiled code Numba just cached
-        return out
+        self.compile_seconds = time.perf_counter() - started
+        path = getattr(self._module, "__file__", None)
+        if earlier:
+            where = "compiled earlier in this process"
+        elif path is None:
+            where = "compiled in memory, not cached"
+        elif self._fn.stats.cache_hits:
+            where = f"cache hit: loaded from {path}"
+        else:
+            where = f"cache miss: compiled and saved to {path}"
+        log.info("compiled %s in %.2f s (%s)", what, self.compile_seconds, where)
 
     def _result(self, out: tuple, node: Node) -> Any:
         value = out[self._fetch_index[id(node)]]
@@ -208,6 +266,20 @@ class CpuExecutable(Executable):
         self._tail = (*buffers, *consts, *rngs)
         self._tail_version = store.version if not fresh else -1
         return fresh
+
+
+def _example(node: Node) -> Any:
+    """A value of a feed's declared dtype and rank, as `argument` passes it (for compile)."""
+    shape = tuple(1 if d is None else d for d in node.type.shape)
+    array = np.zeros(shape, node.dtype.np)
+    return array if array.ndim else array[()]
+
+
+def _names(nodes: list[Node]) -> str:
+    """Tensor names for a message: the first three, then how many more."""
+    names = [n.op_name for n in nodes[:3]]
+    more = f" and {len(nodes) - 3} more" if len(nodes) > 3 else ""
+    return ", ".join(names) + more
 
 
 def _show(exe: CpuExecutable) -> None:

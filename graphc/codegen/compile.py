@@ -19,6 +19,8 @@ Invariants (see NUMBA.md and README "Compilation and caching"):
   compiled in memory, with one `CacheWarning` per folder and process.
 - Files are written to a temporary name, flushed and renamed, so concurrent
   writers never leave a torn file. No cache failure fails a run.
+- The folder is kept under `max_bytes()` ($GRAPHC_CACHE_MAX_MB, default 1 GiB): after
+  a module's code is cached, the least recently used other modules are deleted.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import types
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numba
@@ -148,6 +151,7 @@ def _write(path: Path, source: str) -> None:
     data = source.encode()
     try:
         if path.read_bytes() == data:
+            os.utime(path)  # used now: the cache is trimmed least recently used first
             return
         corrupt = True
     except FileNotFoundError:
@@ -239,7 +243,9 @@ def seal(module: types.ModuleType) -> None:
         if current == getattr(module, "__graphc_manifest__", None):
             return
         lines = [_MANIFEST_HEADER, *(f"{h}  {f}" for f, h in sorted(current.items()))]
-        write_atomically(_manifest_path(Path(module.__file__)), "\n".join(lines).encode() + b"\n")
+        path = Path(module.__file__)
+        write_atomically(_manifest_path(path), "\n".join(lines).encode() + b"\n")
+        trim(path.parent, max_bytes(), keep=module.__name__)
     except OSError:
         return
     module.__graphc_manifest__ = current
@@ -313,6 +319,96 @@ def raised_by_numba_cache(exc: BaseException) -> bool:
             return True
         tb = tb.tb_next
     return False
+
+
+# ---- the cache as a whole: what is in it, clearing it, keeping it under a size ------------
+ENV_CACHE_MAX_MB = "GRAPHC_CACHE_MAX_MB"
+DEFAULT_MAX_MB = 1024
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What a cache folder holds: its modules and the bytes of all their files."""
+
+    root: Path
+    modules: int
+    bytes: int
+    max_bytes: int
+
+
+def _entries(root: Path) -> dict[str, list[Path]]:
+    """Module name -> its files (source, manifest, Numba's files in `__pycache__`)."""
+    entries: dict[str, list[Path]] = {}
+    for folder in (root, root / "__pycache__"):
+        if not folder.is_dir():
+            continue
+        for f in folder.iterdir():
+            name = f.name.split(".", 1)[0]
+            if name.startswith("graphc_") and f.is_file():
+                entries.setdefault(name, []).append(f)
+    return entries
+
+
+def max_bytes() -> int:
+    """The size the cache is kept under: $GRAPHC_CACHE_MAX_MB (MiB), else 1024 MiB."""
+    try:
+        mb = float(os.environ.get(ENV_CACHE_MAX_MB, DEFAULT_MAX_MB))
+    except ValueError:
+        mb = DEFAULT_MAX_MB
+    return int(mb * 2**20)
+
+
+def info(cache_dir: str | os.PathLike | None = None) -> CacheInfo:
+    """The modules in the cache folder and the bytes they take."""
+    root = Path(os.path.abspath(cache_root(cache_dir)))
+    entries = _entries(root)
+    size = sum(_size(f) for files in entries.values() for f in files)
+    return CacheInfo(root, len(entries), size, max_bytes())
+
+
+def clear(cache_dir: str | os.PathLike | None = None) -> int:
+    """Deletes every module graphc cached in the folder (and Numba's files of them); returns
+    how many. Other files are left alone."""
+    root = Path(os.path.abspath(cache_root(cache_dir)))
+    entries = _entries(root)
+    for files in entries.values():
+        for f in files:
+            f.unlink(missing_ok=True)
+    return len(entries)
+
+
+def trim(root: Path, limit: int, keep: str = "") -> list[str]:
+    """Deletes the least recently used modules until the folder's modules take at most
+    `limit` bytes, never the module `keep`; returns the names deleted. A module's use is
+    the modification time of its source file (touched whenever it is loaded)."""
+    entries = _entries(root)
+    sizes = {name: sum(_size(f) for f in files) for name, files in entries.items()}
+    total = sum(sizes.values())
+    deleted = []
+    for name in sorted(entries, key=lambda n: _used(root, n)):
+        if total <= limit:
+            break
+        if name == keep:
+            continue
+        for f in entries[name]:
+            f.unlink(missing_ok=True)
+        total -= sizes[name]
+        deleted.append(name)
+    return deleted
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _used(root: Path, name: str) -> float:
+    try:
+        return (root / f"{name}.py").stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def purge(source: str, cache_dir: str | os.PathLike | None = None) -> None:

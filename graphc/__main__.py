@@ -1,0 +1,7 @@
+"""`python -m graphc`: the command line (graphc.cli)."""
+
+import sys
+
+from graphc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,150 @@
+"""Compiling ahead of the first step, what a compile reports, the cache's size and the CLI.
+
+Oracles: Numba's own record of the signatures a step was compiled for (a call after
+`compile()` adds none), the `graphc` logger's records, the files in the cache folder.
+"""
+
+import io
+import logging
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from graphc.codegen import compile as modules
+from graphc.errors import GraphcError
+from graphc.progress import progress
+
+pytestmark = pytest.mark.compiled
+
+
+def _model():
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    rate = tf.placeholder(tf.float32, [], name="rate")
+    w = tf.Variable(np.arange(6, dtype=np.float32).reshape(3, 2), name="w")
+    loss = tf.reduce_sum(tf.matmul(x, w) * rate, name="loss")
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    return x, rate, w, loss, train
+
+
+def test_compile_then_call_compiles_once_and_reports_through_the_graphc_logger(tmp_path, caplog):
+    x, rate, _, loss, train = _model()
+    xs = np.ones((4, 3), np.float32)
+    with caplog.at_level(logging.INFO, logger="graphc"), tf.Session(cache_dir=tmp_path) as sess:
+        step = sess.make_callable([loss, train], [x, rate], compile=True)  # before the init
+        assert len(step._fn.signatures) == 1
+        sess.run(tf.global_variables_initializer())
+        got = step(xs, 2.0)[0]
+        assert got == pytest.approx(2.0 * xs.sum(axis=0) @ np.arange(6).reshape(3, 2).sum(1))
+        assert len(step._fn.signatures) == 1  # the call found the compiled code
+        assert step.compile() is step and len(step._fn.signatures) == 1
+    messages = [r.getMessage() for r in caplog.records if r.name == "graphc"]
+    assert messages[0].startswith("compiling the step for loss, GradientDescent/update (")
+    assert "cache miss: compiled and saved to " + str(tmp_path) in messages[1]
+    assert len(messages) == 2  # one compile, no second one at the call
+    # a new process finds the compiled code in the cache
+    script = f"""
+import logging, numpy as np, graphc as tf
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+x = tf.placeholder(tf.float32, [None, 3], name="x")
+rate = tf.placeholder(tf.float32, [], name="rate")
+w = tf.Variable(np.arange(6, dtype=np.float32).reshape(3, 2), name="w")
+loss = tf.reduce_sum(tf.matmul(x, w) * rate, name="loss")
+train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+with tf.Session(cache_dir={str(tmp_path)!r}) as sess:
+    sess.make_callable([loss, train], [x, rate]).compile()
+"""
+    err = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True).stderr
+    assert "cache hit: loaded from " + str(tmp_path) in err, err
+
+
+def test_compile_takes_example_values_for_unshaped_placeholders(tmp_path):
+    keep = tf.placeholder(tf.float32)  # unknown rank: compiled per fed rank
+    x = tf.placeholder(tf.float32, [2])
+    y = x * keep
+    with tf.Session(cache_dir=tmp_path) as sess:
+        step = sess.make_callable(y, [x, keep])
+        with pytest.raises(GraphcError, match="needs an example value for each of its 2 feeds"):
+            step.compile()
+        assert step.compile(np.zeros(2), 0.5) is step
+        assert "def step(" in step.source
+        np.testing.assert_array_equal(step([1.0, 2.0], 0.5), [0.5, 1.0])
+        with pytest.raises(GraphcError, match="needs an example value"):
+            sess.make_callable(y, [x, keep], compile=True)
+
+
+def test_the_reference_target_has_nothing_to_compile():
+    x = tf.placeholder(tf.float32, [2])
+    with tf.Session(target="numpy") as sess:
+        step = sess.make_callable(x * 2.0, [x], compile=True)
+        np.testing.assert_array_equal(step([1.0, 2.0]), [2.0, 4.0])
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_progress_line_only_on_a_terminal_and_only_for_long_work():
+    tty = _Terminal()
+    with progress("compiling the step", stream=tty, delay=0.05, every=0.02):
+        time.sleep(0.2)
+    text = tty.getvalue()
+    assert text.startswith("\rgraphc: compiling the step... 0 s") and text.endswith("\r\x1b[K")
+    quick = _Terminal()
+    with progress("compiling", stream=quick, delay=5.0):
+        pass
+    assert quick.getvalue() == ""
+    pipe = io.StringIO()  # not a terminal: nothing, however long
+    with progress("compiling", stream=pipe, delay=0.0, every=0.01):
+        time.sleep(0.05)
+    assert pipe.getvalue() == ""
+
+
+def _fake_module(root, name, size, age):
+    (root / "__pycache__").mkdir(parents=True, exist_ok=True)
+    for path in (root / f"{name}.py", root / "__pycache__" / f"{name}.step-1.py311.nbc"):
+        path.write_bytes(b"x" * size)
+    then = time.time() - age
+    os.utime(root / f"{name}.py", (then, then))
+
+
+def test_the_cache_is_trimmed_least_recently_used_first_and_cleared(tmp_path):
+    for k, age in enumerate([300, 100, 200]):
+        _fake_module(tmp_path, f"graphc_{k}", 1000, age)
+    (tmp_path / "notes.txt").write_text("mine")  # not graphc's: left alone
+    info = modules.info(tmp_path)
+    assert (info.modules, info.bytes) == (3, 6000)
+    assert modules.trim(tmp_path, 4000, keep="graphc_0") == ["graphc_2"]  # 0 is kept
+    assert modules.trim(tmp_path, 2000) == ["graphc_0"]
+    assert modules.info(tmp_path).modules == 1
+    assert modules.clear(tmp_path) == 1
+    assert modules.info(tmp_path).bytes == 0
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_cache_commands(tmp_path):
+    _fake_module(tmp_path, "graphc_a", 2048, 0)
+
+    def graphc(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "graphc", *args], capture_output=True, text=True
+        )
+
+    out = graphc("cache", "info", "--dir", str(tmp_path))
+    assert out.returncode == 0
+    assert f"cache folder: {tmp_path}\nmodules: 1, 4.0 KiB\n" in out.stdout
+    out = graphc("cache", "clear", "--dir", str(tmp_path))
+    assert out.stdout == f"deleted 1 compiled module from {tmp_path}\n"
+    assert not list(tmp_path.rglob("graphc_*"))
+    assert graphc("cache", "shrink").returncode == 2  # argparse names the choices
+
+
+def test_import_graphc_leaves_heavy_modules_unimported():
+    code = "import sys, graphc; print(sorted({'scipy.special', 'networkx'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
