@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import graphc as tf
-from graphc.ops import printing
+from graphc import printer
 
 
 def test_tf_print_writes_strings_and_tensors_to_stderr_when_run(sess, capfd):
@@ -31,7 +31,7 @@ def test_tf_print_to_stdout_and_a_stream_it_cannot_write(sess, capfd):
 
 
 def test_tf1_print_passes_its_input_through_and_stops_after_first_n(sess, capfd):
-    printing._RUNS.clear()  # first_n counts per op name in a process: start afresh
+    printer._RUNS.clear()  # first_n counts per op name in a process: start afresh
     x = tf.placeholder(tf.float32, [None])
     y = tf.Print(x * 2.0, [x, tf.reduce_sum(x)], "x, sum: ", first_n=2, name="show")
     for _ in range(3):

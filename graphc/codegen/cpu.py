@@ -191,7 +191,7 @@ def _prelude(out: Source, title: str, parallel: bool, prints: bool) -> None:
     out(f"from numba import {', '.join(names)}")
     if prints:
         out()
-        out("from graphc.ops.printing import emit as _print")
+        out("from graphc.printer import emit as _print")
     out()
     out()
     out(f"@{JIT}")
