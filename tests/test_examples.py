@@ -30,6 +30,17 @@ def test_mlp_digits_reaches_95_percent(cache):
     assert accuracy >= 0.95
 
 
+def test_an_exported_step_trains_in_a_process_without_graphc(cache, tmp_path):
+    env = {**os.environ, "GRAPHC_CACHE_DIR": str(cache)}
+    path = os.path.join(ROOT, "examples", "export_digits.py")
+    out = subprocess.run(
+        [sys.executable, path, str(tmp_path)], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert "graphc imported: False" in out
+    accuracy = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
+    assert accuracy >= 0.95
+
+
 def test_softmax_regression(cache):
     out = _run("softmax_regression.py", cache)
     assert float(out.split("test accuracy")[1]) > 0.9
