@@ -221,8 +221,7 @@ def _spec(exe: CpuExecutable, name: str) -> tuple[dict, list[np.ndarray], list[n
         "targets": targets,
         "checks": dict(exe._check_sites),
     }
-    consts = [n.attrs["value"].array for n in program.consts]
-    return spec, values, consts
+    return spec, values, program.constant_arrays()
 
 
 def _write_package(

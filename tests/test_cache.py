@@ -53,15 +53,16 @@ def _child(script, cache_dir, env=None):
     return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
 
 
-_CONSTANTS = iter(range(100, 10_000))
+_SIZES = iter(range(100, 10_000))  # a fresh static size per fresh program
 
 
 def _compile_fresh_program(cache_dir):
-    """Compiles and runs `x + c` with a `c` no other test used: a module not loaded yet."""
-    c = float(next(_CONSTANTS))
-    x = tf.placeholder(tf.float32, [2])
+    """Compiles and runs `x + 1` for an `x` of a size no other test used: a module not
+    loaded yet (a constant's value is not part of the module: a size is)."""
+    n = next(_SIZES)
+    x = tf.placeholder(tf.float32, [n])
     with tf.Session(cache_dir=cache_dir) as sess:
-        np.testing.assert_array_equal(sess.run(x + c, {x: [1, 2]}), [1 + c, 2 + c])
+        np.testing.assert_array_equal(sess.run(x + 1.0, {x: np.arange(n)}), np.arange(n) + 1)
 
 
 @pytest.fixture(autouse=True)

@@ -217,5 +217,22 @@ def test_step_takes_one_argument_per_line_in_groups_under_a_docstring(tmp_path):
 
 def test_a_step_without_arguments(tmp_path):
     with tf.Session(cache_dir=tmp_path) as sess:
-        source = sess.make_callable(tf.constant(2.0) * 3.0).source
-    assert "def step():\n" in source and "    Feeds: none\n" in source
+        step = sess.make_callable(tf.no_op(name="nothing"))
+        assert step() is None
+    assert "def step():\n" in step.source and "    Feeds: none\n" in step.source
+
+
+def test_scalar_constants_are_values_the_step_is_given(tmp_path):
+    """Their values are not in the source (a graph that differs only in them shares the
+    compiled module); each keeps its dtype, float, integer or bool."""
+    x = tf.placeholder(tf.float32, [])
+    k = tf.placeholder(tf.int8, [])
+    y = tf.where(tf.constant(True), x * 0.1 + 3e38, x)
+    z = k * tf.constant(-128, tf.int8)  # wraps in int8, as NumPy does
+    with tf.Session(cache_dir=tmp_path) as sess:
+        step = sess.make_callable([y, z], [x, k])
+        got_y, got_z = step(2.0, 1)
+    assert got_y == np.float32(2.0) * np.float32(0.1) + np.float32(3e38)
+    assert got_z.dtype == np.int8 and got_z == -128
+    assert "3e+38" not in step.source and "0.1" not in step.source
+    assert "    scalars,\n    integers,\n):" in step.source

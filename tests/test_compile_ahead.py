@@ -148,3 +148,29 @@ def test_import_graphc_leaves_heavy_modules_unimported():
     code = "import sys, graphc; print(sorted({'scipy.special', 'networkx'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_changed_constant_reuses_the_compiled_program(tmp_path):
+    """Scalar constants (a learning rate, Adam's betas) are values the step is given, not
+    part of its source: a graph that differs only in them finds the compiled module."""
+
+    def one_step(lr, beta1):
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.placeholder(tf.float32, [2])
+            w = tf.Variable([1.0, 2.0])
+            train = tf.train.AdamOptimizer(lr, beta1=beta1).minimize(tf.reduce_sum(w * x))
+            init = tf.global_variables_initializer()
+        with tf.Session(graph=graph, cache_dir=tmp_path) as sess:
+            sess.run(init)
+            step = sess.make_callable(train, [x])
+            step([1.0, -1.0])
+            return step.source, sess.run(w)
+
+    source, w = one_step(0.1, 0.9)
+    again, w2 = one_step(0.25, 0.8)
+    assert again == source and "0.25" not in source
+    # Adam's first step moves each weight by lr against its gradient's sign
+    np.testing.assert_allclose(w, [0.9, 2.1], rtol=1e-6)
+    np.testing.assert_allclose(w2, [0.75, 2.25], rtol=1e-6)
+    assert (tmp_path / f"{modules.module_name(source)}.py").exists()

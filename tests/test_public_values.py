@@ -962,7 +962,11 @@ def test_session_debug_prints_ir_report_and_source(cache, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "graph(x: f32[?,3])" in err and "six: f32[] = const[value=6.]" in err  # the IR
     assert "merged e2 with e1" in err and "constant_folding" in err  # the report
-    assert "@njit(" in err and "def step(\n    # feeds\n    x,\n):" in err and "# e1" in err
+    assert (
+        "@njit(" in err
+        and "def step(\n    # feeds\n    x,\n    # constants\n    scalars,\n):" in err
+        and "# e1" in err
+    )
 
 
 @pytest.mark.compiled
@@ -992,7 +996,10 @@ def test_graphc_debug_environment_variable(cache):
     assert done.stdout.strip() == "[[4.0, 4.0, 4.0]]"
     err = done.stderr
     assert "graph(x: f32[?,3])" in err and "debug_probe" in err
-    assert "@njit(" in err and "def step(\n    # feeds\n    x,\n):" in err
+    assert (
+        "@njit(" in err
+        and "def step(\n    # feeds\n    x,\n    # constants\n    scalars,\n):" in err
+    )
     assert "# debug_probe" in err
 
 

@@ -84,6 +84,7 @@ def build_program(step: Step) -> Program:
         fetches=step.fetches,
         variables=list(variables.values()),
         consts=[n for n in order if n.opdef.name == "const" and n.type.shape != ()],
+        scalars=[n for n in order if n.opdef.name == "const" and n.type.shape == ()],
         randoms=[n for n in order if n.opdef.random],
         targets=list(step.targets),
         blocks=tuple(n for n in plan.blocks if not (isinstance(n, Node) and id(n) in plan.fed)),
@@ -108,6 +109,7 @@ class CpuExecutable(Executable):
         self._fetch_index = {id(n): k for k, n in enumerate(fetches)}
         self._arrays_fetched = sum(1 for n, is_op in step.targets if not is_op and n.type.shape)
         self.program = build_program(step)
+        self._constants = self.program.constant_arrays()
         for node in self.feeds + self.program.order:  # name the placeholder first
             _check_compilable(node)
         self.source, self._check_sites = generate(self.program)
@@ -188,7 +190,7 @@ class CpuExecutable(Executable):
             numba.types.Array(numba.from_dtype(v.dtype.np), len(v.type.shape) or 1, "C")
             for v in self.program.variables
         ]
-        consts = [numba.typeof(n.attrs["value"].array) for n in self.program.consts]
+        consts = [numba.typeof(a) for a in self._constants]
         rngs = [numba.typeof(self._store.rng(n)) for n in self.program.randoms]
         self._compile([*map(numba.typeof, feeds), *variables, *consts, *rngs])
         return self
@@ -261,7 +263,7 @@ class CpuExecutable(Executable):
                     raise uninitialized(var)
                 value = fresh[var] = np.empty(var.type.shape, var.dtype.np)
             buffers.append(value.reshape(var.type.shape or (1,)))
-        consts = [n.attrs["value"].array for n in program.consts]
+        consts = self._constants
         rngs = [store.rng(n) for n in program.randoms]
         self._tail = (*buffers, *consts, *rngs)
         self._tail_version = store.version if not fresh else -1

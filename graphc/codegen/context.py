@@ -37,7 +37,10 @@ class Program:
     fetches: list[Node]
     title: str = "step"
     variables: list[Node] = field(default_factory=list)
-    consts: list[Node] = field(default_factory=list)
+    consts: list[Node] = field(default_factory=list)  # array constants, one argument each
+    # scalar constants: values of two arguments (`scalars`, float64; `integers`, int64, for
+    # integers and bools), so a program serves every value of them
+    scalars: list[Node] = field(default_factory=list)
     randoms: list[Node] = field(default_factory=list)
     # The caller's targets as it named them (before passes), True for an op run only for its
     # effects: the step's docstring lists them. Empty: the fetches are listed instead.
@@ -48,6 +51,23 @@ class Program:
     def __post_init__(self) -> None:
         if not self.blocks:
             self.blocks = tuple(self.order)
+
+    def scalar_groups(self) -> list[tuple[str, list[Node]]]:
+        """The arguments holding scalar constants: (name, its constants), non-empty ones."""
+        floats = [n for n in self.scalars if n.dtype.is_floating]
+        others = [n for n in self.scalars if not n.dtype.is_floating]
+        return [
+            (name, nodes) for name, nodes in (("scalars", floats), ("integers", others)) if nodes
+        ]
+
+    def constant_arrays(self) -> list[np.ndarray]:
+        """What the step's constants arguments get: each array constant, then the values of
+        the scalar constants (float64 holds every float exactly, int64 every integer)."""
+        arrays = [n.attrs["value"].array for n in self.consts]
+        for name, nodes in self.scalar_groups():
+            dtype = np.float64 if name == "scalars" else np.int64
+            arrays.append(np.array([n.attrs["value"].array.item() for n in nodes], dtype))
+        return arrays
 
 
 def np_dtype(dtype: DType) -> str:
@@ -109,6 +129,7 @@ class Context:
         self.writes: list[tuple[Node, str, tuple[str, ...]]] = []
         self.condition: tuple[str, ...] = ()  # the `if`s of tf.cond branches around the code
         self.buffers: dict[int, str] = {}  # variable id -> its buffer argument
+        self.slots: dict[int, str] = {}  # scalar constant id -> its element of an argument
         self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
         self.parallel = False  # set when a kernel uses prange: the step needs parallel=True
         self.prints = False  # set by a print op: the module imports objmode and the printer

@@ -173,7 +173,10 @@ def _emit_branch(ctx: Context, branch: Branch, raising: set[int]) -> None:
 
 
 def headline(node: Node) -> str:
-    """The comment above the code of `node`: its IR line, or what a fused kernel computes."""
+    """The comment above the code of `node`: its IR line, or what a fused kernel computes.
+    A scalar constant's value is an argument, not in the source: its line omits it."""
+    if node.opdef.name == "const" and node.type.shape == ():
+        return f"{node.op_name}: {node.type.dtype.short}[] = const (a value the step is given)"
     if node.opdef.name != "fused":
         return node_line(node)
     kernel = node.attrs["kernel"]
@@ -264,6 +267,9 @@ def _arguments(ctx: Context, program: Program) -> list[list[str]]:
     feeds = [ctx.new(node) for node in program.feeds]
     buffers = [ctx.names.fresh(f"{var.op_name}_buffer") for var in program.variables]
     consts = [ctx.new(node) for node in program.consts]
+    for name, nodes in program.scalar_groups():
+        consts.append(ctx.names.fresh(name))
+        ctx.slots.update((id(n), f"{consts[-1]}[{k}]") for k, n in enumerate(nodes))
     rngs = [ctx.names.fresh(f"{node.op_name}_rng") for node in program.randoms]
     ctx.aliases.update(id(node) for node in [*program.feeds, *program.consts])
     for node in program.feeds:  # their sizes are known on entry: checks of them run there

@@ -55,7 +55,11 @@ def _placeholder(ctx: Context, node: Node) -> None:
 
 @emitter("const")
 def _const(ctx: Context, node: Node) -> None:
-    ctx.src(f"{ctx.new(node)} = {literal(node.attrs['value'].array, node.dtype)}")
+    slot = ctx.slots[id(node)]  # a scalar: array constants are arguments of their own
+    if node.dtype.is_bool:
+        ctx.src(f"{ctx.new(node)} = {slot} != 0")
+    else:
+        ctx.src(f"{ctx.new(node)} = {np_dtype(node.dtype)}({slot})")
 
 
 @emitter("variable")
