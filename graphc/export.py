@@ -6,6 +6,7 @@ package's:
   __init__.py     the loader (`load()`, `Step`), the text `LOADER` below
   _step.py        the generated module, `exe.source` (a print op's import made relative)
   printer.py      graphc.printer as it is, when the step prints
+  fastmath.py     graphc.fastmath as it is, when the step calls its float32 functions
   spec.json       feeds, variables, constants, generator states, targets, check sites
   variables.npz   the variables' values when exported
   constants.npz   the array constants the step takes
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graphc import printer
+from graphc import fastmath, printer
 from graphc._version import __version__
 from graphc.durable import fsync_folder
 from graphc.errors import FailedPreconditionError, GraphcError
@@ -232,10 +233,11 @@ def _write_package(
     consts: list[np.ndarray],
 ) -> None:
     source = exe.source
-    prints = "from graphc.printer import emit as _print"
-    if prints in source:
-        source = source.replace(prints, "from .printer import emit as _print")
-        _write(folder / "printer.py", Path(printer.__file__).read_bytes())
+    for module in (fastmath, printer):  # what the step imports from graphc, shipped as is
+        name = module.__name__.rsplit(".", 1)[1]
+        if f"from graphc.{name} import" in source:
+            source = source.replace(f"from graphc.{name} import", f"from .{name} import")
+            _write(folder / f"{name}.py", Path(module.__file__).read_bytes())
     feeds = ", ".join(f"{f['name']} {f['dtype']}{f['shape']}" for f in spec["feeds"]) or "none"
     targets = ", ".join(t["name"] for t in spec["targets"])
     loader = LOADER.format(

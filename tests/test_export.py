@@ -102,6 +102,7 @@ def test_the_package_holds_what_the_loader_needs(exported):
         "__pycache__",
         "_step.py",
         "constants.npz",
+        "fastmath.py",  # the step's softmax calls its float32 exp
         "printer.py",
         "spec.json",
         "variables.npz",
@@ -110,7 +111,8 @@ def test_the_package_holds_what_the_loader_needs(exported):
     assert [f["name"] for f in spec["feeds"]] == ["x:0", "y:0"]
     assert spec["feeds"][0] == {"name": "x:0", "dtype": "float32", "shape": [None, 4]}
     assert [t["name"] for t in spec["targets"]] == ["Mean:0", "Adam/update"]
-    assert "from .printer import emit" in (path / "_step.py").read_text()
+    step = (path / "_step.py").read_text()
+    assert "from .printer import emit" in step and "from .fastmath import exp32" in step
     assert "graphc" not in (path / "__init__.py").read_text().split('"""')[2]  # the code
 
 

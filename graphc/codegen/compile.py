@@ -2,7 +2,8 @@
 
 Invariants (see NUMBA.md and README "Compilation and caching"):
 - A module's name is a hash of its source, of every jit flag (they are in the
-  source) and of the graphc, numba and Python versions, so two processes
+  source), of the graphc, numba and Python versions and of graphc.fastmath's source
+  (compiled into the steps that call it), so two processes
   compiling the same program share one file and Numba's on-disk cache.
 - The code executed is always the source graphc generated in this process: the
   module file is compared with it byte for byte (and rewritten on a mismatch),
@@ -42,6 +43,7 @@ from pathlib import Path
 import numba
 from numba.core.dispatcher import Dispatcher
 
+from graphc import fastmath
 from graphc._version import __version__
 
 ENV_CACHE_DIR = "GRAPHC_CACHE_DIR"
@@ -66,9 +68,14 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(base) / "graphc"
 
 
+# Numba caches a step with the code of the functions it calls from graphc.fastmath
+# compiled in, and checks only the step's own file: their source is part of the key.
+_FASTMATH = hashlib.sha256(Path(fastmath.__file__).read_bytes()).hexdigest()
+
+
 def module_name(source: str) -> str:
-    key = "\n".join((source, __version__, numba.__version__, platform.python_version()))
-    return "graphc_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    parts = (source, __version__, numba.__version__, platform.python_version(), _FASTMATH)
+    return "graphc_" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
 def load(source: str, cache_dir: str | os.PathLike | None = None) -> types.ModuleType:

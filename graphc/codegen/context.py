@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graphc import fastmath
 from graphc.codegen.checks import Checks
 from graphc.codegen.source import Names, Source
 from graphc.ir import Node
@@ -122,7 +123,8 @@ class Context:
         # into, in place (graphc.codegen.updates)
         self.updates = updates or {}
         self.src = Source()
-        self.names = Names(("np", "math", "njit", "objmode", "step", "_store", "_print"))
+        reserved = ("np", "math", "njit", "objmode", "step", "_store", "_print")
+        self.names = Names((*reserved, *fastmath.__all__))
         self.value: dict[int, str] = {}  # node id -> expression of its value
         self.aliases: set[int] = set()  # nodes whose array may be a buffer, feed or constant
         # (variable, value, the conditions it is written under): stored at the step's end

@@ -30,6 +30,7 @@ import textwrap
 from collections.abc import Callable
 from contextlib import nullcontext
 
+from graphc import fastmath
 from graphc.codegen.context import (
     Context,
     Program,
@@ -101,7 +102,9 @@ def generate(program: Program) -> tuple[str, dict[str, str]]:
     if updates:
         ctx, groups, _ = _emit(program, updates)
     out = Source()
-    _prelude(out, program.title, ctx.parallel, ctx.prints)
+    body = "\n".join(ctx.src.lines)
+    fast = [name for name in fastmath.__all__ if f"{name}(" in body]
+    _prelude(out, program.title, ctx.parallel, ctx.prints, fast)
     out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
     _signature(out, groups)
     with out.indent():
@@ -184,16 +187,20 @@ def headline(node: Node) -> str:
     return "\n".join(_wrapped(head, 92))
 
 
-def _prelude(out: Source, title: str, parallel: bool, prints: bool) -> None:
-    """The module header, imports and the `_store` helper."""
+def _prelude(out: Source, title: str, parallel: bool, prints: bool, fast: list[str]) -> None:
+    """The module header, imports (graphc.fastmath's functions the step calls) and the
+    `_store` helper."""
     out(HEADER.format(title=title).rstrip())
     out("import math")
     out()
     out("import numpy as np")
     names = ["njit", *(["objmode"] if prints else []), *(["prange"] if parallel else [])]
     out(f"from numba import {', '.join(names)}")
-    if prints:
+    if prints or fast:
         out()
+    if fast:
+        out(f"from graphc.fastmath import {', '.join(fast)}")
+    if prints:
         out("from graphc.printer import emit as _print")
     out()
     out()

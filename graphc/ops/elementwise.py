@@ -122,7 +122,17 @@ def _exp_partials(n: Node) -> tuple[Node]:  # d/dx e**x = e**x, the output itsel
     return (n,)
 
 
-_exp = defelem("exp", "Exp", np.exp, "math.exp({0})", _exp_partials, allowed="float")
+# float32 exp, sin and cos: graphc.fastmath's, which vectorize (correctly rounded on a
+# dense sample of float32)
+_exp = defelem(
+    "exp",
+    "Exp",
+    np.exp,
+    "math.exp({0})",
+    _exp_partials,
+    allowed="float",
+    expr_float32="exp32({0})",
+)
 
 
 def _log_partials(n: Node) -> tuple[Node]:  # d/dx log(x) = 1/x
@@ -178,14 +188,18 @@ def _sin_partials(n: Node) -> tuple[Node]:  # d/dx sin(x) = cos(x)
     return (cos(_x(n)),)
 
 
-_sin = defelem("sin", "Sin", np.sin, "math.sin({0})", _sin_partials, allowed="float")
+_sin = defelem(
+    "sin", "Sin", np.sin, "math.sin({0})", _sin_partials, allowed="float", expr_float32="sin32({0})"
+)
 
 
 def _cos_partials(n: Node) -> tuple[Node]:  # d/dx cos(x) = -sin(x)
     return (-sin(_x(n)),)
 
 
-_cos = defelem("cos", "Cos", np.cos, "math.cos({0})", _cos_partials, allowed="float")
+_cos = defelem(
+    "cos", "Cos", np.cos, "math.cos({0})", _cos_partials, allowed="float", expr_float32="cos32({0})"
+)
 
 
 def _tanh_partials(n: Node) -> tuple[Node]:  # d/dx tanh(x) = 1 - tanh(x)**2 = 1 - out**2
@@ -193,12 +207,13 @@ def _tanh_partials(n: Node) -> tuple[Node]:  # d/dx tanh(x) = 1 - tanh(x)**2 = 1
 
 
 # In float32, Numba calls libm's scalar tanhf, about 7x slower than this exp form on 10M
-# elements here. It is computed at |x| and given x's sign (so tanh(-0.0) is -0.0, and odd
-# symmetry is exact); clamping |x| at 10 keeps exp finite and still gives exactly 1.0 at
-# +-inf and huge x (a clamp at 9 gave 0.99999994). min(NaN, 10) is NaN in Numba: NaN stays
-# NaN. Absolute error below 1.2e-7 (measured against NumPy).
+# elements here (and a libm call keeps the loop scalar: graphc.fastmath's exp vectorizes).
+# It is computed at |x| and given x's sign (so tanh(-0.0) is -0.0, and odd symmetry is
+# exact); clamping |x| at 10 keeps exp finite and still gives exactly 1.0 at +-inf and
+# huge x (a clamp at 9 gave 0.99999994). min(NaN, 10) is NaN in Numba: NaN stays NaN.
+# Absolute error below 1.2e-7 (measured against NumPy).
 _TANH_FLOAT32 = (
-    "math.copysign(np.float32(1.0) - np.float32(2.0) / (math.exp(np.float32(2.0) * "
+    "math.copysign(np.float32(1.0) - np.float32(2.0) / (exp32(np.float32(2.0) * "
     "min(abs({0}), np.float32(10.0))) + np.float32(1.0)), {0})"
 )
 _tanh = defelem(
@@ -223,6 +238,7 @@ _sigmoid = defelem(
     "(1.0 / (1.0 + math.exp(-{0})))",
     _sigmoid_partials,
     allowed="float",
+    expr_float32="(np.float32(1.0) / (np.float32(1.0) + exp32(-{0})))",
 )
 
 
