@@ -75,9 +75,12 @@ def broadcast_equalities(
 
 
 def same_dims(pairs: Sequence[tuple[Dim, Dim]]) -> list[Equal]:
-    """Equalities for pairs of axes that must have one size (where either is unknown)."""
+    """Equalities for pairs of axes that must have one size (where either is unknown); a
+    tensor of unknown rank states none (its executor checks its shape when it runs)."""
     out = []
     for (x, i), (y, j) in pairs:
+        if x.type.shape is None or y.type.shape is None:
+            continue
         dx, dy = x.type.shape[i], y.type.shape[j]
         if dx is None:
             out.append(Equal((x, i), (y, j) if dy is None else dy))
