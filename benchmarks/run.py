@@ -1,9 +1,11 @@
 """Runs the BENCH.md workloads (W1-W4) for graphc and its peers; writes benchmarks/results/.
 
 Usage: python benchmarks/run.py [--rounds 3] [--processes 3] [--systems ...] [--workloads ...]
+                                [--write]
 Each system runs in fresh processes, alternating with the others (thread pools of one
 system, such as OpenBLAS's or XLA's, spin after use and would slow the next). Peers that
-are not installed are skipped. Run by hand, never from the tests.
+are not installed are skipped and named. The results are printed; `--write` also
+replaces the committed ones in results/. Run by hand, never from the tests.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ def has(system: str, workload: str) -> bool:
 
 
 PACKAGES = {"jax": "jax", "tf1": "tensorflow", "torch": "torch"}  # peers that may be absent
+# peers BENCH.md names that workloads.py does not implement (yet)
+NOT_IMPLEMENTED = [
+    "torch.compile (not implemented here: its first step takes 30-50 s)",
+    "pytensor-numba (not implemented here)",
+]
 
 
 def available(system: str) -> bool:
@@ -72,11 +79,16 @@ def time_steps(step, n: int, rounds: int) -> list[float]:
 
 
 def worker(system: str, workload: str, rounds: int, cache: str) -> dict:
-    """One system on one workload in this process: checksums of the first steps, then times."""
+    """One system on one workload in this process: checksums of the first steps, times,
+    and the process's peak resident memory (MiB) after them."""
+    import resource
+
     step = build(system, workload, cache)
     count = 5 if workload in ("W1", "W2") else 1
     checks = [checksum(step()) for _ in range(count)]
-    return {"checksums": checks, "seconds": time_steps(step, STEPS[workload], rounds)}
+    seconds = time_steps(step, STEPS[workload], rounds)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"checksums": checks, "seconds": seconds, "peak_mib": peak}
 
 
 def measure(system: str, workload: str, rounds: int, cache: str) -> dict:
@@ -153,12 +165,17 @@ def main() -> None:
         default=["graphc", "graphc-nopasses", "numpy", "jax", "tf1", "torch"],
     )
     parser.add_argument("--workloads", nargs="*", default=list(WORKLOADS))
+    parser.add_argument("--write", action="store_true", help="replace results/latest.*")
     opts = parser.parse_args()
     systems = [s for s in opts.systems if available(s)]
+    skipped = [f"{s} ({PACKAGES[s]} is not installed)" for s in opts.systems if s not in systems]
+    skipped += NOT_IMPLEMENTED
+    print("skipped:", "; ".join(skipped) or "none", flush=True)
     results: dict = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions(),
+        "skipped": skipped,
         "workloads": {},
     }
     cache = tempfile.mkdtemp(prefix="graphc-bench-")
@@ -166,15 +183,21 @@ def main() -> None:
         runs = [s for s in systems if has(s, wl)]
         losses: dict[str, list[float]] = {}
         timings: dict[str, list[float]] = {s: [] for s in runs}
+        peaks: dict[str, float] = {}
         for _ in range(opts.processes):  # alternate systems, each in its own process
             for system in runs:
                 result = measure(system, wl, opts.rounds, cache)
                 losses[system] = result["checksums"]
                 timings[system] += result["seconds"]
+                peaks[system] = max(peaks.get(system, 0.0), result["peak_mib"])
         for system in runs:
             median = statistics.median(timings[system])
             print(wl, system, f"median {median * 1e6:.1f} us/step", losses[system], flush=True)
-        results["workloads"][wl] = {"losses": losses, "seconds_per_step": timings}
+        results["workloads"][wl] = {
+            "losses": losses,
+            "seconds_per_step": timings,
+            "peak_mib": peaks,
+        }
     first: dict[str, dict[str, dict[str, float]]] = {}
     for wl in [w for w in ("W1", "W4") if w in opts.workloads]:
         first[wl] = {}
@@ -189,7 +212,9 @@ def main() -> None:
                 first[wl][system] = {"cold": first_step_seconds(system, None, wl)}
             print(wl, "first step", system, first[wl][system], flush=True)
     results["first_step_seconds"] = first
-    write(results)
+    print("\n".join(report(results)))
+    if opts.write:
+        write(results)
 
 
 def write(results: dict) -> None:
@@ -197,6 +222,12 @@ def write(results: dict) -> None:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "latest.json"), "w") as f:
         json.dump(results, f, indent=2)
+    with open(os.path.join(out_dir, "latest.md"), "w") as f:
+        f.write("\n".join(report(results)) + "\n")
+
+
+def report(results: dict) -> list[str]:
+    """The results as Markdown lines."""
     lines = [
         f"# graphc benchmarks, {results['date']}",
         "",
@@ -204,14 +235,18 @@ def write(results: dict) -> None:
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()),
         "",
-        "| workload | system | median per step | spread (min-max of rounds) | loss / checksum |",
-        "| --- | --- | --- | --- | --- |",
+        "Skipped: " + ("; ".join(results["skipped"]) or "none"),
+        "",
+        "| workload | system | median per step | spread (min-max of rounds) | loss / checksum "
+        "| peak memory |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for wl, data in results["workloads"].items():
         for system, times in data["seconds_per_step"].items():
             lines.append(
                 f"| {wl} | {system} | {_fmt(statistics.median(times))} | "
-                f"{_fmt(min(times))} - {_fmt(max(times))} | {data['losses'][system][0]:.5f} |"
+                f"{_fmt(min(times))} - {_fmt(max(times))} | {data['losses'][system][0]:.5f} "
+                f"| {data['peak_mib'][system]:.0f} MiB |"
             )
     for wl, systems in results["first_step_seconds"].items():
         lines += [
@@ -222,9 +257,7 @@ def write(results: dict) -> None:
         for system, t in systems.items():
             warm = f"{t['warm']:.2f} s" if "warm" in t else "-"
             lines.append(f"| {system} | {t['cold']:.2f} s | {warm} |")
-    with open(os.path.join(out_dir, "latest.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return lines
 
 
 def _fmt(seconds: float) -> str:
