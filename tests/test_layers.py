@@ -115,3 +115,23 @@ def test_bad_layer_arguments_are_named():
         tf.layers.max_pooling2d(x, 2, 2, data_format="channels_first")
     with pytest.raises(tf.errors.ShapeError, match="flatten"):
         tf.layers.flatten(tf.placeholder(tf.float32, [None, None]))
+
+
+def test_batch_normalization_with_an_unshaped_training_flag(sess):
+    """`training=tf.placeholder(tf.bool)` (unknown rank, as TF1 scripts write it): the
+    batch's moments and the moving averages' update, on both targets (TF1's formulas)."""
+    x = tf.placeholder(tf.float32, [None, 2])
+    training = tf.placeholder(tf.bool)
+    y = tf.layers.batch_normalization(x, training=training, momentum=0.9)
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    sess.run(tf.global_variables_initializer())
+    xs = np.array([[1.0, 2.0], [3.0, -2.0], [5.0, 0.0]], np.float32)
+    got = sess.run([y, *updates], {x: xs, training: True})[0]
+    mean, var = xs.mean(axis=0), xs.var(axis=0)
+    np.testing.assert_allclose(got, (xs - mean) / np.sqrt(var + 1e-3), rtol=1e-5, atol=1e-6)
+    moving = [v for v in tf.global_variables() if "moving" in v.op.name]
+    np.testing.assert_allclose(sess.run(moving[0]), 0.1 * mean, rtol=1e-6)
+    np.testing.assert_allclose(sess.run(moving[1]), 0.9 + 0.1 * var, rtol=1e-6)
+    got = sess.run(y, {x: xs, training: False})  # the moving averages
+    want = (xs - 0.1 * mean) / np.sqrt(0.9 + 0.1 * var + 1e-3)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
