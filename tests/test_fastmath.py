@@ -57,3 +57,50 @@ def test_correctly_rounded_over_a_dense_sample_of_the_float32_range(which, ref):
     if which == 1:
         zeros = SAMPLE == 0
         np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(SAMPLE[zeros]))
+
+
+@pytest.mark.parametrize("n", [1000, 200_000], ids=["serial", "both-cores"])
+def test_kernels_take_the_near_range_forms_and_redo_beyond(tmp_path, n):
+    """A fused kernel computes sin and cos by their near-range forms, counts inputs beyond
+    2**19, and computes the whole kernel again exactly when there are any: the results
+    are the correctly rounded ones either way (checked against NumPy)."""
+    import graphc as tf
+
+    x = tf.placeholder(tf.float32, [None])
+    y = tf.sin(x) * 2.0 + tf.cos(x * 0.5)
+    rng = np.random.default_rng(0)
+    small = rng.normal(0, 100, n).astype(np.float32)
+    wild = small.copy()
+    wild[::97] = rng.uniform(-3e38, 3e38, wild[::97].size).astype(np.float32)
+    wild[:4] = [np.inf, -np.inf, np.nan, -0.0]
+    with tf.Session(cache_dir=tmp_path) as sess:
+        step = sess.make_callable(y, [x])
+        for values in (small, wild):
+            got = step(values)
+            with np.errstate(all="ignore"):
+                s = np.sin(values.astype(np.float64)).astype(np.float32)
+                c = np.cos((values * np.float32(0.5)).astype(np.float64)).astype(np.float32)
+            np.testing.assert_array_equal(got, s * np.float32(2.0) + c)
+    assert "sin32_near(" in step.source and "cos32_near(" in step.source
+    assert "  # exactly, over the whole float32 range" in step.source
+
+
+def test_what_graphc_knows_of_fastmath_without_importing_it():
+    """graphc does not import graphc.fastmath (Numba's machinery, 0.3 s of `import graphc`):
+    the codegen's list of its functions, its file and the bound below which sin32_near
+    and cos32_near hold are written down; they must be fastmath's own."""
+    import subprocess
+    import sys
+
+    from graphc import fastmath
+    from graphc.codegen.context import FASTMATH, FASTMATH_FILE
+    from graphc.ops import REGISTRY
+
+    assert tuple(sorted(fastmath.__all__)) == FASTMATH
+    assert FASTMATH_FILE.samefile(fastmath.__file__)
+    assert REGISTRY["sin"].near[1] == REGISTRY["cos"].near[1] == fastmath.NEAR
+    code = "import sys, graphc; print('graphc.fastmath' in sys.modules)"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+        == "False\n"
+    )

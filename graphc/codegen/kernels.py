@@ -75,9 +75,11 @@ def _loop(
     sinks: dict,
     in_place: tuple[str, int] | None,
     parallel: bool,
+    far: str | None = None,
 ) -> None:
     """The kernel's loop nest: every member once per element, outputs stored (into the
-    arrays `stored` names), sinks updated."""
+    arrays `stored` names), sinks updated. With `far` (a counter's name), members with a
+    `near` expression use it and count their inputs beyond its bound."""
     inner = kernel.graph
     outer = {id(p): x for p, x in zip(inner.inputs, node.inputs, strict=True)}
     local: dict[int, str] = {}
@@ -92,6 +94,8 @@ def _loop(
         def value(x: Node) -> str:
             return local[id(x)] if id(x) in local else read(outer[id(x)], index)
 
+        beyond: list[str] = []  # near-range inputs' tests (one update: a prange reduction)
+
         for m in inner.nodes:
             if id(m) in outer:
                 continue
@@ -101,10 +105,20 @@ def _loop(
             operands = [value(x) for x in m.inputs]
             broadcast = m.opdef.fusion is Fusion.BROADCAST  # a read: the operand, stretched
             expr = operands[0] if broadcast else narrowed(scalar_expr(m, operands), m.dtype)
+            if far is not None and _nears(m):
+                expr, bound = m.opdef.near[0].format(*operands), m.opdef.near[1]
+                beyond.append(f"(abs({operands[0]}) >= {bound})")
             local[id(m)] = ctx.names.fresh(f"t_{m.op_name}")
             ctx.src(f"{local[id(m)]} = {expr}  # {m.op_name}")
             if id(m) in stored:
                 ctx.src(f"{stored[id(m)]}[{', '.join(index)}] = {local[id(m)]}")
+        if beyond:
+            ctx.src(f"{far} += {' | '.join(beyond)}")
+
+
+def _nears(member: Node) -> bool:
+    """Whether a kernel member has a faster float32 form valid near 0 (sin, cos)."""
+    return member.opdef.near is not None and member.dtype.name == "float32"
 
 
 def axis_groups(kernel_shape: tuple, inputs: list[Node]) -> list[list[int]]:
@@ -207,13 +221,23 @@ def _fused(ctx: Context, node: Node) -> None:
     else:
         read = lambda x, index: element(ctx, x, index, kernel.shape)  # noqa: E731
     mode = _parallel_mode(kernel, sinks) if ctx.allow_parallel else "no"
+    # sin and cos by their faster near-range forms, then the whole kernel again (once) if an
+    # input was beyond: only where a second pass reads what the first read
+    again = not sinks and not written_into and any(_nears(m) for m in inner.nodes)
+    far = ctx.names.fresh(f"far_{node.op_name}") if again else None
+    if far is not None:
+        ctx.src(f"{far} = 0  # inputs of sin or cos beyond their near range")
+    loop = (ctx, node, kernel, dims, read, stored, sinks, in_place)
     if mode == "guard":
         with ctx.src.indent(f"if {' * '.join(dims)} >= {PARALLEL_MIN_SIZE}:  # big: both cores"):
-            _loop(ctx, node, kernel, dims, read, stored, sinks, in_place, parallel=True)
+            _loop(*loop, parallel=True, far=far)
         with ctx.src.indent("else:"):
-            _loop(ctx, node, kernel, dims, read, stored, sinks, in_place, parallel=False)
+            _loop(*loop, parallel=False, far=far)
     else:
-        _loop(ctx, node, kernel, dims, read, stored, sinks, in_place, parallel=mode == "always")
+        _loop(*loop, parallel=mode == "always", far=far)
+    if far is not None:
+        with ctx.src.indent(f"if {far}:  # exactly, over the whole float32 range"):
+            _loop(*loop, parallel=False)
     values = [arrays[id(o)] if id(o) in arrays else sinks[id(o)].finish() for o in inner.outputs]
     ctx.kernels[id(node)] = values
     ctx.bind(node, "None")

@@ -105,6 +105,9 @@ class OpDef:
     # ops need none: they share the broadcasting rule
     assumes: Callable[[Node], list[Equal]] | None = None
     expr_float32: str | None = None  # a faster float32 `expr` (its error stated where defined)
+    # (expr, bound): a still faster float32 `expr` valid while |input| < bound; a fused
+    # kernel uses it, counts inputs beyond, and computes again with `expr_float32` if any
+    near: tuple[str, float] | None = None
 
     def __call__(self, *inputs: Any, name: str | None = None, **attrs: Any) -> Node:
         return make_node(self, inputs, attrs, name)

@@ -122,6 +122,10 @@ def _exp_partials(n: Node) -> tuple[Node]:  # d/dx e**x = e**x, the output itsel
     return (n,)
 
 
+# graphc.fastmath.NEAR (not imported: fastmath imports Numba's machinery, 0.3 s): below it
+# its sin32_near and cos32_near are valid (test_fastmath.py holds the two equal)
+NEAR = 524288.0
+
 # float32 exp, sin and cos: graphc.fastmath's, which vectorize (correctly rounded on a
 # dense sample of float32)
 _exp = defelem(
@@ -189,7 +193,14 @@ def _sin_partials(n: Node) -> tuple[Node]:  # d/dx sin(x) = cos(x)
 
 
 _sin = defelem(
-    "sin", "Sin", np.sin, "math.sin({0})", _sin_partials, allowed="float", expr_float32="sin32({0})"
+    "sin",
+    "Sin",
+    np.sin,
+    "math.sin({0})",
+    _sin_partials,
+    allowed="float",
+    expr_float32="sin32({0})",
+    near=("sin32_near({0})", NEAR),
 )
 
 
@@ -198,7 +209,14 @@ def _cos_partials(n: Node) -> tuple[Node]:  # d/dx cos(x) = -sin(x)
 
 
 _cos = defelem(
-    "cos", "Cos", np.cos, "math.cos({0})", _cos_partials, allowed="float", expr_float32="cos32({0})"
+    "cos",
+    "Cos",
+    np.cos,
+    "math.cos({0})",
+    _cos_partials,
+    allowed="float",
+    expr_float32="cos32({0})",
+    near=("cos32_near({0})", NEAR),
 )
 
 
