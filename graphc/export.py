@@ -37,8 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graphc import fastmath, printer
+from graphc import printer
 from graphc._version import __version__
+from graphc.codegen.context import FASTMATH_FILE
 from graphc.durable import fsync_folder
 from graphc.errors import FailedPreconditionError, GraphcError
 
@@ -233,11 +234,11 @@ def _write_package(
     consts: list[np.ndarray],
 ) -> None:
     source = exe.source
-    for module in (fastmath, printer):  # what the step imports from graphc, shipped as is
-        name = module.__name__.rsplit(".", 1)[1]
-        if f"from graphc.{name} import" in source:
+    for file in (FASTMATH_FILE, Path(printer.__file__)):  # what the step imports from graphc
+        name = file.stem
+        if f"from graphc.{name} import" in source:  # shipped as it is
             source = source.replace(f"from graphc.{name} import", f"from .{name} import")
-            _write(folder / f"{name}.py", Path(module.__file__).read_bytes())
+            _write(folder / f"{name}.py", file.read_bytes())
     feeds = ", ".join(f"{f['name']} {f['dtype']}{f['shape']}" for f in spec["feeds"]) or "none"
     targets = ", ".join(t["name"] for t in spec["targets"])
     loader = LOADER.format(

@@ -24,9 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
-from numba.core.errors import NumbaWarning
 
 from graphc.codegen import compile as modules
 from graphc.codegen.allocator import tune_allocator
@@ -143,12 +141,12 @@ class CpuExecutable(Executable):
             fresh = None
         try:
             if self.compile_seconds is None:  # compiled for the types of these arguments
-                self._compile([numba.typeof(a) for a in (*arrays, *self._tail)])
+                self._compile([_typeof(a) for a in (*arrays, *self._tail)])
             if self._ran:
                 out = self._fn(*arrays, *self._tail)
             else:  # Numba compiles a print op's objmode block when it first runs
                 with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", _OBJMODE, NumbaWarning)
+                    warnings.filterwarnings("ignore", _OBJMODE)
                     out = self._fn(*arrays, *self._tail)
                 self._ran = True
         except GraphcError:
@@ -187,12 +185,12 @@ class CpuExecutable(Executable):
             else [_example(n) for n in self.feeds]
         )
         variables = [
-            numba.types.Array(numba.from_dtype(v.dtype.np), len(v.type.shape) or 1, "C")
+            _typeof(np.empty((0,) * (len(v.type.shape) or 1), v.dtype.np))
             for v in self.program.variables
         ]
-        consts = [numba.typeof(a) for a in self._constants]
-        rngs = [numba.typeof(self._store.rng(n)) for n in self.program.randoms]
-        self._compile([*map(numba.typeof, feeds), *variables, *consts, *rngs])
+        consts = [_typeof(a) for a in self._constants]
+        rngs = [_typeof(self._store.rng(n)) for n in self.program.randoms]
+        self._compile([*map(_typeof, feeds), *variables, *consts, *rngs])
         return self
 
     def export(self, path: Any, overwrite: bool = False) -> Path:
@@ -209,7 +207,7 @@ class CpuExecutable(Executable):
         started = time.perf_counter()
         earlier = tuple(signature) in self._fn.overloads  # by another executable
         with warnings.catch_warnings(), progress(f"compiling {what}"):
-            warnings.filterwarnings("ignore", _OBJMODE, NumbaWarning)
+            warnings.filterwarnings("ignore", _OBJMODE)
             try:
                 self._fn.compile(tuple(signature))
             except Exception as exc:
@@ -268,6 +266,14 @@ class CpuExecutable(Executable):
         self._tail = (*buffers, *consts, *rngs)
         self._tail_version = store.version if not fresh else -1
         return fresh
+
+
+def _typeof(value: Any) -> Any:
+    """Numba's type of an argument value (Numba is imported when a step is compiled, not
+    at `import graphc`: it is half of that import's time)."""
+    import numba
+
+    return numba.typeof(value)
 
 
 def _example(node: Node) -> Any:

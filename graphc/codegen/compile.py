@@ -40,11 +40,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numba
-from numba.core.dispatcher import Dispatcher
-
-from graphc import fastmath
 from graphc._version import __version__
+from graphc.codegen.context import FASTMATH_FILE
 
 ENV_CACHE_DIR = "GRAPHC_CACHE_DIR"
 MANIFEST_SUFFIX = ".sha256"
@@ -70,10 +67,12 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
 
 # Numba caches a step with the code of the functions it calls from graphc.fastmath
 # compiled in, and checks only the step's own file: their source is part of the key.
-_FASTMATH = hashlib.sha256(Path(fastmath.__file__).read_bytes()).hexdigest()
+_FASTMATH = hashlib.sha256(FASTMATH_FILE.read_bytes()).hexdigest()
 
 
 def module_name(source: str) -> str:
+    import numba  # here, when a step is about to be compiled: not at `import graphc`
+
     parts = (source, __version__, numba.__version__, platform.python_version(), _FASTMATH)
     return "graphc_" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
@@ -270,6 +269,8 @@ def numba_files(module: types.ModuleType) -> dict[str, Path]:
 
     That is `__pycache__` beside the module unless NUMBA_CACHE_DIR says otherwise: ask
     each jitted function. Their names start with the module's unique name."""
+    from numba.core.dispatcher import Dispatcher  # a module was loaded: Numba is imported
+
     folders = set()
     for value in vars(module).values():
         folder = getattr(getattr(value, "_cache", None), "cache_path", None)

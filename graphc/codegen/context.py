@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from graphc import fastmath
 from graphc.codegen.checks import Checks
 from graphc.codegen.source import Names, Source
 from graphc.ir import Node
@@ -112,6 +112,12 @@ def float_text(x: np.floating) -> str:
     return np.format_float_scientific(x, unique=True, trim="-")
 
 
+# graphc.fastmath's functions (its __all__, held equal by test_fastmath.py; the module is
+# not imported here: it imports Numba's machinery, 0.3 s of `import graphc`)
+FASTMATH = ("cos32", "cos32_near", "exp32", "sin32", "sin32_near")
+FASTMATH_FILE = Path(__file__).parent.parent / "fastmath.py"
+
+
 class Context:
     """Emission state: the source, identifiers and value expressions of emitted nodes."""
 
@@ -124,7 +130,7 @@ class Context:
         self.updates = updates or {}
         self.src = Source()
         reserved = ("np", "math", "njit", "objmode", "step", "_store", "_print")
-        self.names = Names((*reserved, *fastmath.__all__))
+        self.names = Names((*reserved, *FASTMATH))
         self.value: dict[int, str] = {}  # node id -> expression of its value
         self.aliases: set[int] = set()  # nodes whose array may be a buffer, feed or constant
         # (variable, value, the conditions it is written under): stored at the step's end

@@ -30,8 +30,8 @@ import textwrap
 from collections.abc import Callable
 from contextlib import nullcontext
 
-from graphc import fastmath
 from graphc.codegen.context import (
+    FASTMATH,
     Context,
     Program,
     broadcast_dims,
@@ -103,7 +103,7 @@ def generate(program: Program) -> tuple[str, dict[str, str]]:
         ctx, groups, _ = _emit(program, updates)
     out = Source()
     body = "\n".join(ctx.src.lines)
-    fast = [name for name in fastmath.__all__ if f"{name}(" in body]
+    fast = [name for name in FASTMATH if f"{name}(" in body]
     _prelude(out, program.title, ctx.parallel, ctx.prints, fast)
     out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
     _signature(out, groups)
