@@ -81,14 +81,22 @@ def time_steps(step, n: int, rounds: int) -> list[float]:
 def worker(system: str, workload: str, rounds: int, cache: str) -> dict:
     """One system on one workload in this process: checksums of the first steps, times,
     and the process's peak resident memory (MiB) after them."""
-    import resource
-
     step = build(system, workload, cache)
     count = 5 if workload in ("W1", "W2") else 1
     checks = [checksum(step()) for _ in range(count)]
     seconds = time_steps(step, STEPS[workload], rounds)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"checksums": checks, "seconds": seconds, "peak_mib": peak}
+    return {"checksums": checks, "seconds": seconds, "peak_mib": peak_mib()}
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory in MiB: Linux's VmHWM, which (unlike
+    getrusage's ru_maxrss) starts afresh at exec, not at the parent's peak; 0 elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(ln for ln in f if ln.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0.0
+    return int(line.split()[1]) / 1024
 
 
 def measure(system: str, workload: str, rounds: int, cache: str) -> dict:
