@@ -31,6 +31,7 @@ import sys
 import numpy as np
 
 import graphc as tf
+import passes  # noqa: F401  (a first run imports it: here, once, not in every life)
 
 
 def live(folder):
