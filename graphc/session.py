@@ -93,6 +93,10 @@ class Session:
       cache_dir: where compiled code is cached (compiled targets only).
       debug: print each compiled program's optimized IR, pass report and source to
         stderr (also on when the environment sets GRAPHC_DEBUG=1).
+      fast_start: on a compiled target, a step whose code is not in the cache yet runs
+        on the reference executor while another process compiles it, then switches to
+        the compiled code (also on when the environment sets GRAPHC_FAST_START=1). The
+        first steps then differ from compiled ones by float rounding.
     """
 
     def __init__(
@@ -103,6 +107,7 @@ class Session:
         cache_dir: str | None = None,
         config: Any = None,
         debug: bool = False,
+        fast_start: bool = False,
     ) -> None:
         if isinstance(graph, str):  # TF1's positional order: Session(target, graph, config)
             tf1_target, graph = graph, target if isinstance(target, Graph) else None
@@ -115,6 +120,7 @@ class Session:
         self.graph = graph if graph is not None else get_default_graph()
         self.target, self.passes, self.cache_dir = target, passes, cache_dir
         self.debug = debug or os.environ.get("GRAPHC_DEBUG", "") not in ("", "0")
+        self.fast_start = fast_start or os.environ.get("GRAPHC_FAST_START", "") not in ("", "0")
         self.store = VariableStore()
         self._executables: dict[tuple, Executable] = {}
         self._entered = False
@@ -210,7 +216,7 @@ class Session:
     ) -> Executable:
         passes = self.passes if self.passes is not None else self.backend.default_passes
         step = lower(targets, feeds, passes, ranks)
-        options = Options(self.cache_dir, self.debug)
+        options = Options(self.cache_dir, self.debug, self.fast_start)
         return self.backend.compile(step, self.store, options, rebuild)
 
     def make_callable(

@@ -175,3 +175,39 @@ def test_a_changed_constant_reuses_the_compiled_program(tmp_path):
     np.testing.assert_allclose(w, [0.9, 2.1], rtol=1e-6)
     np.testing.assert_allclose(w2, [0.75, 2.25], rtol=1e-6)
     assert (tmp_path / f"{modules.module_name(source)}.py").exists()
+
+
+def test_fast_start_interprets_while_another_process_compiles(tmp_path, caplog):
+    """Session(fast_start=True): with the code not cached, the first steps run on the
+    reference executor while a child process compiles; then the step loads that code
+    (a cache hit) and goes on from the same variables. With the code cached, it starts
+    compiled."""
+    x = tf.placeholder(tf.float32, [None, 7])  # a program no other test compiles
+    rate = tf.placeholder(tf.float32, [])
+    w = tf.Variable(np.linspace(-1, 1, 14, dtype=np.float32).reshape(7, 2))
+    loss = tf.reduce_sum(tf.tanh(tf.matmul(x, w)) * rate)
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    xs = np.linspace(0, 1, 28, dtype=np.float32).reshape(4, 7)
+    init = tf.global_variables_initializer()
+    with tf.Session(target="numpy") as reference:
+        reference.run(init)
+        want = [reference.run([loss, train], {x: xs, rate: 0.5})[0] for _ in range(3)]
+    with (
+        caplog.at_level(logging.INFO, logger="graphc"),
+        tf.Session(cache_dir=tmp_path, fast_start=True) as sess,
+    ):
+        sess.run(init)
+        step = sess.make_callable([loss, train], [x, rate])
+        first = step(xs, 0.5)[0]
+        assert step.interpreting and first == want[0]  # the reference's own result
+        step.compile()  # waits for the other process, then loads its code
+        assert not step.interpreting
+        got = [step(xs, 0.5)[0] for _ in range(2)]
+    np.testing.assert_allclose(got, want[1:], rtol=1e-6)
+    messages = [r.getMessage() for r in caplog.records if r.name == "graphc"]
+    assert any(m.startswith("compiling in process ") for m in messages)
+    assert "cache hit: loaded from " + str(tmp_path) in messages[-1]
+    with tf.Session(cache_dir=tmp_path, fast_start=True) as sess:  # cached now
+        sess.run(init)
+        step = sess.make_callable([loss, train], [x, rate])
+        assert step(xs, 0.5)[0] == pytest.approx(want[0]) and not step.interpreting

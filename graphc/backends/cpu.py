@@ -17,6 +17,7 @@ arrays the caller owns: never a buffer, a feed, a constant or another result.
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 import time
 import warnings
@@ -26,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from graphc.backends.reference import ReferenceExecutable
+from graphc.codegen import background
 from graphc.codegen import compile as modules
 from graphc.codegen.allocator import tune_allocator
 from graphc.codegen.context import Program
@@ -119,6 +122,10 @@ class CpuExecutable(Executable):
         self._tail_version = -1
         self.compile_seconds: float | None = None
         self._ran = False  # whether the compiled step has run once
+        # fast start: a process compiling the step while the reference interprets it
+        self._fast_start = options.fast_start
+        self._background: subprocess.Popen | None = None
+        self._interpreter: Executable | None = None
 
     def argument(self, node: Node, value: Any) -> Any:
         """The fed value as compiled code takes it (copied only if needed)."""
@@ -134,6 +141,10 @@ class CpuExecutable(Executable):
         return np.ascontiguousarray(array) if array.ndim else array[()]
 
     def run_flat(self, arrays: list[Any]) -> list[Any]:
+        if self._fast_start and self.compile_seconds is None:
+            interpreted = self._interpreted(arrays)
+            if interpreted is not None:
+                return interpreted
         store = self._store
         if self._tail is None or self._tail_version != store.version:
             fresh = self._prepare_state()
@@ -184,14 +195,49 @@ class CpuExecutable(Executable):
             if values
             else [_example(n) for n in self.feeds]
         )
+        if self._background is not None:  # fast start: its code is about to be cached
+            self._background.wait()
+        self._compile(self._signature(feeds))
+        return self
+
+    @property
+    def interpreting(self) -> bool:
+        """True while a fast start interprets the step (its compile runs elsewhere)."""
+        return self._background is not None and self.compile_seconds is None
+
+    def _signature(self, feeds: list[Any]) -> list[Any]:
+        """Numba's argument types of the step for feed values as `argument` gives them."""
         variables = [
             _typeof(np.empty((0,) * (len(v.type.shape) or 1), v.dtype.np))
             for v in self.program.variables
         ]
         consts = [_typeof(a) for a in self._constants]
         rngs = [_typeof(self._store.rng(n)) for n in self.program.randoms]
-        self._compile([*map(_typeof, feeds), *variables, *consts, *rngs])
-        return self
+        return [*map(_typeof, feeds), *variables, *consts, *rngs]
+
+    def _interpreted(self, arrays: list[Any]) -> list[Any] | None:
+        """Fast start: the step's results from the reference executor while another
+        process compiles it (started on the first call, unless the cache holds the code
+        already); None once the compiled code can be loaded (or cannot be made
+        elsewhere): the caller compiles in-process then, a cache hit if the child
+        succeeded."""
+        if self._background is None:
+            if modules.sealed(self._module):  # cached already: loading it is quick
+                self._fast_start = False
+                return None
+            self._background = background.start(self._module, self._signature(arrays))
+            if self._background is None:
+                self._fast_start = False
+                return None
+            self._interpreter = ReferenceExecutable(self.step, self._store)
+            log.info("compiling in process %d; interpreting meanwhile", self._background.pid)
+        if self._background.poll() is None:
+            return self._interpreter.run_flat(arrays)
+        if self._background.returncode != 0:
+            log.warning("the background compile failed: compiling in this process")
+        modules.verify(self._module)  # its Numba files against the manifest it wrote
+        self._fast_start = False
+        return None
 
     def export(self, path: Any, overwrite: bool = False) -> Path:
         """Writes the step, its variables' current values and its constants as a Python

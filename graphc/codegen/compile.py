@@ -93,7 +93,7 @@ def load(source: str, cache_dir: str | os.PathLike | None = None) -> types.Modul
     try:
         _write(root / f"{name}.py", source)
         module = _import(name, root / f"{name}.py", source)
-        _verify(module)
+        verify(module)
         return module
     except (OSError, ImportError, SyntaxError, ValueError, RuntimeError) as exc:
         # RuntimeError: Numba found no writable place for its cache ("no locator available")
@@ -214,7 +214,7 @@ def _import(name: str, path: Path, source: str) -> types.ModuleType:
     return module
 
 
-def _verify(module: types.ModuleType) -> None:
+def verify(module: types.ModuleType) -> None:
     """Deletes the module's Numba cache files unless they match its manifest.
 
     Runs after the module's functions were defined and before any was called, so
@@ -235,6 +235,16 @@ def _verify(module: types.ModuleType) -> None:
     _manifest_path(path).unlink(missing_ok=True)
     for file in numba_files(module).values():
         file.unlink(missing_ok=True)
+
+
+def sealed(module: types.ModuleType) -> bool:
+    """Whether a file-backed module's compiled code is in the cache, as its manifest
+    records (then a compile loads it rather than compiling)."""
+    path = getattr(module, "__file__", None)
+    if path is None:
+        return False
+    manifest = _read_manifest(_manifest_path(Path(path)))
+    return bool(manifest) and any(name.endswith(NUMBA_SUFFIXES) for name in manifest)
 
 
 def seal(module: types.ModuleType) -> None:

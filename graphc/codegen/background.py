@@ -1,0 +1,53 @@
+"""Compiling a cached module in another process (Session(fast_start=True)).
+
+`start(module, signature)` launches `python -m graphc.codegen.background PATH SIGFILE`,
+which loads the module file through graphc.codegen.compile (the same checks as a
+Session), compiles its `step` for the pickled Numba signature, and seals it: Numba's
+cache files and graphc's manifest are in the cache folder when it exits with 0. The
+caller meanwhile runs its steps some other way, then compiles in-process, which loads
+that code from the cache.
+
+Invariants: the child never runs the step; the signature file is deleted by the child
+once read; a child left running when its parent exits goes on filling the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import types
+from pathlib import Path
+from typing import Any
+
+from graphc.codegen import compile as modules
+
+
+def start(module: types.ModuleType, signature: list[Any]) -> subprocess.Popen | None:
+    """A process compiling `module`'s step for `signature` into the cache; None when the
+    module is not file-backed (nothing could be cached)."""
+    path = getattr(module, "__file__", None)
+    if path is None:
+        return None
+    folder = Path(path).parent
+    fd, sigfile = tempfile.mkstemp(prefix=f"{module.__name__}.", suffix=".sig", dir=folder)
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(tuple(signature), f)
+    command = [sys.executable, "-m", "graphc.codegen.background", path, sigfile]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _main(path: str, sigfile: str) -> None:
+    with open(sigfile, "rb") as f:
+        signature = pickle.load(f)
+    os.unlink(sigfile)
+    source = Path(path).read_text()
+    module = modules.load(source, Path(path).parent)
+    module.step.compile(signature)
+    modules.seal(module)
+
+
+if __name__ == "__main__":
+    _main(*sys.argv[1:3])
