@@ -275,3 +275,13 @@ def test_a_tensor_made_in_a_branch_can_be_fetched_beside_the_cond(sess):
     np.testing.assert_array_equal(got_y, xv)
     np.testing.assert_array_equal(got_inner, 2 * xv)
     np.testing.assert_array_equal(sess.run(y, {p: True, x: xv}), 2 * xv + 1)
+
+
+def test_case_without_a_default_needs_the_last_predicate(sess):
+    """TF1: the last pair's function is the default, and a run where no predicate holds
+    fails."""
+    k = tf.placeholder(tf.int32, [])
+    y = tf.case([(k < 0, lambda: tf.constant(-1)), (k > 10, lambda: tf.constant(1))])
+    assert sess.run(y, {k: -5}) == -1 and sess.run(y, {k: 50}) == 1
+    with pytest.raises(InvalidArgumentError, match="None of the conditions evaluated as True"):
+        sess.run(y, {k: 5})

@@ -27,7 +27,6 @@ import numpy as np
 
 from graphc.errors import DTypeError, GraphcError, ShapeError
 from graphc.feeds import flatten
-from graphc.graph import get_default_graph
 from graphc.ir import Node, Operation
 from graphc.ops import Fusion, OpDef, checking, convert, defop
 from graphc.ops.asserts import Assert
@@ -242,7 +241,8 @@ def case(
     """TF1's `tf.case`: the function of the first true predicate, else `default`, as
     nested conds (only the function chosen runs). With `exclusive`, more than one true
     predicate fails the run (an `Assert`). Without `default`, the last pair's function
-    is the default, as in TF1."""
+    is the default and its predicate must hold: a run where none holds fails, as in
+    TF1."""
     pairs = list(pred_fn_pairs.items() if isinstance(pred_fn_pairs, dict) else pred_fn_pairs)
     with checking("case", name):
         if not pairs:
@@ -250,14 +250,26 @@ def case(
         for p, f in pairs:
             if isinstance(p, bool) or not callable(f):
                 raise TypeError("case: each pair must be (a bool tensor, a callable)")
-    if default is None:
-        default = pairs.pop()[1]
-    graph = get_default_graph() if not pairs else convert(pairs[0][0]).graph
+    graph = convert(pairs[0][0]).graph
     with graph.as_default(), graph.name_scope(name):
-        preds = [convert(p) for p, _ in pairs]
+        preds, fns = [convert(p) for p, _ in pairs], [f for _, f in pairs]
         guards = _exclusive(preds) if exclusive and len(preds) > 1 else []
+        if default is None:
+            default = _asserting(preds.pop(), fns.pop())
         with graph.control_dependencies(guards):
-            return _chain(preds, [f for _, f in pairs], default, strict)
+            return _chain(preds, fns, default, strict)
+
+
+def _asserting(pred: Node, fn: Callable[[], Any]) -> Callable[[], Any]:
+    """`fn` as a default that fails the run unless `pred` holds (TF1's case without one)."""
+
+    def default() -> Any:
+        check = Assert(pred, ["None of the conditions evaluated as True"])
+        leaves, rebuild = flatten(fn())
+        with pred.graph.control_dependencies([check]):
+            return rebuild([v if isinstance(v, Operation) else identity(v) for v in leaves])
+
+    return default
 
 
 def _exclusive(preds: Sequence[Node]) -> list[Node]:
