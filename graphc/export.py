@@ -33,14 +33,14 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from graphc import printer
 from graphc._version import __version__
 from graphc.codegen.context import FASTMATH_FILE
-from graphc.durable import fsync_folder
+from graphc.durable import durable_write, fsync_folder
 from graphc.errors import FailedPreconditionError, GraphcError
 
 if TYPE_CHECKING:
@@ -238,7 +238,7 @@ def _write_package(
         name = file.stem
         if f"from graphc.{name} import" in source:  # shipped as it is
             source = source.replace(f"from graphc.{name} import", f"from .{name} import")
-            _write(folder / f"{name}.py", file.read_bytes())
+            _write_bytes(folder / f"{name}.py", file.read_bytes())
     feeds = ", ".join(f"{f['name']} {f['dtype']}{f['shape']}" for f in spec["feeds"]) or "none"
     targets = ", ".join(t["name"] for t in spec["targets"])
     loader = LOADER.format(
@@ -248,26 +248,18 @@ def _write_package(
         feeds=feeds,
         targets=targets,
     )
-    _write(folder / "__init__.py", loader.encode())
-    _write(folder / "_step.py", source.encode())
-    _write(folder / "spec.json", json.dumps(spec, indent=1).encode() + b"\n")
-    _write_npz(folder / "variables.npz", {f"v{k}": a for k, a in enumerate(variables)})
-    _write_npz(folder / "constants.npz", {f"c{k}": a for k, a in enumerate(consts)})
+    _write_bytes(folder / "__init__.py", loader.encode())
+    _write_bytes(folder / "_step.py", source.encode())
+    _write_bytes(folder / "spec.json", json.dumps(spec, indent=1).encode() + b"\n")
+    arrays = {f"v{k}": a for k, a in enumerate(variables)}
+    durable_write(str(folder / "variables.npz"), lambda f: np.savez(f, **arrays))
+    constants = {f"c{k}": a for k, a in enumerate(consts)}
+    durable_write(str(folder / "constants.npz"), lambda f: np.savez(f, **constants))
     fsync_folder(str(folder))
 
 
-def _write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _write_npz(path: Path, arrays: dict[str, Any]) -> None:
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
+def _write_bytes(path: Path, data: bytes) -> None:
+    durable_write(str(path), lambda f: f.write(data))
 
 
 def _compile_alone(path: Path) -> None:

@@ -152,7 +152,7 @@ class CpuExecutable(Executable):
             fresh = None
         try:
             if self.compile_seconds is None:  # compiled for the types of these arguments
-                self._compile([_typeof(a) for a in (*arrays, *self._tail)])
+                self._compile(self._signature(arrays))
             if self._ran:
                 out = self._fn(*arrays, *self._tail)
             else:  # Numba compiles a print op's objmode block when it first runs
