@@ -13,11 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from graphc.compat import missing_names
-from graphc.errors import InvalidArgumentError, ShapeError
+from graphc.errors import InvalidArgumentError, ShapeError, UnimplementedError
 from graphc.graph import get_default_graph
 from graphc.ir import Node
 from graphc.ops import checking, convert, convert_operands, pool
-from graphc.ops.conv import extract_patches, in_top_k_op
+from graphc.ops.conv import conv2d as conv2d_op
+from graphc.ops.conv import in_top_k_op
 from graphc.ops.elementwise import (
     add,
     divide,
@@ -40,7 +41,6 @@ from graphc.ops.elementwise import (
     where,
 )
 from graphc.ops.index import check_labels, gather, one_hot
-from graphc.ops.linalg import einsum
 from graphc.ops.random import random_uniform
 from graphc.ops.reduce import reduce_max, reduce_mean, reduce_sum
 from graphc.ops.reshape import squeeze
@@ -362,24 +362,18 @@ def _conv2d(
     dilations: Any,
     name: str | None,
 ) -> Node:
-    if data_format != "NHWC" or (
-        dilations is not None and _window(dilations, "dilations", 1) != (1, 1)
-    ):
-        raise NotImplementedError("conv2d supports NHWC without dilation")
+    if data_format != "NHWC":
+        raise UnimplementedError(f"data_format {data_format!r} is not supported (only 'NHWC')")
+    if dilations is not None and _window(dilations, "dilations", 1) != (1, 1):
+        raise UnimplementedError(f"dilations other than 1 are not supported, got {dilations}")
     x, w = convert_operands(input, filters, op_name="Conv2D")
-    if w.type.shape is None or len(w.type.shape) != 4 or None in w.type.shape:
-        raise ShapeError(f"conv2d filters must have a static HWIO shape, got {w.shape}")
-    kh, kw, cin, _ = w.type.shape
-    if x.type.shape is not None and x.type.shape[-1] not in (None, cin):
-        raise ShapeError(f"conv2d: input {x.shape} has {x.type.shape[-1]} channels, filters {cin}")
-    patches = extract_patches(
+    return conv2d_op(
         x,
-        ksize=(kh, kw),
+        w,
         strides=_window(strides, "strides", 1),
         padding=_padding(padding),
-        pad_value=0.0,
+        name=name or "Conv2D",
     )
-    return einsum("nhwijc,ijco->nhwo", patches, w, name=name or "Conv2D")
 
 
 def max_pool(

@@ -227,9 +227,6 @@ def _kernel_body(group: Group, outs: list[Node]) -> Graph:
     return rebuild(Graph.from_outputs(outs, external), on_images, inputs=params)
 
 
-PRODUCTS = ("matmul", "einsum")  # ops whose result is always a new array of its own
-
-
 def _epilogue(
     inputs: list[Node],
     outs: list[Node],
@@ -237,12 +234,12 @@ def _epilogue(
     users: dict[int, list[Node]],
     outputs_needed: set[int],
 ) -> tuple[int, int] | None:
-    """(input, output) positions when a matmul's or einsum's result (a fresh array), read by
-    this kernel alone, can hold one of the kernel's outputs (same type): the bias +
-    activation epilogue of a dense layer or a convolution."""
+    """(input, output) positions when a product's result (a fresh array: matmul, einsum,
+    conv2d, see OpDef.product), read by this kernel alone, can hold one of the kernel's
+    outputs (same type): the bias + activation epilogue of a dense layer or a convolution."""
     for k, x in enumerate(inputs):
         only_here = all(id(u) in members for u in users.get(id(x), []))
-        if x.opdef.name in PRODUCTS and only_here and id(x) not in outputs_needed:
+        if x.opdef.product and only_here and id(x) not in outputs_needed:
             for j, o in enumerate(outs):
                 if o.type == x.type and o.opdef.fusion is not Fusion.REDUCTION:
                     return k, j

@@ -18,7 +18,12 @@ import scipy.special
 
 import graphc as tf
 from graphc.ops import REGISTRY
-from graphc.ops.conv import extract_patches, patches_to_image
+from graphc.ops.conv import (
+    conv2d_backprop_filter,
+    conv2d_backprop_input,
+    extract_patches,
+    patches_to_image,
+)
 from graphc.ops.index import _scatter_add, _slice_grad
 from graphc.ops.index import check_labels as _check_labels
 from graphc.ops.pool import avg_pool_grad, max_pool_grad, max_pool_grad_grad
@@ -421,22 +426,57 @@ SHAPE = [
 ]
 
 
-def _conv_ref(x: np.ndarray, w: np.ndarray, stride: int, padding: str) -> np.ndarray:
-    """Direct convolution loops (TF's SAME padding: extra padding goes after)."""
-    n, h, wd, _ = x.shape
-    kh, kw, _, o = w.shape
+def _conv_padded(x: np.ndarray, kh: int, kw: int, stride: int, padding: str) -> tuple:
+    """x padded as TF pads it (SAME's extra padding goes after), the output size, and the
+    top/left padding."""
+    _, h, wd, _ = x.shape
     if padding == "SAME":
         oh, ow = math.ceil(h / stride), math.ceil(wd / stride)
         ph = max((oh - 1) * stride + kh - h, 0)
         pw = max((ow - 1) * stride + kw - wd, 0)
         x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
-    else:
-        oh, ow = (h - kh) // stride + 1, (wd - kw) // stride + 1
-    out = np.zeros((n, oh, ow, o), x.dtype)
+        return x, oh, ow, ph // 2, pw // 2
+    return x, (h - kh) // stride + 1, (wd - kw) // stride + 1, 0, 0
+
+
+def _conv_ref(x: np.ndarray, w: np.ndarray, stride: int, padding: str) -> np.ndarray:
+    """Direct convolution loops."""
+    kh, kw, _, o = w.shape
+    x, oh, ow, _, _ = _conv_padded(x, kh, kw, stride, padding)
+    out = np.zeros((x.shape[0], oh, ow, o), x.dtype)
     for i in range(oh):
         for j in range(ow):
             window = x[:, i * stride : i * stride + kh, j * stride : j * stride + kw, :]
             out[:, i, j, :] = np.tensordot(window, w, axes=([1, 2, 3], [0, 1, 2]))
+    return out
+
+
+def _conv_input_grad_ref(
+    w: np.ndarray, dy: np.ndarray, x: np.ndarray, stride: int, padding: str
+) -> np.ndarray:
+    """d sum(conv(x, w) * dy) / dx by loops: each output position adds dy @ w.T back
+    into its window."""
+    kh, kw, _, _ = w.shape
+    padded, oh, ow, top, left = _conv_padded(x, kh, kw, stride, padding)
+    out = np.zeros(padded.shape, dy.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            part = np.tensordot(dy[:, i, j, :], w, axes=([1], [3]))  # (N, KH, KW, C)
+            out[:, i * stride : i * stride + kh, j * stride : j * stride + kw, :] += part
+    return out[:, top : top + x.shape[1], left : left + x.shape[2], :]
+
+
+def _conv_filter_grad_ref(
+    x: np.ndarray, dy: np.ndarray, shape: tuple, stride: int, padding: str
+) -> np.ndarray:
+    """d sum(conv(x, w) * dy) / dw by loops over output positions."""
+    kh, kw, _, _ = shape
+    padded, oh, ow, _, _ = _conv_padded(x, kh, kw, stride, padding)
+    out = np.zeros(shape, x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            window = padded[:, i * stride : i * stride + kh, j * stride : j * stride + kw, :]
+            out += np.tensordot(window, dy[:, i, j, :], axes=([0], [0]))
     return out
 
 
@@ -591,19 +631,69 @@ LINALG = [
         [(F, (2, 2, 3, 2, 2, 2)), (F, (2, 3, 4, 2))],
     ),
     Case(
-        "einsum",
+        "conv2d",
         lambda x, w: tf.nn.conv2d(x, w, 1, "SAME"),
         lambda x, w: _conv_ref(x, w, 1, "SAME"),
         [(F, (2, 5, 5, 2)), (F, (3, 3, 2, 3))],
         dtype="float64",
-        id="conv2d-same",
+        id="same",
     ),
     Case(
-        "einsum",
+        "conv2d",
         lambda x, w: tf.nn.conv2d(x, w, [1, 2, 2, 1], "VALID"),
         lambda x, w: _conv_ref(x, w, 2, "VALID"),
         [(F, (1, 6, 5, 2)), (F, (2, 2, 2, 1))],
-        id="conv2d-valid-stride",
+        id="valid-stride",
+    ),
+    Case(  # even kernel, SAME with stride 2 on odd sizes: the extra padding goes after
+        "conv2d",
+        lambda x, w: tf.nn.conv2d(x, w, 2, "SAME"),
+        lambda x, w: _conv_ref(x, w, 2, "SAME"),
+        [(F, (3, 5, 7, 3)), (F, (2, 4, 3, 2))],
+        dtype="float64",
+        id="same-stride-even",
+    ),
+    Case(  # 1x1 at stride 1: the image itself is the matrix (no patches)
+        "conv2d",
+        lambda x, w: tf.nn.conv2d(x, w, 1, "VALID"),
+        lambda x, w: _conv_ref(x, w, 1, "VALID"),
+        [(F, (2, 3, 4, 3)), (F, (1, 1, 3, 2))],
+        dtype="float64",
+        id="1x1",
+    ),
+    *(
+        Case(
+            "conv2d_backprop_input",
+            lambda w, dy, x, s=s, p=p: conv2d_backprop_input(w, dy, x, strides=(s, s), padding=p),
+            lambda w, dy, x, s=s, p=p: _conv_input_grad_ref(w, dy, x, s, p),
+            [(F, ws), (F, dys), (F, xs)],
+            dtype="float64",
+            id=i,
+        )
+        for i, s, p, ws, dys, xs in (
+            ("same", 1, "SAME", (3, 3, 2, 3), (2, 5, 5, 3), (2, 5, 5, 2)),
+            ("valid-stride", 2, "VALID", (2, 3, 2, 1), (1, 3, 2, 1), (1, 6, 6, 2)),
+            ("same-stride-even", 2, "SAME", (2, 4, 3, 2), (3, 3, 4, 2), (3, 5, 7, 3)),
+            ("1x1", 1, "VALID", (1, 1, 3, 2), (2, 3, 4, 2), (2, 3, 4, 3)),
+        )
+    ),
+    *(
+        Case(
+            "conv2d_backprop_filter",
+            lambda x, dy, s=s, p=p, ws=ws: conv2d_backprop_filter(
+                x, dy, filter_shape=ws, strides=(s, s), padding=p
+            ),
+            lambda x, dy, s=s, p=p, ws=ws: _conv_filter_grad_ref(x, dy, ws, s, p),
+            [(F, xs), (F, dys)],
+            dtype="float64",
+            id=i,
+        )
+        for i, s, p, ws, dys, xs in (
+            ("same", 1, "SAME", (3, 3, 2, 3), (2, 5, 5, 3), (2, 5, 5, 2)),
+            ("valid-stride", 2, "VALID", (2, 3, 2, 1), (1, 3, 2, 1), (1, 6, 6, 2)),
+            ("same-stride-even", 2, "SAME", (2, 4, 3, 2), (3, 3, 4, 2), (3, 5, 7, 3)),
+            ("1x1", 1, "VALID", (1, 1, 3, 2), (2, 3, 4, 2), (2, 3, 4, 3)),
+        )
     ),
     Case(
         "in_top_k",

@@ -20,6 +20,7 @@ from graphc.errors import (
     GraphMismatchError,
     InvalidArgumentError,
     ShapeError,
+    UnimplementedError,
 )
 
 HERE = os.path.basename(__file__)
@@ -683,6 +684,38 @@ BUILD = [
         lambda: tf.nn.conv2d(f32(1, 4, 4, 3), filters(), 1, "SAME"),
         ShapeError,
         ("Conv2D", "channels", "3", "2"),
+    ),
+    Case(
+        "conv2d integer input",
+        lambda: tf.nn.conv2d(
+            i32(1, 4, 4, 2), tf.constant(np.ones((2, 2, 2, 3), np.int32)), 1, "SAME"
+        ),
+        DTypeError,
+        ("Conv2D", "floating", "int32"),
+    ),
+    Case(
+        "conv2d filters of rank 3",
+        lambda: tf.nn.conv2d(image(), tf.constant(np.ones((2, 2, 2), np.float32)), 1, "SAME"),
+        ShapeError,
+        ("Conv2D", "HWIO", "[2,2,2]"),
+    ),
+    Case(
+        "conv2d kernel larger than a VALID input",
+        lambda: tf.nn.conv2d(image(), tf.constant(np.ones((5, 2, 2, 3), np.float32)), 1, "VALID"),
+        ShapeError,
+        ("Conv2D", "window", "[5, 2]", "VALID"),
+    ),
+    Case(
+        "conv2d NCHW",
+        lambda: tf.nn.conv2d(image(), filters(), 1, "SAME", data_format="NCHW"),
+        UnimplementedError,
+        ("Conv2D", "data_format", "'NCHW'"),
+    ),
+    Case(
+        "conv2d dilations",
+        lambda: tf.nn.conv2d(image(), filters(), 1, "SAME", dilations=[1, 2, 2, 1]),
+        UnimplementedError,
+        ("Conv2D", "dilations", "[1, 2, 2, 1]"),
     ),
     Case(
         "max_pool ksize 0",

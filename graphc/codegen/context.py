@@ -238,10 +238,14 @@ class Context:
             self._loop_depth -= entered
 
 
+# ops whose CPU code always calls BLAS (graphc.codegen.emit_conv: the convolutions)
+BLAS_OPS = ("matmul", "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter")
+
+
 def calls_blas(node: Node) -> bool:
-    """True for a node the CPU code computes with BLAS (`np.dot`): a floating matmul, or
-    an einsum that is one matrix product (graphc.ops.linalg.matrix_product)."""
-    if node.opdef.name == "matmul":
+    """True for a node the CPU code computes with BLAS (`np.dot`): a matmul, a convolution,
+    or an einsum that is one matrix product (graphc.ops.linalg.matrix_product)."""
+    if node.opdef.name in BLAS_OPS:
         return True
     if node.opdef.name != "einsum" or not node.dtype.is_floating:
         return False

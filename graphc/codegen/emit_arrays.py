@@ -436,14 +436,16 @@ def _one_hot(ctx: Context, node: Node) -> None:
 
 # ---- images -----------------------------------------------------------------------------------
 def _window_geometry(
-    ctx: Context, node: Node, image: Node
+    ctx: Context, node: Node, image: Node, ksize: tuple[int, int] | None = None
 ) -> tuple[list[str], list[str], list[str]]:
-    """Output spatial dims and the top/left padding, as source text."""
+    """Output spatial dims, the top/left padding and the image's spatial dims, as source
+    text, for windows of `ksize` (default: the node's `ksize` attr)."""
     a = node.attrs
     _, h, w, _ = image.type.shape
     hd, wd = ctx.dims(image)[1:3]
     outs, pads = [], []
-    for known, d, k, s in zip((h, w), (hd, wd), a["ksize"], a["strides"], strict=True):
+    ksize = a["ksize"] if ksize is None else ksize
+    for known, d, k, s in zip((h, w), (hd, wd), ksize, a["strides"], strict=True):
         if known is not None:
             o = out_size(known, k, s, a["padding"])
             outs.append(str(o))

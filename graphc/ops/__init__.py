@@ -6,7 +6,8 @@ One op = one definition. `defop` takes, in one place, an op's shape/dtype rule
 `vjp` plus `jvp`, or `linear=True` plus `vjp`), its scalar code snippet
 (`expr`, elementwise ops), and the facts passes and code generators read: its
 `fusion` role, its `reduction` (how it combines elements), flags
-(`commutative`, `effectful`, `random`, `shape_only`, `reshape`, `kernel_only`)
+(`commutative`, `effectful`, `random`, `shape_only`, `reshape`, `kernel_only`,
+`product`)
 and `assumes`, the run-time size equalities it relies on (`graphc.ops.dims`,
 checked by every executor through `assumed_equal`). Passes and backends read
 these attributes, never tables of op names. It rejects missing or contradictory
@@ -101,6 +102,9 @@ class OpDef:
     shape_only: bool = False  # reads only its input's shape: a constant when that is static
     reshape: bool = False  # the same elements in the same order, in another shape
     kernel_only: bool = False  # appears only inside fused kernels (no emitter of its own)
+    # its result is always a fresh array of its own (a product: matmul, einsum, conv), so
+    # the elementwise kernel reading it alone may write its output there (an epilogue)
+    product: bool = False
     # the run-time size equalities it assumes (graphc.ops.dims); elementwise and broadcast
     # ops need none: they share the broadcasting rule
     assumes: Callable[[Node], list[Equal]] | None = None

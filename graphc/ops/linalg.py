@@ -97,6 +97,7 @@ _matmul = defop(
     vjp=_matmul_vjp,
     jvp=_matmul_jvp,
     assumes=_matmul_assumes,
+    product=True,
 )
 
 
@@ -218,6 +219,7 @@ _einsum = defop(
     vjp=_einsum_vjp,
     jvp=_einsum_jvp,
     assumes=_einsum_assumes,
+    product=True,
 )
 
 
