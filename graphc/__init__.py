@@ -17,6 +17,7 @@ from graphc import (
     summary,
     test,
     train,
+    viz,
 )
 from graphc import flags as flags
 from graphc import gfile as gfile

@@ -7,9 +7,13 @@ Commands:
                           run SCRIPT (a .py file, or a module name), take its NAME (an
                           Executable, or a function of no arguments returning one) and
                           export it as the package folder DEST (graphc.export)
+  viz SCRIPT:NAME -o OUT [--collapse SCOPE ...]
+                          draw NAME (a Graph, Session, Executable, tensor or op, a
+                          BackpropView, or a function of no arguments returning one) to
+                          OUT: .html, .dot, or .svg/.png/.pdf through Graphviz (graphc.viz)
 
 Invariants: each command prints what it did to stdout and returns 0, or prints the
-problem to stderr and returns 1; nothing here runs a graph.
+problem to stderr and returns 1; nothing here runs a graph (SCRIPT runs as Python does).
 """
 
 from __future__ import annotations
@@ -19,10 +23,14 @@ import importlib
 import runpy
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from graphc import viz
 from graphc.codegen import compile as modules
 from graphc.errors import GraphcError
 from graphc.executable import Executable
+from graphc.graph import Graph
+from graphc.ir import Node, Operation
 
 
 def _size(n: int) -> str:
@@ -48,26 +56,44 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(args: argparse.Namespace) -> int:
-    script, _, name = args.source.rpartition(":")
+class _Refused(Exception):
+    """A command's one-line complaint about its arguments."""
+
+
+def _load(source: str) -> Any:
+    """The value `NAME` in `SCRIPT:NAME` (a function of no arguments is called)."""
+    script, _, name = source.rpartition(":")
     if not script or not name:
-        print(f"graphc export: expected SCRIPT:NAME, got {args.source!r}", file=sys.stderr)
-        return 1
+        raise _Refused(f"expected SCRIPT:NAME, got {source!r}")
     if script.endswith(".py"):
-        namespace = runpy.run_path(script, run_name="__graphc_export__")
+        namespace = runpy.run_path(script, run_name="__graphc_cli__")
     else:
         namespace = vars(importlib.import_module(script))
     if name not in namespace:
-        print(f"graphc export: {script} defines no {name!r}", file=sys.stderr)
-        return 1
+        raise _Refused(f"{script} defines no {name!r}")
     value = namespace[name]
-    exe = value() if callable(value) and not isinstance(value, Executable) else value
+    drawable = (Executable, Graph, Node, Operation, viz.BackpropView)
+    if callable(value) and not isinstance(value, drawable) and not hasattr(value, "graph"):
+        value = value()
+    return value
+
+
+def _export(args: argparse.Namespace) -> int:
+    exe = _load(args.source)
     if not isinstance(exe, Executable):
-        what = f"{name} is not an Executable (what make_callable returns)"
-        print(f"graphc export: {what}", file=sys.stderr)
-        return 1
+        raise _Refused(f"{args.source} is not an Executable (what make_callable returns)")
     path = exe.export(args.dest, overwrite=args.overwrite)
-    print(f"exported {name} to {path}")
+    print(f"exported {args.source.rpartition(':')[2]} to {path}")
+    return 0
+
+
+def _viz(args: argparse.Namespace) -> int:
+    value = _load(args.source)
+    fetches = None
+    if isinstance(value, Node | Operation):
+        value, fetches = value.graph, value
+    path = viz.render(value, args.out, fetches=fetches, collapse=args.collapse)
+    print(f"wrote {path}")
     return 0
 
 
@@ -84,6 +110,11 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("dest", help="the package folder to write (its name is the package's)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing DEST")
     export.set_defaults(run=_export)
+    draw = commands.add_parser("viz", help="draw a graph, an optimized step or a backprop view")
+    draw.add_argument("source", help="SCRIPT:NAME, NAME a Graph, Session, Executable, tensor...")
+    draw.add_argument("-o", "--out", required=True, help="the file: .html, .dot, .svg, .png, .pdf")
+    draw.add_argument("--collapse", nargs="*", default=[], help="name scopes drawn as one box")
+    draw.set_defaults(run=_viz)
     return top
 
 
@@ -91,6 +122,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except (OSError, GraphcError) as exc:
+    except (OSError, GraphcError, _Refused) as exc:
         print(f"graphc {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from graphc import viz
 from graphc.config import RunMetadata, RunOptions, check_message
 from graphc.errors import GraphcError
 from graphc.feeds import convert_feed, flatten
@@ -85,8 +86,9 @@ class Executable(abc.ABC):
         return [n.attrs["kernel"] for n in self.graph.nodes if n.opdef.name == "fused"]
 
     def to_dot(self) -> str:
-        """DOT text of the optimized graph (fused kernels as boxes listing their ops)."""
-        return self.graph.to_dot()
+        """DOT text of the optimized graph (graphc.viz.to_dot: scopes as clusters, fused
+        kernels listing their ops, folded constants marked)."""
+        return viz.to_dot(self)
 
     # ---- calling ------------------------------------------------------------------------
     def __call__(self, *values: Any, options: Any = None, run_metadata: Any = None) -> Any:

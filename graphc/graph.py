@@ -222,26 +222,6 @@ class Graph:
 
     __str__ = as_text
 
-    def to_dot(self) -> str:
-        """DOT text (Graphviz) of the graph: ops as boxes, data and (dashed) control edges."""
-        lines = ["digraph graphc {", '  node [shape=box, fontname="monospace", fontsize=10];']
-        for n in self._nodes:
-            label = f"{n.op_name}\\n{n.opdef.type_name} {'()' if n.type is None else n.type}"
-            style = ""
-            if n.opdef.name == "fused":
-                kernel = n.attrs["kernel"]
-                label = f"{n.op_name}: {len(kernel.ops)} ops\\n" + "\\n".join(kernel.ops)
-                style = ", style=filled, fillcolor=lightyellow"
-            elif _is_argument(n):
-                style = ", shape=ellipse"
-            lines.append(f"  {_quote(n.op_name)} [label={_quote(label)}{style}];")
-            lines += [f"  {_quote(x.op_name)} -> {_quote(n.op_name)};" for x in n.inputs]
-            lines += [
-                f"  {_quote(c.op_name)} -> {_quote(n.op_name)} [style=dashed];"
-                for c in n.control_inputs
-            ]
-        return "\n".join([*lines, "}"]) + "\n"
-
     def to_networkx(self) -> nx.MultiDiGraph:
         """The graph as a networkx MultiDiGraph keyed by op name (data edges and control edges)."""
         import networkx as nx  # on first use: it costs `import graphc` 0.07 s otherwise
@@ -314,10 +294,6 @@ def node_line(n: Node) -> str:
     rhs = " ".join(part for part in (op, args, ctrl) if part)
     ty = "()" if n.type is None else f"{n.type.dtype.short}{shape_str(n.type.shape)}"
     return f"{n.op_name}: {ty} = {rhs}"
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace('"', '\\"') + '"'
 
 
 def _collection_names(names: Any) -> list[Any]:

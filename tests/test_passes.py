@@ -6,7 +6,7 @@ from graph_checks import assert_same_graph, canonical, function
 
 import graphc as tf
 import passes
-from graphc import reference
+from graphc import reference, viz
 from graphc.errors import PassError
 from graphc.graph import Graph
 from passes.manager import run_pass
@@ -356,7 +356,8 @@ def test_executable_inspection(tmp_path):
     assert kernel.name.startswith("fused") and all(isinstance(op, str) for op in kernel.ops)
     dot = step.to_dot()
     assert dot.startswith("digraph graphc {") and dot.rstrip().endswith("}")
-    assert f'"{kernel.name}"' in dot and "fillcolor=lightyellow" in dot
+    assert f'"{kernel.name}" [label="{kernel.name}\\nFused' in dot
+    assert f'fillcolor="{viz.FILL["kernel"]}"' in dot
     assert (
         f"# kernel {kernel.name} ({len(kernel.ops)} ops, one loop): {kernel.ops[0]}" in step.source
     )
