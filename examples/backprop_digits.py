@@ -49,6 +49,5 @@ with tf.Session() as sess:
     tf.viz.render(step, out / "train_step.html")  # the optimized step, kernels and code
     if shutil.which("dot"):
         tf.viz.render(view, out / "backprop_digits.svg")
-        tf.viz.render(view, out / "backprop_digits.png")
     print(f"open {out / 'backprop_digits.html'} (and {out / 'train_step.html'})")
     assert np.isfinite(view.loss)

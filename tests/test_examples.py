@@ -121,3 +121,16 @@ moving mean 0.031760 0.063290 0.026008"""
 
 def test_a_tf1_script_with_a_training_switch_prints_what_tf1_prints(cache):
     assert_prints_like(_run("tf1_cond_digits.py", cache), TF1_COND_PRINTED, rtol=2e-4)
+
+
+def test_backprop_digits_draws_the_view_and_names_the_frozen_variable(cache, tmp_path):
+    env = {**os.environ, "GRAPHC_CACHE_DIR": str(cache)}
+    path = os.path.join(ROOT, "examples", "backprop_digits.py")
+    out = subprocess.run(
+        [sys.executable, path, str(tmp_path)], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert "NO GRADIENT: softmax_linear/frozen (cut by softmax_linear/Cast_1)" in out
+    page = (tmp_path / "backprop_digits.html").read_text()
+    assert page.count('class="box"') > 20 and "hidden/MatMul" in page
+    assert "<svg" in (tmp_path / "backprop_digits.svg").read_text()  # CI installs Graphviz
+    assert "# kernel" in (tmp_path / "train_step.html").read_text()  # kernels' code inside
