@@ -209,18 +209,40 @@ def merge_all(
 
 def to_graph_def(graph: Graph) -> Any:
     """A `GraphDef` of `graph` for TensorBoard: each op's name, type, inputs and control
-    inputs (`^name`), in creation order; no attributes or shapes."""
+    inputs (`^name`), in creation order, with its output's dtype (`T`) and static shape
+    (`_output_shapes`, unknown dims -1), which TensorBoard's Graphs tab shows on edges."""
     graph_pb2 = _tensorboardx("proto.graph_pb2")
     node_def_pb2 = _tensorboardx("proto.node_def_pb2")
-    nodes = [
-        node_def_pb2.NodeDef(
+    nodes = []
+    for op in graph.get_operations():
+        node = node_def_pb2.NodeDef(
             name=op.name,
             op=op.type,
             input=[n.op_name for n in op.inputs] + [f"^{c.name}" for c in op.control_inputs],
         )
-        for op in graph.get_operations()
-    ]
+        if op.node.type is not None:
+            _describe_output(node, op.node.type.dtype.name, op.node.type.shape)
+        nodes.append(node)
     return graph_pb2.GraphDef(node=nodes)
+
+
+def _describe_output(node: Any, dtype: str, shape: tuple | None) -> None:
+    """Sets a NodeDef's `T` and `_output_shapes` attrs (TF's names for them)."""
+    attr_pb2 = _tensorboardx("proto.attr_value_pb2")
+    shape_pb2 = _tensorboardx("proto.tensor_shape_pb2")
+    types_pb2 = _tensorboardx("proto.types_pb2")
+    enum = "DT_" + {"float32": "FLOAT", "float64": "DOUBLE", "float16": "HALF"}.get(
+        dtype, dtype.upper()
+    )
+    if enum in types_pb2.DataType.DESCRIPTOR.values_by_name:
+        node.attr["T"].CopyFrom(attr_pb2.AttrValue(type=types_pb2.DataType.Value(enum)))
+    if shape is None:
+        proto = shape_pb2.TensorShapeProto(unknown_rank=True)
+    else:
+        dims = [shape_pb2.TensorShapeProto.Dim(size=-1 if d is None else d) for d in shape]
+        proto = shape_pb2.TensorShapeProto(dim=dims)
+    shapes = attr_pb2.AttrValue(list=attr_pb2.AttrValue.ListValue(shape=[proto]))
+    node.attr["_output_shapes"].CopyFrom(shapes)
 
 
 class FileWriter:

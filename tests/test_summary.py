@@ -122,6 +122,7 @@ def test_graph_is_written_with_op_names_types_and_inputs(tmp_path):
     w = tf.Variable(tf.ones([3]), name="w")
     with tf.control_dependencies([w.initializer]):
         y = tf.reduce_sum(x * w, name="y")
+    tf.no_op(name="done")
     with tf.summary.FileWriter(tmp_path) as writer:
         writer.add_graph(tf.get_default_graph())
     nodes = {n.name: n for n in read(tmp_path).Graph().node}
@@ -130,6 +131,23 @@ def test_graph_is_written_with_op_names_types_and_inputs(tmp_path):
     assert (nodes["y"].op, nodes["x"].op) == (y.op.type, "Placeholder")
     want = [n.op.name for n in y.op.inputs] + [f"^{w.initializer.name}"]
     assert list(nodes["y"].input) == want
+    # dtypes and static shapes, as TF writes them (TensorBoard labels edges with them)
+    shape = nodes["x"].attr["_output_shapes"].list.shape[0]
+    assert [d.size for d in shape.dim] == [3] and nodes["x"].attr["T"].type == 1  # DT_FLOAT
+    assert nodes["y"].attr["_output_shapes"].list.shape[0].dim == []  # a scalar
+    assert "_output_shapes" not in nodes["done"].attr  # an op without output
+
+
+def test_graph_shapes_keep_unknown_dims_and_ranks(tmp_path):
+    x = tf.placeholder(tf.int64, [None, 2], name="x")
+    tf.placeholder(tf.float32, None, name="anything")
+    tf.reduce_max(x, name="m")
+    with tf.summary.FileWriter(tmp_path, graph=tf.get_default_graph()):
+        pass
+    nodes = {n.name: n for n in read(tmp_path).Graph().node}
+    assert [d.size for d in nodes["x"].attr["_output_shapes"].list.shape[0].dim] == [-1, 2]
+    assert nodes["x"].attr["T"].type == 9  # DT_INT64
+    assert nodes["anything"].attr["_output_shapes"].list.shape[0].unknown_rank
 
 
 def test_bad_values_fail_as_in_tf1(tmp_path):
