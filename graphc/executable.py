@@ -66,11 +66,22 @@ class Options:
 class Executable(abc.ABC):
     """A compiled step: call it with the values of `feeds`, in order (TF1's make_callable).
 
-    Inspection: `.graph` (the optimized graph), `.report` (what each pass did), `.source`
-    (what the backend generated, as text), `.kernels` (the fused kernels), `.to_dot()`.
+    Attributes:
+      feeds: the placeholders (and fed tensors) its arguments feed, in call order.
+      graph: the optimized graph it runs (`print(exe.graph)` lists it op by op).
+      report: what each optimization pass did (`passes.Report`: `str()` is a table,
+        `.details()` every change, `.changes(name)` one pass's).
+      source: what the backend generated, as text (the Numba module on "cpu", the op
+        listing the reference executor interprets on "numpy").
+      kernels: the fused kernels, each with `.name` and `.ops` (the user's ops in it).
+      step: the lowered step (`graphc.executable.Step`: graph, report, feeds, targets
+        and the schedule).
+    Methods: `compile()` (ahead of the first call), `export(path)` (a package without
+    graphc), `to_dot()` (graphc.viz), and calling it.
     """
 
     source: str
+    target = "?"  # the Session target name of the backend that made it
 
     def __init__(
         self, step: Step, store: VariableStore, rebuild: Callable[[list[Any]], Any] | None = None
@@ -89,6 +100,14 @@ class Executable(abc.ABC):
         """DOT text of the optimized graph (graphc.viz.to_dot: scopes as clusters, fused
         kernels listing their ops, folded constants marked)."""
         return viz.to_dot(self)
+
+    def __repr__(self) -> str:
+        try:
+            fetched = [n.op_name for n, _ in self.step.targets]
+            what = f"target={self.target!r} fetches={_short(fetched)}"
+        except GraphcError:  # compiled per rank, not called yet
+            what = "compiled per rank on its first call"
+        return f"<graphc.Executable {what} feeds={_short([n.op_name for n in self.feeds])}>"
 
     # ---- calling ------------------------------------------------------------------------
     def __call__(self, *values: Any, options: Any = None, run_metadata: Any = None) -> Any:
@@ -129,6 +148,12 @@ class Executable(abc.ABC):
         """Runs with converted feed values; returns one value per target (None for ops)."""
 
 
+def _short(names: list[str]) -> str:
+    """Up to four names, then how many more: `[a, b, c, d, +3]`."""
+    more = [f"+{len(names) - 4}"] if len(names) > 4 else []
+    return "[" + ", ".join([*names[:4], *more]) + "]"
+
+
 class Specializing(Executable):
     """The executable `make_callable` gives for feeds of unknown rank on a target that
     compiles per rank: each call runs the step specialized on the ranks of its values
@@ -159,6 +184,10 @@ class Specializing(Executable):
     @property
     def step(self) -> Step:  # type: ignore[override]
         return self._current().step
+
+    @property
+    def target(self) -> str:  # type: ignore[override]
+        return self._current().target
 
     @property
     def graph(self) -> Graph:  # type: ignore[override]

@@ -158,6 +158,10 @@ class Session:
         """Closes the session: `run`, and calling an executable it made, then raise."""
         self.store.closed = True  # what run and its executables check
 
+    def __repr__(self) -> str:
+        state = "closed" if self.store.closed else "open"
+        return f"<graphc.Session target={self.target!r} graph={self.graph!r} {state}>"
+
     # ---- running ----------------------------------------------------------------------
     def run(
         self,

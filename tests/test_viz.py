@@ -272,3 +272,25 @@ def test_the_viz_command_draws_a_name_from_a_script(tmp_path, capsys):
         [sys.executable, "-m", "graphc", "viz", "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0 and "--collapse" in done.stdout
+
+
+def test_sessions_executables_and_graphs_say_what_they_are(tmp_path):
+    x = tf.placeholder(tf.float32, [None, 2], name="x")
+    u = tf.placeholder(tf.float32, None, name="u")
+    y = tf.reduce_sum(x * 2.0, name="total")
+    assert repr(tf.get_default_graph()) == "<graphc.Graph with 5 ops>"
+    with tf.Session(target="numpy") as sess:
+        assert repr(sess) == "<graphc.Session target='numpy' graph=<graphc.Graph with 5 ops> open>"
+        step = sess.make_callable(y, [x])
+        assert repr(step) == "<graphc.Executable target='numpy' fetches=[total] feeds=[x]>"
+    assert repr(sess).endswith(" closed>")
+    with tf.Session(cache_dir=tmp_path) as sess:
+        ranked = sess.make_callable(tf.multiply(u, 2.0, name="Mul_1"), [u])  # compiled per rank
+        assert repr(ranked) == "<graphc.Executable compiled per rank on its first call feeds=[u]>"
+        ranked(np.ones(3, np.float32))
+        assert repr(ranked) == "<graphc.Executable target='cpu' fetches=[Mul_1] feeds=[u]>"
+    fetches = [tf.identity(x, name=f"i{k}") for k in range(6)]
+    with tf.Session(target="numpy") as sess:
+        many = sess.make_callable(fetches, [x])
+        assert "fetches=[i0, i1, i2, i3, +2]" in repr(many)
+    assert "Attributes:" in tf.Executable.__doc__ and "kernels:" in tf.Executable.__doc__

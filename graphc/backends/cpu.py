@@ -95,6 +95,8 @@ def build_program(step: Step) -> Program:
 class CpuExecutable(Executable):
     """A step compiled to one `@njit` function; `.source` is its generated module."""
 
+    target = "cpu"
+
     def __init__(
         self,
         step: Step,

@@ -24,6 +24,8 @@ from graphc.store import VariableStore
 class ReferenceExecutable(Executable):
     """A step the reference executor interprets; `.source` is the listing it runs."""
 
+    target = "numpy"
+
     def __init__(
         self, step: Step, store: VariableStore, rebuild: Callable[[list[Any]], Any] | None = None
     ) -> None:
