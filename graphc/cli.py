@@ -7,6 +7,11 @@ Commands:
                           run SCRIPT (a .py file, or a module name), take its NAME (an
                           Executable, or a function of no arguments returning one) and
                           export it as the package folder DEST (graphc.export)
+  inspect SCRIPT:NAME     the graph's text form, its ops counted by type, its parameters
+  optimize SCRIPT:NAME [--details]
+                          what the passes do to it (the report; every change with
+                          --details) and the optimized graph
+  source SCRIPT:NAME      the Python module the cpu target generates for it
   viz SCRIPT:NAME -o OUT [--collapse SCOPE ...]
                           draw NAME (a Graph, Session, Executable, tensor or op, a
                           BackpropView, or a function of no arguments returning one) to
@@ -22,15 +27,19 @@ import argparse
 import importlib
 import runpy
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from graphc import viz
 from graphc.codegen import compile as modules
 from graphc.errors import GraphcError
-from graphc.executable import Executable
+from graphc.executable import Executable, optimize
 from graphc.graph import Graph
 from graphc.ir import Node, Operation
+from graphc.session import Session
 
 
 def _size(n: int) -> str:
@@ -87,6 +96,58 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _graph_and_fetches(value: Any) -> tuple[Graph, list[Node]]:
+    """What a command works on: a graph and the tensors to compute (a tensor or op: its
+    graph cut at it; a graph or session: every op nothing else reads)."""
+    if isinstance(value, Operation):
+        value = value.node
+    if isinstance(value, Node):
+        return value.graph, [value]
+    graph = value if isinstance(value, Graph) else getattr(value, "graph", None)
+    if not isinstance(graph, Graph):
+        raise _Refused(f"expected a graph, session, step, tensor or op, got {type(value).__name__}")
+    read = {id(x) for n in graph.nodes for x in (*n.inputs, *n.control_inputs)}
+    return graph, [n for n in graph.nodes if id(n) not in read]
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    value = _load(args.source)
+    if isinstance(value, Executable):
+        graph = value.graph  # the optimized one
+    else:
+        graph = Graph.from_outputs(_graph_and_fetches(value)[1])
+    print(graph.as_text())
+    counts = Counter(n.opdef.type_name for n in graph.nodes)
+    print(f"{len(graph.nodes)} ops: " + ", ".join(f"{t} {c}" for t, c in counts.most_common()))
+    variables = [n for n in graph.nodes if n.opdef.name == "variable"]
+    size = sum(int(np.prod(v.type.shape)) for v in variables if v.type.shape is not None)
+    print(f"{len(variables)} variables, {size} parameters")
+    return 0
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    value = _load(args.source)
+    if isinstance(value, Executable):
+        optimized, report = value.graph, value.report
+    else:
+        _, fetches = _graph_and_fetches(value)
+        optimized, report = optimize(fetches)
+    print(report.details() if args.details else report)
+    print(optimized.as_text())
+    return 0
+
+
+def _source(args: argparse.Namespace) -> int:
+    value = _load(args.source)
+    if not isinstance(value, Executable):
+        graph, fetches = _graph_and_fetches(value)
+        cut = Graph.from_outputs(fetches)
+        feeds = [n for n in cut.nodes if n.opdef.name == "placeholder"]
+        value = Session(graph=graph, target="cpu").make_callable(fetches, feeds)
+    print(value.source, end="")
+    return 0
+
+
 def _viz(args: argparse.Namespace) -> int:
     value = _load(args.source)
     fetches = None
@@ -110,6 +171,16 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("dest", help="the package folder to write (its name is the package's)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing DEST")
     export.set_defaults(run=_export)
+    for name, run, about in (
+        ("inspect", _inspect, "the graph as text, its ops by type and its parameter count"),
+        ("optimize", _optimize, "what the optimization passes do to a graph"),
+        ("source", _source, "the code the cpu target generates (nothing is compiled)"),
+    ):
+        command = commands.add_parser(name, help=about)
+        command.add_argument("source", help="SCRIPT:NAME, NAME a graph, session, step or tensor")
+        command.set_defaults(run=run)
+        if name == "optimize":
+            command.add_argument("--details", action="store_true", help="list every change")
     draw = commands.add_parser("viz", help="draw a graph, an optimized step or a backprop view")
     draw.add_argument("source", help="SCRIPT:NAME, NAME a Graph, Session, Executable, tensor...")
     draw.add_argument("-o", "--out", required=True, help="the file: .html, .dot, .svg, .png, .pdf")
