@@ -164,6 +164,7 @@ from graphc.ops.shape import (
 from graphc.ops.shape import range_ as range
 from graphc.ops.state import constant, group, no_op, placeholder, placeholder_with_default
 from graphc.ops.truth import count_nonzero, reduce_all, reduce_any
+from graphc.saved_graph import load_graph
 from graphc.session import InteractiveSession, Session, get_default_session
 from graphc.types import (
     DType,

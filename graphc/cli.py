@@ -7,6 +7,7 @@ Commands:
                           run SCRIPT (a .py file, or a module name), take its NAME (an
                           Executable, or a function of no arguments returning one) and
                           export it as the package folder DEST (graphc.export)
+  (each SCRIPT:NAME below may also be a graph file written by graph.save)
   inspect SCRIPT:NAME     the graph's text form, its ops counted by type, its parameters
   optimize SCRIPT:NAME [--details]
                           what the passes do to it (the report; every change with
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import runpy
 import sys
 from collections import Counter
@@ -39,6 +41,7 @@ from graphc.errors import GraphcError
 from graphc.executable import Executable, optimize
 from graphc.graph import Graph
 from graphc.ir import Node, Operation
+from graphc.saved_graph import load_graph
 from graphc.session import Session
 
 
@@ -70,7 +73,10 @@ class _Refused(Exception):
 
 
 def _load(source: str) -> Any:
-    """The value `NAME` in `SCRIPT:NAME` (a function of no arguments is called)."""
+    """The value `NAME` in `SCRIPT:NAME` (a function of no arguments is called), or the
+    graph saved in the file `source` (graph.save, tf.train.export_meta_graph)."""
+    if os.path.isfile(source) and not source.endswith(".py"):
+        return load_graph(source)
     script, _, name = source.rpartition(":")
     if not script or not name:
         raise _Refused(f"expected SCRIPT:NAME, got {source!r}")

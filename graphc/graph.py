@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from graphc.errors import GraphcError, InvalidArgumentError
@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     import networkx as nx
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/]*$")
+
+
+# The writer of saved graphs, put here by graphc.saved_graph when it is imported (it builds
+# on this module, so this one cannot import it): `Graph.save` calls it.
+WRITERS: dict[str, Callable[[Graph, Any], str]] = {}
 
 
 class Graph:
@@ -77,6 +82,15 @@ class Graph:
         self._names[name] = count + 1
         self._names[f"{name}_{count}"] = 1
         return f"{name}_{count}"
+
+    def register_name(self, name: str) -> None:
+        """Marks `name` as taken (a loaded op's), so `unique_name` never hands it out."""
+        self._names.setdefault(name, 1)
+
+    def save(self, path: Any) -> str:
+        """Writes the graph to `path` (graphc.saved_graph: JSON structure and .npz
+        constants in one file); `graphc.load_graph(path)` reads it back."""
+        return WRITERS["graph"](self, path)
 
     @staticmethod
     def check_name(name: Any, what: str = "name") -> None:

@@ -156,7 +156,7 @@ def _write_checkpoint(save_path: str, values: dict[str, np.ndarray], kept: list[
     folder = os.path.dirname(os.path.abspath(save_path))
     existed = os.path.exists(data)
     try:
-        durable_write(data, lambda f: _write_arrays(f, values))
+        durable_write(data, lambda f: write_arrays(f, values))
     except OSError as exc:
         raise GraphcError(
             f"could not write checkpoint {data!r} ({exc}); the previous checkpoint and "
@@ -174,7 +174,7 @@ def _write_checkpoint(save_path: str, values: dict[str, np.ndarray], kept: list[
         ) from exc
 
 
-def _write_arrays(f: IO[bytes], values: dict[str, np.ndarray]) -> None:
+def write_arrays(f: IO[bytes], values: dict[str, np.ndarray]) -> None:
     """An uncompressed .npz: one `<name>.npy` member per variable (as `np.savez`, whose
     keyword arguments would swallow variables named `file` or `allow_pickle`)."""
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -184,24 +184,28 @@ def _write_arrays(f: IO[bytes], values: dict[str, np.ndarray]) -> None:
 
 
 # ---- reading ----------------------------------------------------------------------------
-def read_arrays(path: str) -> dict[str, np.ndarray]:
-    """Every array in the checkpoint at `path`, validated; raises DataLossError for a
-    damaged or hostile file, naming the file and the member."""
+def read_arrays(path: str, what: str = "checkpoint") -> dict[str, np.ndarray]:
+    """Every array in the checkpoint (or other .npz: `what`) at `path`, validated; raises
+    DataLossError for a damaged or hostile file, naming the file and the member."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         try:
             with zipfile.ZipFile(f) as zf:
                 members = zf.infolist()
-                arrays = {_name(path, i): _read_member(path, zf, i, size) for i in members}
-                _check_layout(path, f, members, zf.start_dir)
+                arrays = {
+                    _name(path, i, what): _read_member(path, zf, i, size, what) for i in members
+                }
+                _check_layout(path, f, members, zf.start_dir, what)
                 return arrays
         except GraphcError:
             raise
         except CORRUPT as exc:
-            raise DataLossError(f"checkpoint {path!r} is not a readable .npz file: {exc}") from exc
+            raise DataLossError(f"{what} {path!r} is not a readable .npz file: {exc}") from exc
 
 
-def _check_layout(path: str, f: IO[bytes], members: list[zipfile.ZipInfo], end: int) -> None:
+def _check_layout(
+    path: str, f: IO[bytes], members: list[zipfile.ZipInfo], end: int, what: str
+) -> None:
     """The members must tile the file up to its central directory (at `end`), as every
     checkpoint written by `Saver.save` or `np.savez` does: bytes no member accounts for
     mean a damaged central directory lost an entry (a variable would go missing)."""
@@ -214,19 +218,21 @@ def _check_layout(path: str, f: IO[bytes], members: list[zipfile.ZipInfo], end: 
         at += 30 + name_length + extra_length + info.compress_size
     if at != end:
         raise DataLossError(
-            f"checkpoint {path!r}: bytes {at} to {end} belong to no member listed in its "
+            f"{what} {path!r}: bytes {at} to {end} belong to no member listed in its "
             "central directory (a damaged directory lost a member)"
         )
 
 
-def _name(path: str, info: zipfile.ZipInfo) -> str:
+def _name(path: str, info: zipfile.ZipInfo, what: str) -> str:
     if not info.filename.endswith(MEMBER):
-        raise DataLossError(f"checkpoint {path!r}: member {info.filename!r} is not a .npy array")
+        raise DataLossError(f"{what} {path!r}: member {info.filename!r} is not a .npy array")
     return info.filename[: -len(MEMBER)]
 
 
-def _read_member(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, size: int) -> np.ndarray:
-    where = f"checkpoint {path!r}, member {info.filename!r}"
+def _read_member(
+    path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, size: int, what: str
+) -> np.ndarray:
+    where = f"{what} {path!r}, member {info.filename!r}"
     if info.compress_type != zipfile.ZIP_STORED:
         raise DataLossError(f"{where}: compressed; graphc checkpoints store arrays uncompressed")
     if info.file_size != info.compress_size or info.header_offset + info.file_size > size:

@@ -20,6 +20,8 @@ from graphc.ir import Node, Operation
 from graphc.ops import convert
 from graphc.ops.elementwise import cast, floor, less_equal, pow, sqrt, square, where
 from graphc.ops.state import group
+from graphc.saved_graph import export_meta_graph as export_meta_graph
+from graphc.saved_graph import import_meta_graph as import_meta_graph
 from graphc.saver import Saver as Saver
 from graphc.saver import checkpoint_exists as checkpoint_exists
 from graphc.saver import get_checkpoint_state as get_checkpoint_state

@@ -69,6 +69,22 @@ def test_source_prints_the_generated_module_without_compiling(model, capsys):
     assert "def step(" in capsys.readouterr().out
 
 
+def test_the_commands_read_saved_graphs(model, tmp_path, capsys):
+    assert main(["inspect", f"{model}:graph"]) == 0
+    from_script = capsys.readouterr().out
+    namespace = {}
+    with tf.Graph().as_default() as graph:
+        exec(compile(MODEL, "model.py", "exec"), namespace)
+        path = graph.save(tmp_path / "model.graphc")
+    assert main(["inspect", path]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == from_script.splitlines()[-2:]
+    assert main(["source", path]) == 0
+    assert "def step(" in capsys.readouterr().out
+    (tmp_path / "bad.graphc").write_bytes(b"junk")
+    assert main(["inspect", str(tmp_path / "bad.graphc")]) == 1
+    assert "is not a readable .npz" in capsys.readouterr().err
+
+
 def test_bad_input_is_one_line_and_exit_status_1(model, capsys):
     for argv, words in (
         (["inspect", f"{model}:missing"], "defines no 'missing'"),

@@ -169,7 +169,7 @@ def _half_written(f, values):
 
 
 FAILURES = {
-    "data-write": ("_write_arrays", _half_written),
+    "data-write": ("write_arrays", _half_written),
     "data-fsync": ("os.fsync", _disk_full),
     "rename": ("os.replace", _disk_full),
     "index-write": ("index_text", _disk_full),
