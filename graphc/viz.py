@@ -8,7 +8,8 @@ kernel, its member ops. Gradient ops (TF1's `gradients/<op>_grad/...` names) are
 styled apart and linked to the forward op they differentiate. `to_dot` writes DOT with
 name scopes as clusters (`collapse` draws a scope as one box); `to_html` a page that
 needs nothing but a browser (its own layered layout, pan and zoom, a details panel on
-click); `render` picks by suffix and runs Graphviz for .svg/.png/.pdf.
+click; `page.html#select=NAME` opens with that op clicked); `render` picks by suffix
+and runs Graphviz for .svg/.png/.pdf.
 
 `backprop(sess, loss, feed_dict)` adds the gradients of `loss` with respect to every
 floating tensor it depends on (under the name scope `backprop_view`, as tf.gradients
@@ -438,6 +439,14 @@ for (const g of document.querySelectorAll(".box")) {{
   g.addEventListener("click", e => {{ e.stopPropagation();
     document.getElementById("details").textContent =
       JSON.stringify(DATA[g.dataset.k], null, 2); }});
+}}
+// a link to one box: page.html#select=NAME opens with that box clicked
+const wanted = location.hash.match(/^#select=(.+)$/);
+if (wanted) {{
+  const name = decodeURIComponent(wanted[1]);
+  const k = Object.keys(DATA).find(key => DATA[key].name === name);
+  if (k !== undefined) document.querySelector(`.box[data-k="${{k}}"]`)
+    .dispatchEvent(new MouseEvent("click", {{ bubbles: true }}));
 }}
 </script></body></html>
 """

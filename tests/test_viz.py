@@ -7,6 +7,7 @@ Oracles: pydot's parser for DOT, NumPy on fetched values and gradients, TF1's na
 of gradient ops (`gradients/<op>_grad/...`), and hand-counted boxes.
 """
 
+import html
 import json
 import re
 import subprocess
@@ -294,3 +295,26 @@ def test_sessions_executables_and_graphs_say_what_they_are(tmp_path):
         many = sess.make_callable(fetches, [x])
         assert "fetches=[i0, i1, i2, i3, +2]" in repr(many)
     assert "Attributes:" in tf.Executable.__doc__ and "kernels:" in tf.Executable.__doc__
+
+
+def test_the_page_in_headless_chromium_draws_every_box_and_shows_a_clicked_one(tmp_path):
+    """The page's script run by a real browser: Chromium loads it with a link to one box
+    (`#select=NAME` dispatches a click on it) and dumps the resulting DOM."""
+    _mlp()
+    graph = tf.get_default_graph()
+    page = viz.render(graph, tmp_path / "graph.html")
+    url = page.resolve().as_uri() + "#select=gradients/hidden/MatMul_grad/MatMul"
+    done = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    assert dom.count('class="box"') == len(graph.get_operations())
+    details = re.search(r'<pre id="details">(.*?)</pre>', dom, re.S).group(1)
+    shown = json.loads(html.unescape(details))
+    assert shown["name"] == "gradients/hidden/MatMul_grad/MatMul"
+    assert shown["differentiates"] == "hidden/MatMul" and shown["kind"] == "gradient"
+    assert "test_viz.py:" in shown["line"]
