@@ -13,10 +13,12 @@ Commands:
                           what the passes do to it (the report; every change with
                           --details) and the optimized graph
   source SCRIPT:NAME      the Python module the cpu target generates for it
-  viz SCRIPT:NAME -o OUT [--collapse SCOPE ...]
+  viz SCRIPT:NAME -o OUT [--collapse SCOPE ...] [--optimized]
+      [--backprop FEEDS.npz [--loss NAME] [--checkpoint PATH]]
                           draw NAME (a Graph, Session, Executable, tensor or op, a
                           BackpropView, or a function of no arguments returning one) to
-                          OUT: .html, .dot, or .svg/.png/.pdf through Graphviz (graphc.viz)
+                          OUT: .html, .dot, or .svg/.png/.pdf through Graphviz (graphc.viz);
+                          after the passes; or its backprop view with these feeds
 
 Invariants: each command prints what it did to stdout and returns 0, or prints the
 problem to stderr and returns 1; nothing here runs a graph (SCRIPT runs as Python does).
@@ -31,6 +33,7 @@ import runpy
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -42,6 +45,7 @@ from graphc.executable import Executable, optimize
 from graphc.graph import Graph
 from graphc.ir import Node, Operation
 from graphc.saved_graph import load_graph
+from graphc.saver import Saver
 from graphc.session import Session
 
 
@@ -156,12 +160,40 @@ def _source(args: argparse.Namespace) -> int:
 
 def _viz(args: argparse.Namespace) -> int:
     value = _load(args.source)
+    if args.backprop is not None:
+        value = _backprop_view(value, args)
+    elif args.optimized and not isinstance(value, Executable):
+        _, fetches = _graph_and_fetches(value)
+        graph, report = optimize(fetches)
+        value = SimpleNamespace(graph=graph, report=report)  # drawn as a step's graph
     fetches = None
     if isinstance(value, Node | Operation):
         value, fetches = value.graph, value
     path = viz.render(value, args.out, fetches=fetches, collapse=args.collapse)
     print(f"wrote {path}")
     return 0
+
+
+def _backprop_view(value: Any, args: argparse.Namespace) -> viz.BackpropView:
+    """One evaluation of the loss (NAME, or --loss in NAME's graph) with the feeds in the
+    .npz --backprop (keys: tensor names), variables initialized or restored from
+    --checkpoint, on the reference executor (nothing to compile)."""
+    graph, fetches = _graph_and_fetches(value)
+    if not args.loss and not isinstance(value, Node):
+        raise _Refused("name the loss: SCRIPT:LOSS, or --loss NAME for a graph")
+    loss = graph.get_tensor_by_name(_tensor_name(args.loss)) if args.loss else fetches[0]
+    with np.load(args.backprop, allow_pickle=False) as stored:
+        feeds = {graph.get_tensor_by_name(_tensor_name(k)): stored[k] for k in stored.files}
+    sess = Session(graph=graph, target="numpy")
+    if args.checkpoint:
+        Saver(graph.get_collection("variables")).restore(sess, args.checkpoint)
+    else:
+        sess.run(list(graph.initializers.values()))
+    return viz.backprop(sess, loss, feeds)
+
+
+def _tensor_name(name: str) -> str:
+    return name if ":" in name else f"{name}:0"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -191,6 +223,12 @@ def parser() -> argparse.ArgumentParser:
     draw.add_argument("source", help="SCRIPT:NAME, NAME a Graph, Session, Executable, tensor...")
     draw.add_argument("-o", "--out", required=True, help="the file: .html, .dot, .svg, .png, .pdf")
     draw.add_argument("--collapse", nargs="*", default=[], help="name scopes drawn as one box")
+    draw.add_argument("--optimized", action="store_true", help="draw the graph after the passes")
+    draw.add_argument(
+        "--backprop", metavar="FEEDS.npz", help="the backprop view, fed these arrays by name"
+    )
+    draw.add_argument("--loss", help="with --backprop on a graph: the loss tensor's name")
+    draw.add_argument("--checkpoint", help="with --backprop: restore the variables from it")
     draw.set_defaults(run=_viz)
     return top
 

@@ -18,7 +18,9 @@ measure each variable's update), and returns a `BackpropView`: per tensor the va
 shape, mean, std, min and max and the gradient's norm and largest magnitude; arrows
 coloured on a log scale of the gradient's root mean square, so vanishing and exploding
 paths stand out; trainable variables that get no gradient, with the ops that cut their
-path to the loss. `.text()` is the terminal form.
+path to the loss. `.text()` is the terminal form. `tangents(sess, output, xs,
+directions)` draws forward mode the same way: each tensor's derivative along a
+direction (`graphc.jvp`).
 
 Invariants: the same graph gives the same bytes (nodes in the graph's order, fixed
 number formats); every name written into DOT, HTML or JSON is escaped; only
@@ -40,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from graphc.autodiff import gradients
+from graphc.autodiff import gradients, jvp
 from graphc.durable import durable_write
 from graphc.errors import GraphcError
 from graphc.graph import Graph
@@ -198,6 +200,8 @@ def _dot(pic: Picture, collapse: tuple[str, ...]) -> str:
         name = where[b.name]
         if name == b.name:
             drawn[name] = f"{_quote(name)} [{_dot_node_attrs(b)}];"
+            if b.members:  # a box around the kernel and the ops it computes
+                drawn[name] = _kernel_cluster(b, drawn[name])
         elif name not in drawn:
             count = sum(1 for x in pic.boxes if where[x.name] == name)
             label = f"{name}\n(collapsed: {count} ops)"
@@ -253,10 +257,24 @@ def _dot_scope(tree: dict, path: str, indent: str) -> list[str]:
     return lines
 
 
+def _kernel_cluster(b: Box, statement: str) -> str:
+    """A fused kernel's node inside a cluster that also lists the ops it computes (one
+    plain node `kernel::ops`, a line per op, so the box stays narrow)."""
+    label = f"kernel {b.name.rpartition('/')[2]}: {len(b.members)} ops"
+    ops = _quote("\n".join(b.members))
+    return "\n".join(
+        [
+            f"subgraph {_quote('cluster_kernel_' + b.name)} {{",
+            f'  label={_quote(label)}; style="rounded,filled"; fillcolor="{FILL["kernel"]}";',
+            f"  {statement}",
+            f"  {_quote(b.name + '::ops')} [label={ops}, shape=plaintext, style=solid];",
+            "}",
+        ]
+    )
+
+
 def _dot_node_attrs(b: Box) -> str:
     label = f"{b.name.rpartition('/')[2]}\n{b.op} {b.type}"
-    if b.members:
-        label += "\n" + "\n".join(f"  {m}" for m in b.members)
     if b.kind == "folded":
         label += "\n(folded constant)"
     if b.stats:
@@ -493,19 +511,23 @@ class BackpropView:
     """One step's values and gradients on the forward graph of a loss (see `backprop`)."""
 
     picture: Picture
-    loss: float
+    loss: float  # the drawn output's value (a scalar loss, or the mean of a tangent view's)
     no_gradient: dict[str, list[str]]  # variable -> the ops that cut its path to the loss
+    derivative: str = "grad"  # "grad" (the backprop view) or "tangent" (`tangents`)
 
     def text(self) -> str:
         """A table for terminals: each tensor's values and gradient, then the variables
         that get no gradient."""
         head = f"{'tensor':<40} {'shape':<14} {'mean':>10} {'std':>10} {'min':>10} {'max':>10}"
-        lines = [f"loss = {self.loss:.6g}", f"{head} {'|grad|':>10} {'max|g|':>10}"]
+        d = self.derivative
+        lines = [f"{'loss' if d == 'grad' else 'output mean'} = {self.loss:.6g}"]
+        lines.append(f"{head} {f'|{d}|':>10} {f'max|{d}|':>10}")
         for b in self.picture.boxes:
             s = b.stats
             if not s:
                 continue
-            vals = [_num(s.get(k)) for k in ("mean", "std", "min", "max", "grad_norm", "grad_max")]
+            keys = ("mean", "std", "min", "max", f"{d}_norm", f"{d}_max")
+            vals = [_num(s.get(k)) for k in keys]
             name = b.name if len(b.name) <= 40 else "..." + b.name[-37:]
             lines.append(f"{name:<40} {s['shape']:<14} {' '.join(vals)}")
             if "update_ratio" in s:
@@ -538,7 +560,8 @@ def backprop(
     one training step and gives each variable's update-to-value ratio. Writes the view to
     `path` when given (.html, .dot, .txt, .svg, .png, .pdf) and returns it."""
     graph = sess.graph
-    forward = Graph.from_outputs([loss]).nodes
+    cut = Graph.from_outputs([loss])
+    forward = cut.nodes
     tensors = [
         n
         for n in forward
@@ -553,13 +576,15 @@ def backprop(
         "loss": loss,
     }
     got = sess.run(fetch, feed_dict)
-    before = {v.op_name: sess.run(v) for v in variables} if train_op is not None else {}
-    if train_op is not None:
+    before, updates = {}, {}
+    if train_op is not None and variables:
+        read = {v.op_name: v for v in variables}
+        before = sess.run(read)
         sess.run(train_op, feed_dict)
-    updates = {v.op_name: sess.run(v) - before[v.op_name] for v in variables} if before else {}
-    pic = picture(Graph.from_outputs([loss]))
+        updates = {name: value - before[name] for name, value in sess.run(read).items()}
+    pic = picture(cut)
     pic.title = f"backprop view of {loss.op_name}"
-    stats = _stats(got["values"], got["grads"], before, updates)
+    stats = _stats(got["values"], got["grads"], "grad", before, updates)
     for b in pic.boxes:
         b.stats = stats.get(b.name)
     no_grad = {
@@ -570,16 +595,54 @@ def backprop(
     for b in pic.boxes:
         if b.name in no_grad:
             b.stats = {**(b.stats or {}), "no_gradient": True}
-    _level_arrows(pic, got["grads"])
+    _level_arrows(pic, stats, "grad")
     view = BackpropView(pic, float(got["loss"]), no_grad)
     if path is not None:
         render(view, path)
     return view
 
 
+def tangents(
+    sess: Any,
+    output: Any,
+    xs: Any,
+    directions: Any,
+    feed_dict: Any = None,
+    path: Any = None,
+) -> BackpropView:
+    """The forward-mode view: runs the graph of `output` once and draws each tensor's
+    values and its tangent, the derivative along `directions` (one per x in `xs`: arrays
+    or tensors) computed by `graphc.jvp`, with arrows coloured by the tangent's RMS the
+    way `backprop` colours gradients. Writes it to `path` when given."""
+    cut = Graph.from_outputs([output])
+    xs = _as_list(xs)
+    tensors = [n for n in cut.nodes if n.type is not None and n.type.shape is not None]
+    tensors = [n for n in tensors if n.dtype.is_floating]
+    with sess.graph.as_default(), sess.graph.name_scope("tangents_view"):
+        ts = jvp(tensors, xs, _as_list(directions))
+    fetch = {
+        "values": {n.op_name: n for n in tensors},
+        "tangents": {n.op_name: t for n, t in zip(tensors, ts, strict=True) if t is not None},
+        "output": output,
+    }
+    got = sess.run(fetch, feed_dict)
+    pic = picture(cut)
+    pic.title = f"tangents of {output.op_name}"
+    stats = _stats(got["values"], got["tangents"], "tangent", {}, {})
+    for b in pic.boxes:
+        b.stats = stats.get(b.name)
+    _level_arrows(pic, stats, "tangent")
+    view = BackpropView(pic, float(np.mean(got["output"])), {}, derivative="tangent")
+    if path is not None:
+        render(view, path)
+    return view
+
+
 def _stats(
-    values: dict[str, Any], grads: dict[str, Any], before: dict, updates: dict
+    values: dict[str, Any], grads: dict[str, Any], d: str, before: dict, updates: dict
 ) -> dict[str, dict[str, Any]]:
+    """Per tensor: its values' statistics and the norm, largest magnitude and RMS of its
+    derivative (`d`: "grad" or "tangent"); for a variable, its update over its value."""
     out = {}
     for name, value in values.items():
         v = np.asarray(value, np.float64)
@@ -594,9 +657,9 @@ def _stats(
             )
         if name in grads:
             g = np.asarray(grads[name], np.float64)
-            s["grad_norm"] = float(np.linalg.norm(g))
-            s["grad_max"] = float(np.abs(g).max()) if g.size else 0.0
-            s["grad_rms"] = float(np.sqrt(np.mean(g * g))) if g.size else 0.0
+            s[f"{d}_norm"] = float(np.linalg.norm(g))
+            s[f"{d}_max"] = float(np.abs(g).max()) if g.size else 0.0
+            s[f"{d}_rms"] = float(np.sqrt(np.mean(g * g))) if g.size else 0.0
         out[name] = s
     for name, delta in updates.items():
         norm = float(np.linalg.norm(before[name]))
@@ -611,8 +674,9 @@ def _stats_lines(s: dict[str, Any]) -> list[str]:
     if "mean" in s:
         lines.append(f"{s['shape']} mean {s['mean']:.3g} std {s['std']:.3g}")
         lines.append(f"min {s['min']:.3g} max {s['max']:.3g}")
-    if "grad_norm" in s:
-        lines.append(f"|grad| {s['grad_norm']:.3g} max|g| {s['grad_max']:.3g}")
+    for d in ("grad", "tangent"):
+        if f"{d}_norm" in s:
+            lines.append(f"|{d}| {s[f'{d}_norm']:.3g} max|{d}| {s[f'{d}_max']:.3g}")
     if "update_ratio" in s:
         lines.append(f"update/value {s['update_ratio']:.3g}")
     if s.get("no_gradient"):
@@ -620,17 +684,17 @@ def _stats_lines(s: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _level_arrows(pic: Picture, grads: dict[str, Any]) -> None:
-    """Each data arrow's place on the log scale of the gradient RMS at its source tensor:
+def _level_arrows(pic: Picture, stats: dict[str, dict[str, Any]], d: str) -> None:
+    """Each data arrow's place on the log scale of the derivative's (`d`: "grad" or
+    "tangent") RMS at its source tensor:
     0 at the 5th percentile of the picture's nonzero RMS values, 1 at the 95th (a few
     numerically-zero gradients, such as what reaches a stop_gradient, do not squeeze
     every other colour together)."""
-    rms = {}
-    for name, g in grads.items():
-        g = np.asarray(g, np.float64)
-        value = float(np.sqrt(np.mean(g * g))) if g.size else 0.0
-        if value > 0 and math.isfinite(value):
-            rms[name] = math.log10(value)
+    rms = {
+        name: math.log10(s[f"{d}_rms"])
+        for name, s in stats.items()
+        if s.get(f"{d}_rms", 0.0) > 0 and math.isfinite(s[f"{d}_rms"])
+    }
     if not rms:
         return
     low, high = np.percentile(list(rms.values()), [5, 95])

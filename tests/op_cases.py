@@ -426,6 +426,15 @@ SHAPE = [
 ]
 
 
+# (id, stride, padding, filter shape, output gradient shape, input shape)
+CONV_GRADIENT_GEOMETRIES = (
+    ("same", 1, "SAME", (3, 3, 2, 3), (2, 5, 5, 3), (2, 5, 5, 2)),
+    ("valid-stride", 2, "VALID", (2, 3, 2, 1), (1, 3, 2, 1), (1, 6, 6, 2)),
+    ("same-stride-even", 2, "SAME", (2, 4, 3, 2), (3, 3, 4, 2), (3, 5, 7, 3)),
+    ("1x1", 1, "VALID", (1, 1, 3, 2), (2, 3, 4, 2), (2, 3, 4, 3)),
+)
+
+
 def _conv_padded(x: np.ndarray, kh: int, kw: int, stride: int, padding: str) -> tuple:
     """x padded as TF pads it (SAME's extra padding goes after), the output size, and the
     top/left padding."""
@@ -670,12 +679,7 @@ LINALG = [
             dtype="float64",
             id=i,
         )
-        for i, s, p, ws, dys, xs in (
-            ("same", 1, "SAME", (3, 3, 2, 3), (2, 5, 5, 3), (2, 5, 5, 2)),
-            ("valid-stride", 2, "VALID", (2, 3, 2, 1), (1, 3, 2, 1), (1, 6, 6, 2)),
-            ("same-stride-even", 2, "SAME", (2, 4, 3, 2), (3, 3, 4, 2), (3, 5, 7, 3)),
-            ("1x1", 1, "VALID", (1, 1, 3, 2), (2, 3, 4, 2), (2, 3, 4, 3)),
-        )
+        for i, s, p, ws, dys, xs in CONV_GRADIENT_GEOMETRIES
     ),
     *(
         Case(
@@ -688,12 +692,7 @@ LINALG = [
             dtype="float64",
             id=i,
         )
-        for i, s, p, ws, dys, xs in (
-            ("same", 1, "SAME", (3, 3, 2, 3), (2, 5, 5, 3), (2, 5, 5, 2)),
-            ("valid-stride", 2, "VALID", (2, 3, 2, 1), (1, 3, 2, 1), (1, 6, 6, 2)),
-            ("same-stride-even", 2, "SAME", (2, 4, 3, 2), (3, 3, 4, 2), (3, 5, 7, 3)),
-            ("1x1", 1, "VALID", (1, 1, 3, 2), (2, 3, 4, 2), (2, 3, 4, 3)),
-        )
+        for i, s, p, ws, dys, xs in CONV_GRADIENT_GEOMETRIES
     ),
     Case(
         "in_top_k",

@@ -11,11 +11,11 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _run(name, cache):
+def _run(name, cache, *args):
     env = {**os.environ, "GRAPHC_CACHE_DIR": str(cache)}
     path = os.path.join(ROOT, "examples", name)
     return subprocess.run(
-        [sys.executable, path], capture_output=True, text=True, check=True, env=env
+        [sys.executable, path, *map(str, args)], capture_output=True, text=True, check=True, env=env
     ).stdout
 
 
@@ -31,11 +31,7 @@ def test_mlp_digits_reaches_95_percent(cache):
 
 
 def test_an_exported_step_trains_in_a_process_without_graphc(cache, tmp_path):
-    env = {**os.environ, "GRAPHC_CACHE_DIR": str(cache)}
-    path = os.path.join(ROOT, "examples", "export_digits.py")
-    out = subprocess.run(
-        [sys.executable, path, str(tmp_path)], capture_output=True, text=True, check=True, env=env
-    ).stdout
+    out = _run("export_digits.py", cache, tmp_path)
     assert "graphc imported: False" in out
     accuracy = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
     assert accuracy >= 0.95
@@ -124,11 +120,7 @@ def test_a_tf1_script_with_a_training_switch_prints_what_tf1_prints(cache):
 
 
 def test_backprop_digits_draws_the_view_and_names_the_frozen_variable(cache, tmp_path):
-    env = {**os.environ, "GRAPHC_CACHE_DIR": str(cache)}
-    path = os.path.join(ROOT, "examples", "backprop_digits.py")
-    out = subprocess.run(
-        [sys.executable, path, str(tmp_path)], capture_output=True, text=True, check=True, env=env
-    ).stdout
+    out = _run("backprop_digits.py", cache, tmp_path)
     assert "NO GRADIENT: softmax_linear/frozen (cut by softmax_linear/Cast_1)" in out
     page = (tmp_path / "backprop_digits.html").read_text()
     assert page.count('class="box"') > 20 and "hidden/MatMul" in page

@@ -131,11 +131,16 @@ def test_an_optimized_step_shows_kernels_with_their_ops_and_folded_constants(tmp
     y = tf.exp(x * scale) + 1.0
     with tf.Session(cache_dir=tmp_path) as sess:
         exe = sess.make_callable(y, [x])
-    nodes = _all_nodes(_parse(viz.to_dot(exe)))
+    g = _parse(viz.to_dot(exe))
+    nodes = _all_nodes(g)
+    kernel = exe.kernels[0]
     kernels = [n for n in nodes.values() if _fill(n) == viz.FILL["kernel"]]
-    assert len(kernels) == 1
-    for member in exe.kernels[0].ops:
-        assert member in kernels[0].get("label")
+    assert [n.get_name().strip('"') for n in kernels] == [kernel.name]
+    # a box around the kernel and the list of the ops it computes
+    (box,) = [c for c in g.get_subgraphs() if "cluster_kernel_" in c.get_name()]
+    inside = {n.get_name().strip('"'): n for n in box.get_nodes()}
+    assert set(inside) == {kernel.name, f"{kernel.name}::ops"}
+    assert inside[f"{kernel.name}::ops"].get("label").strip('"').split("\\n") == list(kernel.ops)
     assert any("(folded constant)" in (n.get("label") or "") for n in nodes.values())
     page = viz.to_html(exe)
     details = _page_data(page)
@@ -318,3 +323,59 @@ def test_the_page_in_headless_chromium_draws_every_box_and_shows_a_clicked_one(t
     assert shown["name"] == "gradients/hidden/MatMul_grad/MatMul"
     assert shown["differentiates"] == "hidden/MatMul" and shown["kind"] == "gradient"
     assert "test_viz.py:" in shown["line"]
+
+
+def test_the_tangent_view_shows_each_tensors_derivative_along_a_direction(tmp_path):
+    x = tf.placeholder(tf.float64, [3], name="x")
+    with tf.name_scope("f"):
+        s = tf.sin(x)
+        y = tf.reduce_sum(s * s)
+    xv, dv = np.array([0.1, 0.5, 2.0]), np.array([1.0, -2.0, 0.5])
+    with tf.Session(target="numpy") as sess:
+        view = viz.tangents(sess, y, [x], [dv], {x: xv}, tmp_path / "t.dot")
+    stats = {b.name: b.stats for b in view.picture.boxes}
+    ds = np.cos(xv) * dv  # d sin(x) along dv, by hand
+    np.testing.assert_allclose(stats["f/Sin"]["tangent_norm"], np.linalg.norm(ds))
+    np.testing.assert_allclose(stats["f/Sin"]["tangent_max"], np.abs(ds).max())
+    dy = np.sum(2 * np.sin(xv) * ds)
+    np.testing.assert_allclose(stats["f/Sum"]["tangent_norm"], abs(dy))
+    assert view.loss == pytest.approx(np.sum(np.sin(xv) ** 2))
+    assert "|tangent|" in view.text() and "output mean" in view.text()
+    assert "|tangent|" in (tmp_path / "t.dot").read_text()
+    assert any(a.level is not None for a in view.picture.arrows)
+
+
+def test_the_viz_command_draws_optimized_graphs_and_backprop_views(tmp_path, capsys):
+    script = tmp_path / "model.py"
+    script.write_text(
+        "import numpy as np\n"
+        "import graphc as tf\n"
+        "x = tf.placeholder(tf.float32, [None, 2], name='x')\n"
+        "w = tf.Variable(np.full((2, 1), 0.5, np.float32), name='w')\n"
+        "frozen = tf.Variable(np.ones(1, np.float32), name='frozen')\n"
+        "y = tf.nn.relu(tf.matmul(x, w) * 2.0) + tf.stop_gradient(frozen)\n"
+        "loss = tf.reduce_mean(tf.exp(y), name='loss')\n"
+        "graph = tf.get_default_graph()\n"
+    )
+    feeds = tmp_path / "feeds.npz"
+    xv = np.array([[1.0, 2.0], [0.5, -1.0]], np.float32)
+    np.savez(feeds, x=xv)
+    out = tmp_path / "view.txt"
+    assert main(["viz", f"{script}:loss", "-o", str(out), "--backprop", str(feeds)]) == 0
+    text = out.read_text()
+    assert "NO GRADIENT: frozen (cut by StopGradient)" in text
+    want = np.mean(np.exp(np.maximum(xv @ np.full((2, 1), 0.5), 0) * 2 + 1))
+    assert f"loss = {want:.6g}" in text
+    dot = tmp_path / "opt.dot"
+    assert main(["viz", f"{script}:loss", "-o", str(dot), "--optimized"]) == 0
+    assert viz.FILL["kernel"] in dot.read_text()  # the fused kernels of the passes
+    capsys.readouterr()
+    assert main(["viz", f"{script}:graph", "-o", str(out), "--backprop", str(feeds)]) == 1
+    assert "name the loss" in capsys.readouterr().err
+    saved = tmp_path / "model.graphc"
+    namespace = {}
+    with tf.Graph().as_default() as g:
+        exec(compile(script.read_text(), str(script), "exec"), namespace)
+        g.save(saved)
+    args = ["viz", str(saved), "-o", str(out), "--backprop", str(feeds), "--loss", "loss"]
+    assert main(args) == 0 and "NO GRADIENT: frozen" in out.read_text()
