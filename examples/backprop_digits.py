@@ -6,7 +6,8 @@ in a browser (drag to pan, wheel to zoom, click a box for its numbers, its sourc
 and, on the optimized step's page, its generated code). Arrows are coloured by the
 gradient flowing back along them, on a log scale: blue small, red large. A variable the
 loss cannot train is outlined in red (here `frozen`, read only through an integer cast).
-With Graphviz installed it also writes backprop_digits.svg.
+With Graphviz installed it also writes backprop_digits.svg and graph.svg (the whole
+graph, name scopes as clusters, the gradient scopes collapsed).
 """
 
 import shutil
@@ -49,5 +50,8 @@ with tf.Session() as sess:
     tf.viz.render(step, out / "train_step.html")  # the optimized step, kernels and code
     if shutil.which("dot"):
         tf.viz.render(view, out / "backprop_digits.svg")
+        # the whole graph, with the gradient and view scopes each drawn as one box
+        scopes = ["gradients", "backprop_view", "GradientDescent"]
+        tf.viz.render(tf.get_default_graph(), out / "graph.svg", collapse=scopes)
     print(f"open {out / 'backprop_digits.html'} (and {out / 'train_step.html'})")
     assert np.isfinite(view.loss)

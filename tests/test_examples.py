@@ -125,4 +125,6 @@ def test_backprop_digits_draws_the_view_and_names_the_frozen_variable(cache, tmp
     page = (tmp_path / "backprop_digits.html").read_text()
     assert page.count('class="box"') > 20 and "hidden/MatMul" in page
     assert "<svg" in (tmp_path / "backprop_digits.svg").read_text()  # CI installs Graphviz
+    graph = (tmp_path / "graph.svg").read_text()
+    assert ">gradients<" in graph and "collapsed: " in graph  # one box for the scope
     assert "# kernel" in (tmp_path / "train_step.html").read_text()  # kernels' code inside
