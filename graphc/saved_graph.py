@@ -316,7 +316,8 @@ def _finish(doc: dict, nodes: list[Node], graph: Graph, path: str) -> None:
     seed = doc.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise DataLossError(f"{where}: bad seed {seed!r}")
-    graph.seed = seed
+    if graph.seed is None:  # a graph loaded into keeps its own seed
+        graph.seed = seed
     collections = doc.get("collections", {})
     made: dict[str, SummaryTensor] = {}  # summaries by name: one object per name
     if not isinstance(collections, dict):
@@ -324,7 +325,8 @@ def _finish(doc: dict, nodes: list[Node], graph: Graph, path: str) -> None:
     for name, items in collections.items():
         if not isinstance(items, list):
             raise DataLossError(f"{where}: collection {name!r} is not a list")
-        graph.collections[name] = [_item(item, nodes, graph, where, made) for item in items]
+        loaded = [_item(item, nodes, graph, where, made) for item in items]
+        graph.collections.setdefault(name, []).extend(loaded)  # after what the graph had
 
 
 def _index(k: Any, nodes: list[Node], where: str) -> Node:

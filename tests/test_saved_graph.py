@@ -89,6 +89,19 @@ def test_a_checkpoint_of_the_original_restores_into_the_loaded_graph(tmp_path):
     assert tf.identity(graph.get_tensor_by_name("x:0"), name="x").name == "x_1:0"
 
 
+def test_loading_into_a_graph_keeps_what_it_had(tmp_path):
+    with tf.Graph().as_default() as other:
+        tf.Variable(1.0, name="first")
+        other.seed = 7
+        path = other.save(tmp_path / "other.graphc")
+    with tf.Graph().as_default() as graph:
+        tf.Variable(2.0, name="mine")
+        graph.seed = 11
+        tf.load_graph(path, graph)
+        names = [v.op.name for v in tf.global_variables()]
+    assert names == ["mine", "first"] and graph.seed == 11
+
+
 def test_saving_writes_one_file_atomically_and_refuses_what_it_cannot_store(tmp_path):
     x = tf.placeholder(tf.float32, [None, 3], name="x")
     y = tf.exp(x) * 2.0
