@@ -19,6 +19,7 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q
+	NUMBA_ENABLE_CUDASIM=1 $(PY) -m pytest -q tests/cuda
 
 demo: $(STAMP)
 	$(PY) examples/mlp_digits.py

@@ -246,6 +246,10 @@ class Backend(abc.ABC):
     # unknown rank is then specialized on the fed ranks (graphc.specialize)
     needs_ranks: bool = False
 
+    def check_available(self) -> None:  # noqa: B027 - optional: most targets always run
+        """Raises, saying what is missing, when this target cannot run on this machine
+        (a Session calls it when it is created)."""
+
     @abc.abstractmethod
     def compile(
         self,

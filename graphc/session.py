@@ -85,8 +85,10 @@ class Session:
 
     Args:
       graph: the graph to run (the default graph if None).
-      target: a registered backend (`graphc.backends`): "cpu" (Numba, the default) or
-        "numpy" (the reference interpreter); "cuda" is not available yet.
+      target: a registered backend (`graphc.backends`): "cpu" (Numba, the default),
+        "numpy" (the reference interpreter) or "cuda" (numba CUDA kernels on an NVIDIA
+        GPU, or on numba's simulator with NUMBA_ENABLE_CUDASIM=1; the session says what
+        is missing otherwise).
       passes: optimization passes: a `passes.Pipeline` or a list (None: the target's
         default, the default pipeline on "cpu" and the graph as written on "numpy";
         [] runs the graph as written).
@@ -117,6 +119,7 @@ class Session:
         if config is not None:
             _report_ignored(check_message(config, ConfigProto, "config"))
         self.backend = backends.get(target)
+        self.backend.check_available()
         self.graph = graph if graph is not None else get_default_graph()
         self.target, self.passes, self.cache_dir = target, passes, cache_dir
         self.debug = debug or os.environ.get("GRAPHC_DEBUG", "") not in ("", "0")

@@ -21,6 +21,10 @@ if f"{os.sep}mutants{os.sep}" in graphc.__file__:  # under mutmut (make mutation
     # its trampolines sit between the test and graphc: not the user's op site
     graphc.ir._LIBRARY_DIRS += (os.path.dirname(mutmut.__file__),)
 
+# tests/cuda runs on numba's CUDA simulator, which must be chosen before numba is imported:
+# `make test` runs it as a pytest run of its own (NUMBA_ENABLE_CUDASIM=1)
+collect_ignore = [] if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" else ["cuda"]
+
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")

@@ -202,9 +202,12 @@ def test_a_rank_known_only_at_run_time_is_a_clear_error_when_compiling(cache):
         assert ref.run(y, {shape: [3, 2, 1]}).shape == (3, 2, 1)
 
 
-def test_cuda_target_is_not_available_yet():
-    with pytest.raises(NotImplementedError, match="'cuda' is not available yet"):
+def test_the_cuda_target_without_a_gpu_says_what_is_missing(monkeypatch):
+    """This machine has no GPU (tests/cuda runs the target on numba's simulator)."""
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    with pytest.raises(tf.errors.GraphcError, match=r"target .cuda.: no usable") as info:
         tf.Session(target="cuda")
+    assert "graphc[cuda]" in str(info.value) and "NUMBA_ENABLE_CUDASIM=1" in str(info.value)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")

@@ -1,19 +1,21 @@
 """The registry of targets: `Session(target=name)` runs on the backend registered as `name`.
 
-Built in: "numpy" (the reference executor, `graphc.backends.reference`) and "cpu"
-(Numba, `graphc.backends.cpu`). A new target is one module defining a
-`graphc.executable.Backend` plus `graphc.backends.register(name, backend)`; nothing
-else changes. "cuda" is a known name without a backend yet.
+Built in: "numpy" (the reference executor, `graphc.backends.reference`), "cpu"
+(Numba, `graphc.backends.cpu`) and "cuda" (numba's CUDA kernels,
+`graphc.backends.cuda`: a session checks that a GPU or the simulator is there). A new
+target is one module defining a `graphc.executable.Backend` plus
+`graphc.backends.register(name, backend)`; nothing else changes.
 """
 
 from __future__ import annotations
 
 from graphc.backends.cpu import CpuBackend
+from graphc.backends.cuda import CudaBackend
 from graphc.backends.reference import ReferenceBackend
 from graphc.executable import Backend
 
 BACKENDS: dict[str, Backend] = {}
-_PLANNED = {"cuda": "target 'cuda' is not available yet; use 'cpu' or 'numpy'"}
+_PLANNED: dict[str, str] = {}  # known names without a backend yet: name -> why
 
 
 def register(name: str, backend: Backend) -> None:
@@ -36,5 +38,6 @@ def get(name: str) -> Backend:
 
 register("numpy", ReferenceBackend())
 register("cpu", CpuBackend())
+register("cuda", CudaBackend())
 
 __all__ = ["BACKENDS", "Backend", "get", "register"]

@@ -114,7 +114,9 @@ _sign = defelem(
     "sign",
     "Sign",
     np.sign,
-    "((({0} > 0) - ({0} < 0)) if {0} == {0} else {0})",  # NaN stays NaN
+    # NaN stays NaN; no arithmetic on comparisons (NumPy's bool scalars, which CUDA's
+    # simulator and host code compute with, refuse `-`)
+    "(1 if {0} > 0 else (-1 if {0} < 0 else ({0} if {0} != {0} else 0)))",
 )
 
 

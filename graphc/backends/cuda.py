@@ -1,0 +1,177 @@
+"""Target "cuda": steps compiled to numba `@cuda.jit` kernels (graphc.codegen.cuda).
+
+The step's code is a module of kernels and a host function (`Executable.source`; the
+kernels and what each computes are `Executable.launches`). Feeds are copied to the
+device once per run; variables live on the device between runs, and their new values
+are also copied back into the session's `VariableStore` after each run, so fetching a
+variable, `Saver` and `Variable.load` work as on every target (a later version can copy
+back lazily). A store changed by anything else (an initializer, `load`, `restore`) is
+uploaded again before the next run.
+
+Numba's CUDA simulator (`NUMBA_ENABLE_CUDASIM=1`, set before numba is imported) runs
+the same code without a GPU; CI tests the target there. Without it, a machine needs an
+NVIDIA GPU with its driver and the `numba-cuda` package (the `cuda` extra); the
+session says which is missing when it is created.
+
+Invariants: numba.cuda is imported only when a cuda session is created, never at
+`import graphc`; a run that fails (a check, a launch) changes no variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from graphc.backends.cpu import build_program
+from graphc.codegen.cuda import generate
+from graphc.errors import GraphcError, InvalidArgumentError
+from graphc.executable import Backend, Executable, Options, Step, unshared
+from graphc.feeds import convert_feed
+from graphc.ir import Node
+from graphc.store import VariableStore, uninitialized
+
+INSTALL = "pip install 'graphc[cuda]' (numba-cuda with NVIDIA's CUDA 12 wheels)"
+
+
+def simulated() -> bool:
+    """Whether numba runs CUDA code on its simulator (no GPU needed)."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "") not in ("", "0")
+
+
+def unavailable_reason() -> str | None:
+    """Why the cuda target cannot run here, or None."""
+    if simulated():
+        return None
+    try:
+        from numba import cuda  # a cuda session only: numba.cuda is slow to import
+    except ImportError as exc:  # pragma: no cover - numba always ships numba.cuda
+        return f"numba's CUDA support cannot be imported ({exc}): {INSTALL}"
+    if not cuda.is_available():
+        return (
+            "no usable NVIDIA GPU was found (no device, no driver, or no CUDA toolkit for "
+            f"numba): {INSTALL} on a machine with an NVIDIA GPU and its driver, or set "
+            "NUMBA_ENABLE_CUDASIM=1 (before numba is imported) to run on numba's simulator"
+        )
+    return None
+
+
+class CudaBackend(Backend):
+    """Compiles steps to numba CUDA kernels; runs the graph after the cleanup passes (no
+    fusion yet: one kernel per op)."""
+
+    name = "cuda"
+    needs_ranks = True
+
+    @property
+    def default_passes(self) -> Any:  # type: ignore[override]
+        from passes import default_pipeline  # passes builds on graphc: imported when used
+
+        return dataclasses.replace(default_pipeline(), final=())
+
+    def check_available(self) -> None:
+        reason = unavailable_reason()
+        if reason is not None:
+            raise GraphcError(f"target 'cuda': {reason}")
+
+    def compile(
+        self,
+        step: Step,
+        store: VariableStore,
+        options: Options,
+        rebuild: Callable[[list[Any]], Any] | None = None,
+    ) -> Executable:
+        self.check_available()
+        return CudaExecutable(step, store, rebuild)
+
+
+class CudaExecutable(Executable):
+    """A step as CUDA kernels and their host function; `.source` is the module."""
+
+    target = "cuda"
+
+    def __init__(
+        self, step: Step, store: VariableStore, rebuild: Callable[[list[Any]], Any] | None
+    ) -> None:
+        from numba import cuda
+
+        super().__init__(step, store, rebuild)
+        self._cuda = cuda
+        self.program = build_program(step)
+        for node in self.feeds + self.program.order:
+            if node.type is not None and node.type.shape is None:
+                raise GraphcError(f"'{node.name}' has unknown rank: the cuda target needs ranks")
+        self.source, self._check_sites, self.launches = generate(self.program)
+        module = types.ModuleType(f"graphc_cuda_{id(self):x}")
+        exec(compile(self.source, f"<graphc cuda step {id(self):x}>", "exec"), module.__dict__)
+        self._step = module.step
+        self._consts = [cuda.to_device(n.attrs["value"].array) for n in self.program.consts]
+        self._device: list[Any] | None = None  # the variables' device arrays
+        self._version = -1  # the store version they hold
+
+    def argument(self, node: Node, value: Any) -> Any:
+        """A fed value on the device (a scalar stays on the host)."""
+        array = convert_feed(node, value)
+        if array.ndim == 0:
+            return array[()]
+        return self._cuda.to_device(np.ascontiguousarray(array))
+
+    def run_flat(self, arrays: list[Any]) -> list[Any]:
+        store, program = self._store, self.program
+        store.require(self.step.plan.snapshot_reads)
+        if self._device is None or self._version != store.version:
+            self._upload()
+        assert self._device is not None
+        try:
+            fetched, written = self._step(*arrays, *self._device, *self._consts)
+        except ValueError as exc:
+            template = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
+            site = self._check_sites.get(template) if template else None
+            if site is None:
+                raise
+            message = template.format(*exc.args[1:])
+            raise InvalidArgumentError(f"{message} (created at {site})") from None
+        device, fresh = list(self._device), {}
+        for k, (var, value) in enumerate(zip(program.variables, written, strict=True)):
+            if value is None:
+                continue
+            if np.ndim(value) == 0 and not hasattr(value, "copy_to_host"):
+                value = self._cuda.to_device(np.asarray([value], var.dtype.np))
+            device[k] = value
+            fresh[var] = value.copy_to_host().reshape(var.type.shape)
+        if fresh:
+            store.commit(fresh)
+        self._device, self._version = device, store.version
+        index = {id(n): k for k, n in enumerate(program.fetches)}
+        results = [
+            None if is_op else _host(fetched[index[id(n)]], n) for n, is_op in self.step.targets
+        ]
+        return unshared(results)
+
+    def _upload(self) -> None:
+        """The variables' store values, copied to the device (rank 0 as one element)."""
+        device = []
+        for var in self.program.variables:
+            value = self._store.values.get(var)
+            if value is None:
+                written = any(
+                    n.opdef.name == "assign" and n.inputs[0] is var for n in self.program.order
+                )
+                if not written:
+                    raise uninitialized(var)
+                value = np.zeros(var.type.shape, var.dtype.np)  # assigned before any read
+            flat = np.ascontiguousarray(value).reshape(var.type.shape or (1,))
+            device.append(self._cuda.to_device(flat))
+        self._device, self._version = device, self._store.version
+
+
+def _host(value: Any, node: Node) -> Any:
+    """A fetched value on the host: arrays copied back, scalars as NumPy scalars."""
+    if hasattr(value, "copy_to_host"):
+        array = value.copy_to_host()
+        return array.reshape(())[()] if node.type.shape == () else array
+    return node.dtype.np.type(value)

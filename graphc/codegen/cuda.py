@@ -1,0 +1,504 @@
+"""CUDA code generation (graphc.backends.cuda): a step as `@cuda.jit` kernels and the
+host function that launches them.
+
+The generated module holds one kernel per op that computes an array, named after the
+op, and `step(...)`: plain Python that allocates each result on the device, launches
+its kernel over a grid of `THREADS`-thread blocks (a grid-stride loop, one thread per
+output element) and returns the fetched values and the variables' new arrays. Values of
+rank 0 stay on the host as NumPy scalars (arithmetic on them runs there); everything
+else lives on the device. A kernel computes an elementwise op (its `expr`, the one
+the CPU target fuses), a broadcast, a reduction (each output element folds its slice
+with the op's `Reduction`, in its accumulator dtype), a 2-D matmul, argmax or one_hot;
+reshapes are views; `check_labels` checks on the host.
+
+This first version runs the graph after the cleanup passes but without fusion (one
+kernel per op) and supports the ops listed in `SUPPORTED` plus every elementwise op:
+an MLP's whole training step with any TF1 optimizer. Others raise naming the op.
+
+Invariants: a kernel writes only its own output array, one element per thread per
+loop trip (`flat` below `out.size`); variables are written only by the caller, after
+the step returns; the source is deterministic for a program (names from graph nodes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphc.codegen.checks import raise_line
+from graphc.codegen.context import Program, broadcast_index, literal, narrowed, np_dtype
+from graphc.codegen.source import Names, Source
+from graphc.errors import GraphcError
+from graphc.ir import Node
+from graphc.ops import Fusion
+from graphc.ops.dims import op_label
+from graphc.types import normalize_axes
+
+THREADS = 128  # threads per block (the host function may use fewer for small arrays)
+SUPPORTED = (
+    "placeholder",
+    "const",
+    "variable",
+    "read_variable",
+    "assign",
+    "no_op",
+    "matmul",
+    "argmax",
+    "one_hot",
+    "check_labels",
+    "reduced_size",
+    "placeholder_with_default",
+)
+
+
+@dataclass
+class _Gen:
+    program: Program
+    host: Source = field(default_factory=Source)
+    kernels: list[str] = field(default_factory=list)
+    launches: list[str] = field(default_factory=list)  # "kernel: the op it computes"
+    names: Names = field(default_factory=lambda: Names(("step", "THREADS", "cuda", "np")))
+    value: dict[int, str] = field(default_factory=dict)  # node -> host expression
+    writes: list[tuple[Node, str]] = field(default_factory=list)  # (variable, new value)
+    buffers: dict[int, str] = field(default_factory=dict)  # variable -> its step argument
+    sites: dict[str, str] = field(default_factory=dict)  # check message -> op's line
+
+    def __getitem__(self, node: Node) -> str:
+        return self.value[id(node)]
+
+    def bind(self, node: Node, expr: str) -> str:
+        self.value[id(node)] = expr
+        return expr
+
+
+def unsupported(nodes: list[Node]) -> list[Node]:
+    """The nodes the CUDA generator has no code for."""
+    return [
+        n
+        for n in nodes
+        if n.opdef.name not in SUPPORTED
+        and n.opdef.fusion not in (Fusion.ELEMENTWISE, Fusion.BROADCAST, Fusion.REDUCTION)
+        and not n.opdef.reshape
+    ]
+
+
+def generate(program: Program) -> tuple[str, dict[str, str], list[str]]:
+    """(module source, check message -> op site, one line per kernel launched)."""
+    missing = unsupported(program.order)
+    if missing:
+        n = missing[0]
+        raise GraphcError(
+            f"op '{n.op_name}' ({n.opdef.type_name}) has no cuda code yet (created at "
+            f"{n.site}); the cuda target computes elementwise ops, broadcasts, reductions, "
+            "2-D matmul, argmax, one_hot and variable updates"
+        )
+    g = _Gen(program)
+    args = _arguments(g)
+    with g.host.indent(f"def step({', '.join(args)}):"):
+        g.host('"""One step: fetched values and new variable arrays (see the module)."""')
+        for node in program.order:
+            if id(node) in g.value:
+                continue  # a feed
+            with g.host.headed(f"{node.op_name}: {node.type or '()'} = {node.opdef.name}"):
+                _emit(g, node)
+        fetched = [g[n] for n in program.fetches]
+        news = {id(var): value for var, value in g.writes}
+        written = [news.get(id(v), "None") for v in program.variables]
+        g.host(f"return ({', '.join(fetched)}{',' if len(fetched) == 1 else ''}), (")
+        with g.host.indent():
+            for expr in written:
+                g.host(f"{expr},")
+        g.host(")")
+    head = [
+        "# graphc generated: cuda step (do not edit)",
+        "import math",
+        "",
+        "import numpy as np",
+        "from numba import cuda",
+        "",
+        f"THREADS = {THREADS}",
+        "",
+        "",
+        "def launch(size):",
+        '    """(blocks, threads) for `size` elements: one thread each, up to 1024 blocks."""',
+        "    threads = max(min(THREADS, size), 1)",
+        "    return min((size + threads - 1) // threads, 1024) or 1, threads",
+        "",
+    ]
+    source = "\n".join(head) + "\n" + "\n\n".join(g.kernels) + "\n\n" + g.host.text()
+    return source, g.sites, g.launches
+
+
+def _arguments(g: _Gen) -> list[str]:
+    args = []
+    for n in g.program.feeds:
+        args.append(g.bind(n, g.names.fresh(n.op_name)))
+    for v in g.program.variables:
+        g.buffers[id(v)] = g.names.fresh(f"{v.op_name}_buffer")
+        args.append(g.buffers[id(v)])
+    for c in g.program.consts:
+        args.append(g.bind(c, g.names.fresh(c.op_name)))
+    return args
+
+
+def _emit(g: _Gen, node: Node) -> None:
+    op = node.opdef
+    if op.name in EMITTERS:
+        EMITTERS[op.name](g, node)
+    elif op.reshape:
+        _reshape(g, node)
+    elif op.fusion is Fusion.REDUCTION:
+        _reduction(g, node)
+    else:  # elementwise and broadcast ops
+        _elementwise(g, node)
+
+
+def _is_scalar(node: Node) -> bool:
+    return node.type is not None and node.type.shape == ()
+
+
+def _dims(g: _Gen, node: Node) -> list[str]:
+    """The node's dims as host text: static ones, else read off an input aligned at the
+    right whose axis is unknown too (the broadcasting rule: unknown never stretches)."""
+    shape, dims = node.type.shape, []
+    arrays = [x for x in node.inputs if x.type is not None and x.type.shape]
+    for k, d in enumerate(shape):
+        if d is not None:
+            dims.append(str(d))
+            continue
+        for x in arrays:
+            j = k - (len(shape) - len(x.type.shape))
+            if j >= 0 and x.type.shape[j] is None:
+                dims.append(f"{g[x]}.shape[{j}]")
+                break
+        else:
+            raise GraphcError(f"'{node.op_name}': cannot tell the size of its axis {k}")
+    return dims
+
+
+def _static_or_read(g: _Gen, x: Node, shape: tuple) -> list[str]:
+    """`shape`'s dims as host text, unknown ones read off x's array (same axes)."""
+    return [str(d) if d is not None else f"{g[x]}.shape[{k}]" for k, d in enumerate(shape)]
+
+
+def _shape_text(dims: list[str]) -> str:
+    return f"({', '.join(dims)},)" if dims else "(1,)"
+
+
+def _kernel(g: _Gen, node: Node, params: list[str], body: list[str], rank: int) -> str:
+    """Adds a grid-stride kernel over `out`'s elements (its multi-index `i0, i1, ...`);
+    returns its name."""
+    name = g.names.fresh(f"k_{node.op_name}")
+    lines = [
+        "@cuda.jit",
+        f"def {name}(out, {', '.join(params)}):" if params else f"def {name}(out):",
+    ]
+    lines.append(f'    """{node.op_name} ({node.opdef.type_name}): one thread per element."""')
+    lines.append("    for flat in range(cuda.grid(1), out.size, cuda.gridsize(1)):")
+    if rank == 0:
+        lines.append("        i0 = 0")
+    else:
+        lines.append("        rest = flat")
+        for k in range(rank - 1, 0, -1):
+            lines.append(f"        i{k} = rest % out.shape[{k}]")
+            lines.append(f"        rest //= out.shape[{k}]")
+        lines.append("        i0 = rest")
+    lines += ["        " + line for line in body]
+    g.kernels.append("\n".join(lines))
+    return name
+
+
+def _launch(g: _Gen, node: Node, kernel: str, dims: list[str], args: list[str]) -> str:
+    """Host lines: allocate the output, launch `kernel` over it; returns its name."""
+    out = g.names.fresh(node.op_name)
+    g.host(f"{out} = cuda.device_array({_shape_text(dims)}, {np_dtype(node.dtype)})")
+    g.host(f"{kernel}[launch({out}.size)]({', '.join([out, *args])})")
+    g.launches.append(f"{kernel}: {node.op_name} ({node.opdef.type_name})")
+    if _is_scalar(node):  # rank 0: back to the host as a scalar
+        g.host(f"{out} = {np_dtype(node.dtype)}({out}.copy_to_host()[0])")
+    return g.bind(node, out)
+
+
+def _index(rank: int) -> list[str]:
+    return [f"i{k}" for k in range(rank)]
+
+
+def _read(g: _Gen, x: Node, params: dict[int, str], out_shape: tuple) -> str:
+    """x's element at the output index (host scalars are kernel arguments)."""
+    name = params[id(x)]
+    if _is_scalar(x):
+        return name
+    idx = broadcast_index(x.type.shape, _index(len(out_shape)), out_shape)
+    return f"{name}[{', '.join(idx)}]"
+
+
+def _params(g: _Gen, nodes: list[Node]) -> tuple[dict[int, str], list[str], list[str]]:
+    """Kernel parameter names for `nodes` (one per distinct node) and the host arguments."""
+    params: dict[int, str] = {}
+    args: list[str] = []
+    for x in nodes:
+        if id(x) not in params:
+            params[id(x)] = f"a{len(params)}"
+            args.append(g[x])
+    return params, list(params.values()), args
+
+
+# ---- emitters ---------------------------------------------------------------------------
+def _elementwise(g: _Gen, node: Node) -> None:
+    inputs = list(node.inputs)
+    if node.opdef.fusion is Fusion.BROADCAST:
+        inputs = inputs[:1]  # broadcast_like's second input gives only the shape
+    if all(_is_scalar(x) for x in inputs) and _is_scalar(node):
+        operands = [g[x] for x in inputs]
+        expr = operands[0] if node.opdef.fusion is Fusion.BROADCAST else _expr(node, operands)
+        g.host(f"{g.bind(node, g.names.fresh(node.op_name))} = {np_dtype(node.dtype)}({expr})")
+        return
+    shape = node.type.shape
+    params, names, args = _params(g, inputs)
+    operands = [_read(g, x, params, shape) for x in inputs]
+    value = operands[0] if node.opdef.fusion is Fusion.BROADCAST else _expr(node, operands)
+    index = ", ".join(_index(len(shape))) or "0"
+    kernel = _kernel(g, node, names, [f"out[{index}] = {value}"], len(shape))
+    dims = _broadcast_dims(g, node) if node.opdef.fusion is Fusion.BROADCAST else _dims(g, node)
+    _launch(g, node, kernel, dims, args)
+
+
+def _broadcast_dims(g: _Gen, node: Node) -> list[str]:
+    if node.opdef.name == "broadcast_like":
+        like = node.inputs[1]
+        return [
+            str(d) if d is not None else f"{g[like]}.shape[{k}]"
+            for k, d in enumerate(like.type.shape)
+        ]
+    return _dims(g, node)
+
+
+def _expr(node: Node, operands: list[str]) -> str:
+    """The op's scalar snippet (its plain `expr`: the CPU's float32 forms call CPU code)."""
+    return narrowed(node.opdef.expr.format(*operands, **node.attrs), node.dtype)
+
+
+def _reduced_axes(node: Node) -> tuple[tuple[int, ...], frozenset[int]]:
+    """The input axes a reduction folds, and those of them the output keeps (size 1)."""
+    x = node.inputs[0]
+    rank = len(x.type.shape)
+    if "axis" not in node.attrs:  # sum_to_like: to the shape of its second input
+        like = node.inputs[1].type.shape
+        offset = rank - len(like)  # leading axes summed away, stretched ones kept as 1
+        kept = [offset + j for j, d in enumerate(like) if d == 1 and x.type.shape[offset + j] != 1]
+        return (*range(offset), *kept), frozenset(kept)
+    axis = node.attrs["axis"]
+    axes = tuple(range(rank)) if axis is None else normalize_axes(axis, rank)
+    return axes, frozenset(axes if node.attrs["keepdims"] else ())
+
+
+def _reduction(g: _Gen, node: Node) -> None:
+    x = node.inputs[0]
+    rank = len(x.type.shape)
+    axes, kept = _reduced_axes(node)
+    reduction = node.opdef.reduction
+    acc_dtype = reduction.accumulator(node.dtype)
+    out_rank = len(node.type.shape)
+    # the input index: output positions for the other axes, loop variables for reduced ones
+    out_index = _index(out_rank)
+    source_index, j, dims = [], 0, []
+    for k in range(rank):
+        if k in axes:
+            source_index.append(f"r{k}")
+            if k in kept:
+                j += 1
+                dims.append("1")
+        else:
+            source_index.append(out_index[j])
+            j += 1
+            d = x.type.shape[k]
+            dims.append(str(d) if d is not None else f"{g[x]}.shape[{k}]")
+    identity = literal(reduction.identity(acc_dtype.np), acc_dtype)
+    body = [f"acc = {identity}"]
+    indent = ""
+    for k in axes:
+        body.append(f"{indent}for r{k} in range(a0.shape[{k}]):")
+        indent += "    "
+    value = f"{np_dtype(acc_dtype)}(a0[{', '.join(source_index)}])"
+    body.append(indent + "acc = " + reduction.combine.format(acc="acc", v=value))
+    body.append(f"out[{', '.join(out_index) or '0'}] = acc")
+    kernel = _kernel(g, node, ["a0"], body, out_rank)
+    _launch(g, node, kernel, dims, [g[x]])
+
+
+def _reshape(g: _Gen, node: Node) -> None:
+    x = node.inputs[0]
+    shape = node.type.shape
+    known = int(np.prod([d for d in shape if d is not None])) if shape else 1
+    size = "1" if _is_scalar(x) else f"{g[x]}.size"
+    dims = [str(d) if d is not None else f"{size} // {known}" for d in shape]
+    name = g.names.fresh(node.op_name)
+    if _is_scalar(node):
+        source = g[x] if _is_scalar(x) else f"{g[x]}.copy_to_host().reshape(-1)[0]"
+        g.host(f"{name} = {np_dtype(node.dtype)}({source})")
+    elif _is_scalar(x):
+        full = f"np.full({_shape_text(dims)}, {g[x]}, {np_dtype(node.dtype)})"
+        g.host(f"{name} = cuda.to_device({full})")
+    else:
+        g.host(f"{name} = {g[x]}.reshape({_shape_text(dims)})")
+    g.bind(node, name)
+
+
+def _const(g: _Gen, node: Node) -> None:  # array constants are arguments
+    g.bind(node, literal(node.attrs["value"].array, node.dtype))
+
+
+def _variable(g: _Gen, node: Node) -> None:
+    buffer = g.buffers[id(node)]
+    if _is_scalar(node):  # rank 0: a one-element device array, read as a host scalar
+        name = g.names.fresh(node.op_name)
+        g.host(f"{name} = {np_dtype(node.dtype)}({buffer}.copy_to_host()[0])")
+        g.bind(node, name)
+    else:
+        g.bind(node, buffer)
+
+
+def _read_variable(g: _Gen, node: Node) -> None:
+    var = node.inputs[0]
+    latest = [value for written, value in g.writes if written is var]
+    if latest:
+        g.bind(node, latest[-1])
+        return
+    if id(var) not in g.value:
+        _variable(g, var)
+    g.bind(node, g[var])
+
+
+def _assign(g: _Gen, node: Node) -> None:
+    var, value = node.inputs
+    g.bind(node, g[value])
+    g.writes.append((var, g[value]))
+
+
+def _no_op(g: _Gen, node: Node) -> None:
+    g.bind(node, "None")
+
+
+def _placeholder_with_default(g: _Gen, node: Node) -> None:
+    g.bind(node, g[node.inputs[0]])
+
+
+def _matmul(g: _Gen, node: Node) -> None:
+    """One thread per output element, batch axes broadcast (rank >= 2)."""
+    a, b = node.inputs
+    rank, ra, rb = len(node.type.shape), len(a.type.shape), len(b.type.shape)
+    ta, tb = node.attrs["transpose_a"], node.attrs["transpose_b"]
+    index = _index(rank)
+    batch, (row, col) = index[:-2], index[-2:]
+    out_batch = node.type.shape[:-2]
+    a_batch = broadcast_index(a.type.shape[:-2], batch, out_batch)
+    b_batch = broadcast_index(b.type.shape[:-2], batch, out_batch)
+    a_at = ", ".join([*a_batch, *(["k", row] if ta else [row, "k"])])
+    b_at = ", ".join([*b_batch, *([col, "k"] if tb else ["k", col])])
+    acc = "np.float64(0)" if node.dtype.name in ("float16", "float32") else literal(0, node.dtype)
+    body = [
+        f"acc = {acc}",
+        f"for k in range(a0.shape[{ra - 2 if ta else ra - 1}]):",
+        f"    acc += a0[{a_at}] * a1[{b_at}]",
+        f"out[{', '.join(index)}] = acc",
+    ]
+    kernel = _kernel(g, node, ["a0", "a1"], body, rank)
+    dims = _dims(g, node)[:-2] if rank > 2 else []
+    dims.append(f"{g[a]}.shape[{ra - 1 if ta else ra - 2}]")
+    dims.append(f"{g[b]}.shape[{rb - 2 if tb else rb - 1}]")
+    _launch(g, node, kernel, dims, [g[a], g[b]])
+
+
+def _argmax(g: _Gen, node: Node) -> None:
+    (x,) = node.inputs
+    rank = len(x.type.shape)
+    axis = node.attrs["axis"] % rank
+    out_index = _index(rank - 1)
+    source = [*out_index[:axis], "j", *out_index[axis:]]
+    first = [*out_index[:axis], "0", *out_index[axis:]]
+    body = [
+        "best = 0",
+        f"top = a0[{', '.join(first)}]",
+        f"for j in range(1, a0.shape[{axis}]):",
+        f"    v = a0[{', '.join(source)}]",
+        "    if v > top or (v != v and top == top):",
+        "        top = v",
+        "        best = j",
+        f"out[{', '.join(out_index) or '0'}] = best",
+    ]
+    kernel = _kernel(g, node, ["a0"], body, rank - 1)
+    dims = [
+        str(d) if d is not None else f"{g[x]}.shape[{k}]"
+        for k, d in enumerate(x.type.shape)
+        if k != axis
+    ]
+    _launch(g, node, kernel, dims, [g[x]])
+
+
+def _one_hot(g: _Gen, node: Node) -> None:
+    (indices,) = node.inputs
+    a = node.attrs
+    rank = len(node.type.shape)
+    hot_axis = a["axis"] % rank
+    on, off = literal(a["on"], node.dtype), literal(a["off"], node.dtype)
+    index = _index(rank)
+    source = [i for k, i in enumerate(index) if k != hot_axis]
+    hot = f"a0[{', '.join(source) or '0'}] == i{hot_axis}"
+    body = [f"out[{', '.join(index)}] = {on} if {hot} else {off}"]
+    kernel = _kernel(g, node, ["a0"], body, rank)
+    dims = _static_or_read(g, indices, indices.type.shape)
+    dims.insert(hot_axis, str(a["depth"]))
+    _launch(g, node, kernel, dims, [g[indices]])
+
+
+def _check_labels(g: _Gen, node: Node) -> None:
+    """Checked on the host (labels are small): their count against the logits' rows and
+    each one against the number of classes; the value is the labels themselves."""
+    labels, logits = node.inputs
+    host = g.names.fresh(f"{node.op_name}_host")
+    g.host(f"{host} = {g[labels]}.copy_to_host()")
+    classes = f"{g[logits]}.shape[{len(logits.type.shape) - 1}]"
+    rows = f"{g[logits]}.shape[0]"
+    for failed, message, values in (
+        (
+            f"{host}.shape[0] != {rows}",
+            "{} labels for {} rows of logits",
+            [f"{host}.shape[0]", rows],
+        ),
+        (
+            f"{host}.size and ({host}.min() < 0 or {host}.max() >= {classes})",
+            "a label is not in [0, {})",
+            [classes],
+        ),
+    ):
+        template = f"{op_label(node)}: {message}"
+        g.sites[template] = node.site
+        with g.host.indent(f"if {failed}:"):
+            g.host(raise_line("ValueError", template, values))
+    g.bind(node, g[labels])
+
+
+def _reduced_size(g: _Gen, node: Node) -> None:
+    (x,) = node.inputs
+    rank = len(x.type.shape)
+    axes = range(rank) if node.attrs["axis"] is None else node.attrs["axis"]
+    dims = [f"{g[x]}.shape[{k}]" for k in axes] or ["1"]
+    g.host(
+        f"{g.bind(node, g.names.fresh(node.op_name))} = {np_dtype(node.dtype)}({' * '.join(dims)})"
+    )
+
+
+EMITTERS = {
+    "const": _const,
+    "variable": _variable,
+    "read_variable": _read_variable,
+    "assign": _assign,
+    "no_op": _no_op,
+    "placeholder_with_default": _placeholder_with_default,
+    "matmul": _matmul,
+    "argmax": _argmax,
+    "one_hot": _one_hot,
+    "check_labels": _check_labels,
+    "reduced_size": _reduced_size,
+}

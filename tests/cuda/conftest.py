@@ -1,0 +1,13 @@
+"""The cuda target's tests run on numba's CUDA simulator, in their own pytest run:
+`NUMBA_ENABLE_CUDASIM=1 pytest tests/cuda` (`make test` runs it after the main suite),
+since the variable must be set before numba is imported. tests/conftest.py leaves
+this folder out of any run without it."""
+
+import os
+
+assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", "run with NUMBA_ENABLE_CUDASIM=1"
+
+
+def pytest_configure(config):
+    # the op cases wrap integers on purpose: NumPy scalars (the simulator's) warn
+    config.addinivalue_line("filterwarnings", "ignore:overflow encountered:RuntimeWarning")

@@ -1,0 +1,120 @@
+"""The cuda target (graphc.backends.cuda) on numba's CUDA simulator.
+
+Oracles: the reference executor for every op case the target computes (tiny shapes:
+the simulator runs each GPU thread as a Python thread), the CPU target's losses for an
+MLP trained a few steps, and the errors each refusal must give.
+"""
+
+import numpy as np
+import pytest
+from op_cases import ALL, input_dtype, make_input
+
+import graphc as tf
+from graphc.codegen.cuda import unsupported
+from graphc.errors import GraphcError, InvalidArgumentError
+from graphc.graph import Graph
+
+TOL = {"float32": 2e-5, "float64": 1e-11}
+
+
+def _build(case, rng):
+    g = tf.Graph()
+    with g.as_default():
+        arrays = [make_input(k, s, input_dtype(k, case.dtype), rng) for k, s in case.inputs]
+        nodes = [tf.placeholder(a.dtype, a.shape) for a in arrays]
+        out = case.build(*nodes)
+    return g, dict(zip(nodes, arrays, strict=True)), out
+
+
+def _computed_on_cuda(case) -> bool:
+    """Cases of the ops the target computes (graphc.codegen.cuda), no float16."""
+    if case.dtype == "float16":
+        return False
+    _, _, out = _build(case, np.random.default_rng(0))
+    nodes = Graph.from_outputs([out]).nodes
+    return not unsupported(nodes) and all(
+        n.type is None or n.dtype.name != "float16" for n in nodes
+    )
+
+
+CASES = [c for c in ALL if _computed_on_cuda(c)]
+
+
+def test_the_cases_cover_every_kind_of_op_the_target_computes():
+    ops = {c.op for c in CASES}
+    assert {"add", "exp", "matmul", "reduce_sum", "reduce_max", "argmax", "one_hot"} <= ops
+    assert {"broadcast_like", "reshape", "cast", "check_labels"} <= ops
+    assert len(CASES) > 150
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_an_op_on_cuda_gives_the_reference_result(case):
+    g, feeds, out = _build(case, np.random.default_rng(1))
+    with tf.Session(g, target="numpy") as ref, tf.Session(g, target="cuda") as cuda:
+        want = np.asarray(ref.run(out, feeds))
+        got = np.asarray(cuda.run(out, feeds))
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if got.dtype.kind == "f":
+        tol = TOL[got.dtype.name]
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def _mlp():
+    rng = np.random.default_rng(0)
+    x = tf.placeholder(tf.float32, [None, 6], name="x")
+    y = tf.placeholder(tf.int64, [None], name="y")
+    with tf.name_scope("hidden"):
+        w = tf.Variable(rng.normal(0, 0.5, (6, 5)).astype(np.float32), name="w")
+        b = tf.Variable(np.zeros(5, np.float32), name="b")
+        h = tf.nn.relu(tf.matmul(x, w) + b)
+    logits = tf.layers.dense(h, 3, kernel_initializer=tf.glorot_uniform_initializer(seed=2))
+    loss = tf.losses.sparse_softmax_cross_entropy(y, logits)
+    train = tf.train.AdamOptimizer(0.1).minimize(loss)
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
+    feeds = {x: rng.normal(size=(4, 6)).astype(np.float32), y: np.array([0, 2, 1, 2])}
+    return x, y, w, loss, train, accuracy, feeds
+
+
+def test_an_mlp_trains_to_the_cpu_targets_losses_with_its_variables_on_the_device(tmp_path):
+    x, y, w, loss, train, accuracy, feeds = _mlp()
+    losses = {}
+    for target in ("cpu", "cuda"):
+        with tf.Session(target=target, cache_dir=tmp_path) as sess:
+            sess.run(tf.global_variables_initializer())
+            step = sess.make_callable([train, loss, accuracy], [x, y])
+            losses[target] = [step(*feeds.values())[1:] for _ in range(3)]
+            trained = sess.run(w)
+            if target == "cuda":
+                # a variable set from outside reaches the device before the next run
+                w.load(np.zeros((6, 5), np.float32), sess)
+                assert sess.run(tf.reduce_sum(tf.abs(w))) == 0.0
+                saver = tf.train.Saver()
+                path = saver.save(sess, str(tmp_path / "ckpt"))
+                saver.restore(sess, path)
+                np.testing.assert_array_equal(sess.run(w), np.zeros((6, 5), np.float32))
+                source, launches = step.source, step.launches
+        if target == "cpu":
+            cpu_trained = trained
+    np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=1e-5)
+    np.testing.assert_allclose(trained, cpu_trained, rtol=1e-5, atol=1e-6)
+    assert "@cuda.jit\ndef k_hidden_MatMul(out, a0, a1):" in source
+    assert "k_hidden_MatMul: hidden/MatMul (MatMul)" in launches
+
+
+def test_bad_labels_fail_the_run_naming_the_op_and_change_no_variable():
+    x, y, w, _, train, _, feeds = _mlp()
+    with tf.Session(target="cuda") as sess:
+        sess.run(tf.global_variables_initializer())
+        before = sess.run(w)
+        with pytest.raises(InvalidArgumentError, match=r"a label is not in \[0, 3\).*created at"):
+            sess.run(train, {x: feeds[x], y: np.array([0, 7, 1, 2])})
+        np.testing.assert_array_equal(sess.run(w), before)
+
+
+def test_an_op_it_does_not_compute_yet_is_named():
+    x = tf.placeholder(tf.float32, [2, 3], name="x")
+    y = tf.gather(x, [1, 0], name="picked")
+    with tf.Session(target="cuda") as sess, pytest.raises(GraphcError, match=r"'picked'.*no cuda"):
+        sess.run(y, {x: np.ones((2, 3), np.float32)})
