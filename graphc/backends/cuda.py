@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 
 from graphc.backends.cpu import build_program
-from graphc.codegen.cuda import generate
+from graphc.codegen.cuda import Module, generate
 from graphc.errors import GraphcError, InvalidArgumentError
-from graphc.executable import Backend, Executable, Options, Step, unshared
-from graphc.feeds import convert_feed
-from graphc.ir import Node
+from graphc.executable import Backend, Executable, Options, Step, lower, unshared
+from graphc.feeds import convert_feed, flatten
+from graphc.graph import as_op_node
+from graphc.ir import Node, Operation
 from graphc.store import VariableStore, uninitialized
 
 INSTALL = "pip install 'graphc[cuda]' (numba-cuda with NVIDIA's CUDA 12 wheels)"
@@ -105,10 +106,10 @@ class CudaExecutable(Executable):
         for node in self.feeds + self.program.order:
             if node.type is not None and node.type.shape is None:
                 raise GraphcError(f"'{node.name}' has unknown rank: the cuda target needs ranks")
-        self.source, self._check_sites, self.launches = generate(self.program)
-        module = types.ModuleType(f"graphc_cuda_{id(self):x}")
-        exec(compile(self.source, f"<graphc cuda step {id(self):x}>", "exec"), module.__dict__)
-        self._step = module.step
+        self.module = generate(self.program)
+        self.source, self.launches = self.module.source, self.module.launches
+        self._check_sites = self.module.sites
+        self._step = load(self.module).step
         self._consts = [cuda.to_device(n.attrs["value"].array) for n in self.program.consts]
         self._device: list[Any] | None = None  # the variables' device arrays
         self._version = -1  # the store version they hold
@@ -167,6 +168,43 @@ class CudaExecutable(Executable):
             flat = np.ascontiguousarray(value).reshape(var.type.shape or (1,))
             device.append(self._cuda.to_device(flat))
         self._device, self._version = device, self._store.version
+
+
+def load(module: Module) -> types.ModuleType:
+    """The generated module as a Python module (kept in memory: numba compiles each
+    kernel when it is first launched)."""
+    out = types.ModuleType("graphc_cuda_step")
+    exec(compile(module.source, "<graphc cuda step>", "exec"), out.__dict__)
+    return out
+
+
+def compile_ptx(
+    fetches: Any, feeds: Any = (), cc: tuple[int, int] = (8, 0), passes: Any = None
+) -> dict[str, str]:
+    """PTX of every kernel the cuda target generates for computing `fetches` from
+    `feeds`, for compute capability `cc`: kernel name -> PTX text. Needs NVIDIA's
+    numba-cuda with its CUDA toolkit wheels (the `cuda` extra), no GPU and no driver;
+    proves the kernels are valid CUDA, which numba's simulator does not check."""
+    from numba import cuda
+    from numba import types as nb
+    from numba.np import numpy_support
+
+    leaves, _ = flatten(fetches)
+    targets = [(as_op_node(leaf), isinstance(leaf, Operation)) for leaf in leaves]
+    feeds = [as_op_node(f) for f in feeds]
+    passes = CudaBackend().default_passes if passes is None else passes
+    module = generate(build_program(lower(targets, feeds, passes)))
+    code = load(module)
+
+    def numba_type(dtype: str, ndim: int) -> Any:
+        scalar = numpy_support.from_dtype(np.dtype(dtype))
+        return nb.Array(scalar, ndim, "C") if ndim else scalar
+
+    out = {}
+    for name, params in module.signatures.items():
+        signature = tuple(numba_type(dtype, ndim) for dtype, ndim in params)
+        out[name], _ = cuda.compile_ptx(getattr(code, name).py_func, signature, cc=cc)
+    return out
 
 
 def _host(value: Any, node: Node) -> Any:

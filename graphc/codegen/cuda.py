@@ -63,6 +63,8 @@ class _Gen:
     writes: list[tuple[Node, str]] = field(default_factory=list)  # (variable, new value)
     buffers: dict[int, str] = field(default_factory=dict)  # variable -> its step argument
     sites: dict[str, str] = field(default_factory=dict)  # check message -> op's line
+    # kernel -> its parameters as (dtype name, ndim; 0 for a scalar), `out` first
+    signatures: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     def __getitem__(self, node: Node) -> str:
         return self.value[id(node)]
@@ -83,8 +85,19 @@ def unsupported(nodes: list[Node]) -> list[Node]:
     ]
 
 
-def generate(program: Program) -> tuple[str, dict[str, str], list[str]]:
-    """(module source, check message -> op site, one line per kernel launched)."""
+@dataclass(frozen=True)
+class Module:
+    """A generated cuda step: its source, check messages -> op sites, one line per kernel
+    ("kernel: the op it computes"), and each kernel's parameter types."""
+
+    source: str
+    sites: dict[str, str]
+    launches: list[str]
+    signatures: dict[str, list[tuple[str, int]]]
+
+
+def generate(program: Program) -> Module:
+    """The cuda module of `program` (see the module docstring)."""
     missing = unsupported(program.order)
     if missing:
         n = missing[0]
@@ -127,7 +140,7 @@ def generate(program: Program) -> tuple[str, dict[str, str], list[str]]:
         "",
     ]
     source = "\n".join(head) + "\n" + "\n\n".join(g.kernels) + "\n\n" + g.host.text()
-    return source, g.sites, g.launches
+    return Module(source, g.sites, g.launches, g.signatures)
 
 
 def _arguments(g: _Gen) -> list[str]:
@@ -186,13 +199,17 @@ def _shape_text(dims: list[str]) -> str:
     return f"({', '.join(dims)},)" if dims else "(1,)"
 
 
-def _kernel(g: _Gen, node: Node, params: list[str], body: list[str], rank: int) -> str:
-    """Adds a grid-stride kernel over `out`'s elements (its multi-index `i0, i1, ...`);
-    returns its name."""
+def _kernel(g: _Gen, node: Node, inputs: list[Node], body: list[str], rank: int) -> str:
+    """Adds a grid-stride kernel over `out`'s elements (its multi-index `i0, i1, ...`),
+    its parameters `a0, a1, ...` the values of `inputs`; returns its name."""
     name = g.names.fresh(f"k_{node.op_name}")
+    params = [f"a{k}" for k in range(len(inputs))]
+    g.signatures[name] = [(node.dtype.name, max(rank, 1))] + [
+        (x.dtype.name, len(x.type.shape)) for x in inputs
+    ]
     lines = [
         "@cuda.jit",
-        f"def {name}(out, {', '.join(params)}):" if params else f"def {name}(out):",
+        f"def {name}({', '.join(['out', *params])}):",
     ]
     lines.append(f'    """{node.op_name} ({node.opdef.type_name}): one thread per element."""')
     lines.append("    for flat in range(cuda.grid(1), out.size, cuda.gridsize(1)):")
@@ -233,15 +250,15 @@ def _read(g: _Gen, x: Node, params: dict[int, str], out_shape: tuple) -> str:
     return f"{name}[{', '.join(idx)}]"
 
 
-def _params(g: _Gen, nodes: list[Node]) -> tuple[dict[int, str], list[str], list[str]]:
-    """Kernel parameter names for `nodes` (one per distinct node) and the host arguments."""
+def _params(g: _Gen, nodes: list[Node]) -> tuple[dict[int, str], list[Node]]:
+    """Kernel parameter names for `nodes` (one per distinct node), and those nodes."""
     params: dict[int, str] = {}
-    args: list[str] = []
+    distinct: list[Node] = []
     for x in nodes:
         if id(x) not in params:
             params[id(x)] = f"a{len(params)}"
-            args.append(g[x])
-    return params, list(params.values()), args
+            distinct.append(x)
+    return params, distinct
 
 
 # ---- emitters ---------------------------------------------------------------------------
@@ -255,13 +272,13 @@ def _elementwise(g: _Gen, node: Node) -> None:
         g.host(f"{g.bind(node, g.names.fresh(node.op_name))} = {np_dtype(node.dtype)}({expr})")
         return
     shape = node.type.shape
-    params, names, args = _params(g, inputs)
+    params, distinct = _params(g, inputs)
     operands = [_read(g, x, params, shape) for x in inputs]
     value = operands[0] if node.opdef.fusion is Fusion.BROADCAST else _expr(node, operands)
     index = ", ".join(_index(len(shape))) or "0"
-    kernel = _kernel(g, node, names, [f"out[{index}] = {value}"], len(shape))
+    kernel = _kernel(g, node, distinct, [f"out[{index}] = {value}"], len(shape))
     dims = _broadcast_dims(g, node) if node.opdef.fusion is Fusion.BROADCAST else _dims(g, node)
-    _launch(g, node, kernel, dims, args)
+    _launch(g, node, kernel, dims, [g[x] for x in distinct])
 
 
 def _broadcast_dims(g: _Gen, node: Node) -> list[str]:
@@ -323,7 +340,7 @@ def _reduction(g: _Gen, node: Node) -> None:
     value = f"{np_dtype(acc_dtype)}(a0[{', '.join(source_index)}])"
     body.append(indent + "acc = " + reduction.combine.format(acc="acc", v=value))
     body.append(f"out[{', '.join(out_index) or '0'}] = acc")
-    kernel = _kernel(g, node, ["a0"], body, out_rank)
+    kernel = _kernel(g, node, [x], body, out_rank)
     _launch(g, node, kernel, dims, [g[x]])
 
 
@@ -403,7 +420,7 @@ def _matmul(g: _Gen, node: Node) -> None:
         f"    acc += a0[{a_at}] * a1[{b_at}]",
         f"out[{', '.join(index)}] = acc",
     ]
-    kernel = _kernel(g, node, ["a0", "a1"], body, rank)
+    kernel = _kernel(g, node, [a, b], body, rank)
     dims = _dims(g, node)[:-2] if rank > 2 else []
     dims.append(f"{g[a]}.shape[{ra - 1 if ta else ra - 2}]")
     dims.append(f"{g[b]}.shape[{rb - 2 if tb else rb - 1}]")
@@ -427,7 +444,7 @@ def _argmax(g: _Gen, node: Node) -> None:
         "        best = j",
         f"out[{', '.join(out_index) or '0'}] = best",
     ]
-    kernel = _kernel(g, node, ["a0"], body, rank - 1)
+    kernel = _kernel(g, node, [x], body, rank - 1)
     dims = [
         str(d) if d is not None else f"{g[x]}.shape[{k}]"
         for k, d in enumerate(x.type.shape)
@@ -446,7 +463,7 @@ def _one_hot(g: _Gen, node: Node) -> None:
     source = [i for k, i in enumerate(index) if k != hot_axis]
     hot = f"a0[{', '.join(source) or '0'}] == i{hot_axis}"
     body = [f"out[{', '.join(index)}] = {on} if {hot} else {off}"]
-    kernel = _kernel(g, node, ["a0"], body, rank)
+    kernel = _kernel(g, node, [indices], body, rank)
     dims = _static_or_read(g, indices, indices.type.shape)
     dims.insert(hot_axis, str(a["depth"]))
     _launch(g, node, kernel, dims, [g[indices]])
