@@ -8,12 +8,16 @@ output element) and returns the fetched values and the variables' new arrays. Va
 rank 0 stay on the host as NumPy scalars (arithmetic on them runs there); everything
 else lives on the device. A kernel computes an elementwise op (its `expr`, the one
 the CPU target fuses), a broadcast, a reduction (each output element folds its slice
-with the op's `Reduction`, in its accumulator dtype), a 2-D matmul, argmax or one_hot;
-reshapes are views; `check_labels` checks on the host.
+with the op's `Reduction`, in its accumulator dtype), a matmul (batch axes broadcast),
+a convolution or one of its gradients, a pooling op or its gradient (direct loops over
+each output element's window: correct, not yet fast), argmax or one_hot; reshapes are
+views; `check_labels` checks on the host.
 
 This first version runs the graph after the cleanup passes but without fusion (one
-kernel per op) and supports the ops listed in `SUPPORTED` plus every elementwise op:
-an MLP's whole training step with any TF1 optimizer. Others raise naming the op.
+kernel per op) and supports the ops listed in `SUPPORTED` plus every elementwise,
+broadcast, reduction and reshape op: the whole training step of an MLP or a CNN
+without dropout, with any TF1 optimizer. Others (random draws, gather, tf.cond, ...)
+raise naming the op.
 
 Invariants: a kernel writes only its own output array, one element per thread per
 loop trip (`flat` below `out.size`); variables are written only by the caller, after
@@ -49,6 +53,13 @@ SUPPORTED = (
     "check_labels",
     "reduced_size",
     "placeholder_with_default",
+    "conv2d",
+    "conv2d_backprop_input",
+    "conv2d_backprop_filter",
+    "max_pool",
+    "avg_pool",
+    "max_pool_grad",
+    "avg_pool_grad",
 )
 
 
@@ -104,7 +115,7 @@ def generate(program: Program) -> Module:
         raise GraphcError(
             f"op '{n.op_name}' ({n.opdef.type_name}) has no cuda code yet (created at "
             f"{n.site}); the cuda target computes elementwise ops, broadcasts, reductions, "
-            "2-D matmul, argmax, one_hot and variable updates"
+            "matmul, convolutions, pooling, argmax, one_hot and variable updates"
         )
     g = _Gen(program)
     args = _arguments(g)
@@ -199,18 +210,25 @@ def _shape_text(dims: list[str]) -> str:
     return f"({', '.join(dims)},)" if dims else "(1,)"
 
 
-def _kernel(g: _Gen, node: Node, inputs: list[Node], body: list[str], rank: int) -> str:
+def _kernel(
+    g: _Gen,
+    node: Node,
+    inputs: list[Node],
+    body: list[str],
+    rank: int,
+    extra: tuple[str, ...] = (),
+) -> str:
     """Adds a grid-stride kernel over `out`'s elements (its multi-index `i0, i1, ...`),
-    its parameters `a0, a1, ...` the values of `inputs`; returns its name."""
+    its parameters `a0, a1, ...` the values of `inputs`, then `extra` int64 scalars;
+    returns its name."""
     name = g.names.fresh(f"k_{node.op_name}")
-    params = [f"a{k}" for k in range(len(inputs))]
-    g.signatures[name] = [(node.dtype.name, max(rank, 1))] + [
-        (x.dtype.name, len(x.type.shape)) for x in inputs
+    params = [*(f"a{k}" for k in range(len(inputs))), *extra]
+    g.signatures[name] = [
+        (node.dtype.name, max(rank, 1)),
+        *((x.dtype.name, len(x.type.shape)) for x in inputs),
+        *(("int64", 0) for _ in extra),
     ]
-    lines = [
-        "@cuda.jit",
-        f"def {name}({', '.join(['out', *params])}):",
-    ]
+    lines = ["@cuda.jit", f"def {name}({', '.join(['out', *params])}):"]
     lines.append(f'    """{node.op_name} ({node.opdef.type_name}): one thread per element."""')
     lines.append("    for flat in range(cuda.grid(1), out.size, cuda.gridsize(1)):")
     if rank == 0:
@@ -519,3 +537,195 @@ EMITTERS = {
     "check_labels": _check_labels,
     "reduced_size": _reduced_size,
 }
+
+
+# ---- convolutions and pooling: direct loops, one thread per output element ---------------
+def _window(g: _Gen, node: Node, image: Node, ksize: tuple[int, int]) -> list[str]:
+    """Host lines computing the window geometry of `node` over `image` (TF's SAME/VALID
+    rule, graphc.ops.conv); returns the names (out rows, out cols, top pad, left pad)."""
+    (kh, kw), (sh, sw), padding = ksize, node.attrs["strides"], node.attrs["padding"]
+    names = [g.names.fresh(f"{node.op_name}_{w}") for w in ("rows", "cols", "top", "left")]
+    for axis, k, s, out, pad in ((1, kh, sh, names[0], names[2]), (2, kw, sw, names[1], names[3])):
+        size = f"{g[image]}.shape[{axis}]"
+        if padding == "SAME":
+            g.host(f"{out} = -(-{size} // {s})")
+            g.host(f"{pad} = max(({out} - 1) * {s} + {k} - {size}, 0) // 2")
+        else:
+            g.host(f"{out} = -(-({size} - {k} + 1) // {s})")
+            g.host(f"{pad} = 0")
+    return names
+
+
+def _conv2d(g: _Gen, node: Node) -> None:
+    x, w = node.inputs
+    kh, kw, cin, _ = w.type.shape
+    sh, sw = node.attrs["strides"]
+    rows, cols, top, left = _window(g, node, x, (kh, kw))
+    acc = _accumulator(node)
+    body = [
+        f"acc = {acc}",
+        f"for i in range({kh}):",
+        f"    r = i1 * {sh} - top + i",
+        "    if 0 <= r < a0.shape[1]:",
+        f"        for j in range({kw}):",
+        f"            c = i2 * {sw} - left + j",
+        "            if 0 <= c < a0.shape[2]:",
+        f"                for ch in range({cin}):",
+        "                    acc += a0[i0, r, c, ch] * a1[i, j, ch, i3]",
+        "out[i0, i1, i2, i3] = acc",
+    ]
+    kernel = _window_kernel(g, node, [x, w], body, 4)
+    dims = [f"{g[x]}.shape[0]", rows, cols, str(w.type.shape[3])]
+    _launch(g, node, kernel, dims, [g[x], g[w], top, left])
+
+
+def _conv2d_backprop_input(g: _Gen, node: Node) -> None:
+    """dx[n, r, c, ci]: the windows holding (r, c) (rows oh with oh*s - top + i == r)."""
+    w, dy, like = node.inputs
+    kh, kw, _, cout = w.type.shape
+    sh, sw = node.attrs["strides"]
+    _, _, top, left = _window(g, node, like, (kh, kw))
+    acc = _accumulator(node)
+    body = [
+        f"acc = {acc}",
+        f"for i in range({kh}):",
+        "    dr = i1 + top - i",
+        f"    if dr >= 0 and dr % {sh} == 0 and dr // {sh} < a1.shape[1]:",
+        f"        for j in range({kw}):",
+        "            dc = i2 + left - j",
+        f"            if dc >= 0 and dc % {sw} == 0 and dc // {sw} < a1.shape[2]:",
+        f"                for co in range({cout}):",
+        f"                    acc += a1[i0, dr // {sh}, dc // {sw}, co] * a0[i, j, i3, co]",
+        "out[i0, i1, i2, i3] = acc",
+    ]
+    kernel = _window_kernel(g, node, [w, dy], body, 4)
+    _launch(g, node, kernel, _static_or_read(g, like, like.type.shape), [g[w], g[dy], top, left])
+
+
+def _conv2d_backprop_filter(g: _Gen, node: Node) -> None:
+    """dw[i, j, ci, co]: every output position's input pixel under (i, j) times dy."""
+    x, dy = node.inputs
+    kh, kw, cin, cout = node.attrs["filter_shape"]
+    sh, sw = node.attrs["strides"]
+    _, _, top, left = _window(g, node, x, (kh, kw))
+    acc = _accumulator(node)
+    body = [
+        f"acc = {acc}",
+        "for n in range(a0.shape[0]):",
+        "    for oh in range(a1.shape[1]):",
+        f"        r = oh * {sh} - top + i0",
+        "        if 0 <= r < a0.shape[1]:",
+        "            for ow in range(a1.shape[2]):",
+        f"                c = ow * {sw} - left + i1",
+        "                if 0 <= c < a0.shape[2]:",
+        "                    acc += a0[n, r, c, i2] * a1[n, oh, ow, i3]",
+        "out[i0, i1, i2, i3] = acc",
+    ]
+    kernel = _window_kernel(g, node, [x, dy], body, 4)
+    _launch(g, node, kernel, [str(kh), str(kw), str(cin), str(cout)], [g[x], g[dy], top, left])
+
+
+def _window_kernel(g: _Gen, node: Node, inputs: list[Node], body: list[str], rank: int) -> str:
+    """A kernel whose last two parameters are the window's top and left padding."""
+    return _kernel(g, node, inputs, body, rank, extra=("top", "left"))
+
+
+def _accumulator(node: Node) -> str:
+    """The zero products accumulate from (float32 ones in float64, rounded once)."""
+    return "np.float64(0)" if node.dtype.name in ("float16", "float32") else literal(0, node.dtype)
+
+
+def _max_scan() -> list[str]:
+    """The loop over a window's real elements (rows [r0, r1), cols [c0, c1) of the
+    image a0), leaving its first maximum in `best` at (`br`, `bc`): a NaN beats every
+    number and the first NaN stays, as the ops' NumPy semantics (graphc.ops.pool)."""
+    return [
+        "best = a0[i0, r0, c0, i3]",
+        "br = r0",
+        "bc = c0",
+        "for r in range(r0, r1):",
+        "    for c in range(c0, c1):",
+        "        v = a0[i0, r, c, i3]",
+        "        if v > best or (v != v and best == best):",
+        "            best = v",
+        "            br = r",
+        "            bc = c",
+    ]
+
+
+def _window_span(rows: str, cols: str, ksize: tuple, strides: tuple) -> list[str]:
+    """Kernel lines: the window of output position (`rows`, `cols`): real rows [r0, r1)
+    and cols [c0, c1) of the image a0."""
+    (kh, kw), (sh, sw) = ksize, strides
+    return [
+        f"r0 = max({rows} * {sh} - top, 0)",
+        f"r1 = min({rows} * {sh} - top + {kh}, a0.shape[1])",
+        f"c0 = max({cols} * {sw} - left, 0)",
+        f"c1 = min({cols} * {sw} - left + {kw}, a0.shape[2])",
+    ]
+
+
+def _pool(g: _Gen, node: Node) -> None:
+    (x,) = node.inputs
+    a = node.attrs
+    rows, cols, top, left = _window(g, node, x, a["ksize"])
+    body = _window_span("i1", "i2", a["ksize"], a["strides"])
+    if node.opdef.name == "max_pool":
+        body += [*_max_scan(), "out[i0, i1, i2, i3] = best"]
+    else:  # the mean of the window's real elements, summed in float64
+        body += [
+            "acc = np.float64(0)",
+            "for r in range(r0, r1):",
+            "    for c in range(c0, c1):",
+            "        acc += a0[i0, r, c, i3]",
+            "out[i0, i1, i2, i3] = acc / ((r1 - r0) * (c1 - c0))",
+        ]
+    kernel = _window_kernel(g, node, [x], body, 4)
+    dims = [f"{g[x]}.shape[0]", rows, cols, f"{g[x]}.shape[3]"]
+    _launch(g, node, kernel, dims, [g[x], top, left])
+
+
+def _pool_grad(g: _Gen, node: Node) -> None:
+    """dx[n, r, c, ch]: the gradient of every window holding (r, c) that (r, c) is the
+    first maximum of (max_pool_grad), or over the window's count of real elements
+    (avg_pool_grad)."""
+    a = node.attrs
+    (kh, kw), (sh, sw) = a["ksize"], a["strides"]
+    if node.opdef.name == "max_pool_grad":
+        image, grad = node.inputs
+        take = [*_max_scan(), "if br == i1 and bc == i2:", "    acc += a1[i0, oh, ow, i3]"]
+    else:
+        grad, image = node.inputs
+        take = ["acc += a1[i0, oh, ow, i3] / ((r1 - r0) * (c1 - c0))"]
+    _, _, top, left = _window(g, node, image, a["ksize"])
+    inner = "                "
+    body = [
+        "acc = np.float64(0)",
+        f"for i in range({kh}):",
+        "    dr = i1 + top - i",
+        f"    if dr >= 0 and dr % {sh} == 0 and dr // {sh} < a1.shape[1]:",
+        f"        oh = dr // {sh}",
+        f"        for j in range({kw}):",
+        "            dc = i2 + left - j",
+        f"            if dc >= 0 and dc % {sw} == 0 and dc // {sw} < a1.shape[2]:",
+        f"                ow = dc // {sw}",
+        *[inner + line for line in _window_span("oh", "ow", a["ksize"], a["strides"])],
+        *[inner + line for line in take],
+        "out[i0, i1, i2, i3] = acc",
+    ]
+    kernel = _window_kernel(g, node, [image, grad], body, 4)
+    dims = _static_or_read(g, image, image.type.shape)
+    _launch(g, node, kernel, dims, [g[image], g[grad], top, left])
+
+
+EMITTERS.update(
+    {
+        "conv2d": _conv2d,
+        "conv2d_backprop_input": _conv2d_backprop_input,
+        "conv2d_backprop_filter": _conv2d_backprop_filter,
+        "max_pool": _pool,
+        "avg_pool": _pool,
+        "max_pool_grad": _pool_grad,
+        "avg_pool_grad": _pool_grad,
+    }
+)

@@ -118,3 +118,30 @@ def test_an_op_it_does_not_compute_yet_is_named():
     y = tf.gather(x, [1, 0], name="picked")
     with tf.Session(target="cuda") as sess, pytest.raises(GraphcError, match=r"'picked'.*no cuda"):
         sess.run(y, {x: np.ones((2, 3), np.float32)})
+
+
+def _cnn():
+    rng = np.random.default_rng(3)
+    x = tf.placeholder(tf.float32, [None, 6, 6, 1], name="x")
+    y = tf.placeholder(tf.int64, [None], name="y")
+    init = tf.glorot_uniform_initializer(seed=4)
+    h = tf.layers.conv2d(x, 2, 3, padding="same", activation=tf.nn.relu, kernel_initializer=init)
+    h = tf.layers.max_pooling2d(h, 2, 2)
+    h = tf.layers.average_pooling2d(h, 2, 1, padding="same")
+    logits = tf.layers.dense(tf.layers.flatten(h), 3, kernel_initializer=init)
+    loss = tf.losses.sparse_softmax_cross_entropy(y, logits)
+    train = tf.train.AdamOptimizer(0.05).minimize(loss)
+    feeds = {x: rng.normal(size=(2, 6, 6, 1)).astype(np.float32), y: np.array([0, 2])}
+    return x, y, loss, train, feeds
+
+
+def test_a_small_cnn_trains_to_the_cpu_targets_losses(tmp_path):
+    x, y, loss, train, feeds = _cnn()
+    losses = {}
+    for target in ("cpu", "cuda"):
+        with tf.Session(target=target, cache_dir=tmp_path) as sess:
+            sess.run(tf.global_variables_initializer())
+            step = sess.make_callable([train, loss], [x, y])
+            losses[target] = [step(*feeds.values())[1] for _ in range(3)]
+    np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=1e-5)
+    assert losses["cuda"][-1] < losses["cuda"][0]
