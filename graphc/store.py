@@ -46,6 +46,8 @@ class VariableStore:
         self.values: dict[Node, np.ndarray] = {}
         self.version = 0  # bumped whenever the set of buffers changes
         self._rngs: dict[str, np.random.Generator] = {}
+        # state a target keeps on its device per op (the cuda target's random generators)
+        self.device: dict[str, Any] = {}
         self.closed = False  # set by Session.close; executables read it once per call
 
     def __contains__(self, var: Node) -> bool:

@@ -19,13 +19,14 @@ def test_every_kernel_of_a_training_step_compiles_to_ptx(cc):
     y = tf.placeholder(tf.int64, [None], name="y")
     with tf.name_scope("hidden"):
         w = tf.Variable(rng.normal(0, 0.5, (6, 5)).astype(np.float32), name="w")
-        h = tf.nn.sigmoid(tf.matmul(x, w))
+        h = tf.nn.dropout(tf.nn.sigmoid(tf.matmul(x, w)), 0.9)
     logits = tf.layers.dense(h, 3)
     loss = tf.losses.sparse_softmax_cross_entropy(y, logits)
     train = tf.train.AdamOptimizer(0.1).minimize(loss)
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
     ptx = compile_ptx([train, loss, accuracy], [x, y], cc=cc)
     assert {"k_hidden_MatMul", "k_hidden_Sigmoid", "k_ArgMax"} <= set(ptx)
+    assert any("RandomUniform" in name for name in ptx)
     assert len(ptx) > 50
     for name, text in ptx.items():
         assert f".target sm_{cc[0]}{cc[1]}" in text and ".entry" in text, name

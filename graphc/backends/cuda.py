@@ -22,13 +22,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import types
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from graphc.backends.cpu import build_program
-from graphc.codegen.cuda import Module, generate
+from graphc.codegen.cuda import RANDOM_THREADS, Module, generate
 from graphc.errors import GraphcError, InvalidArgumentError
 from graphc.executable import Backend, Executable, Options, Step, lower, unshared
 from graphc.feeds import convert_feed, flatten
@@ -111,6 +112,7 @@ class CudaExecutable(Executable):
         self._check_sites = self.module.sites
         self._step = load(self.module).step
         self._consts = [cuda.to_device(n.attrs["value"].array) for n in self.program.consts]
+        self._states = [_generators(n, store) for n in self.program.randoms]
         self._device: list[Any] | None = None  # the variables' device arrays
         self._version = -1  # the store version they hold
 
@@ -128,7 +130,7 @@ class CudaExecutable(Executable):
             self._upload()
         assert self._device is not None
         try:
-            fetched, written = self._step(*arrays, *self._device, *self._consts)
+            fetched, written = self._step(*arrays, *self._device, *self._consts, *self._states)
         except ValueError as exc:
             template = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
             site = self._check_sites.get(template) if template else None
@@ -170,6 +172,26 @@ class CudaExecutable(Executable):
         self._device, self._version = device, self._store.version
 
 
+def _generators(node: Node, store: VariableStore) -> Any:
+    """A random op's xoroshiro128+ states on the device, one per thread of its grid,
+    seeded from its seed pair (fresh entropy without one); kept in the session's store
+    by op name, so every step that draws from the op continues its stream."""
+    from numba.cuda.random import create_xoroshiro128p_states
+
+    key = f"xoroshiro128p:{node.op_name}"
+    if key in store.device:
+        return store.device[key]
+    seed = node.attrs["seed"]
+    if seed is None:
+        value = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+    else:
+        value = int(np.random.SeedSequence(list(seed)).generate_state(1, np.uint64)[0])
+    with warnings.catch_warnings():  # the simulator seeds them in object mode, noisily
+        warnings.simplefilter("ignore")
+        store.device[key] = create_xoroshiro128p_states(RANDOM_THREADS, seed=value)
+    return store.device[key]
+
+
 def load(module: Module) -> types.ModuleType:
     """The generated module as a Python module (kept in memory: numba compiles each
     kernel when it is first launched)."""
@@ -187,6 +209,7 @@ def compile_ptx(
     proves the kernels are valid CUDA, which numba's simulator does not check."""
     from numba import cuda
     from numba import types as nb
+    from numba.cuda.random import xoroshiro128p_dtype
     from numba.np import numpy_support
 
     leaves, _ = flatten(fetches)
@@ -197,7 +220,8 @@ def compile_ptx(
     code = load(module)
 
     def numba_type(dtype: str, ndim: int) -> Any:
-        scalar = numpy_support.from_dtype(np.dtype(dtype))
+        record = xoroshiro128p_dtype if dtype == "xoroshiro128p" else np.dtype(dtype)
+        scalar = numpy_support.from_dtype(record)
         return nb.Array(scalar, ndim, "C") if ndim else scalar
 
     out = {}

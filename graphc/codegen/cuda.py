@@ -60,7 +60,17 @@ SUPPORTED = (
     "avg_pool",
     "max_pool_grad",
     "avg_pool_grad",
+    "random_uniform",
+    "random_standard_normal",
+    "truncated_normal",
+    "random_uniform_int",
+    "shape",
+    "size",
 )
+RANDOM_THREADS = 64  # threads (and generator states) per random op: its draws are theirs
+# names the module defines besides the kernels and the host function's locals
+RESERVED = ("step", "THREADS", "cuda", "np", "math", "launch", "next_bits", "uniform_float32")
+RESERVED += ("uniform_float64", "normal_float32", "normal_float64", "floor_", "ceil_", "rint_")
 
 
 @dataclass
@@ -69,10 +79,11 @@ class _Gen:
     host: Source = field(default_factory=Source)
     kernels: list[str] = field(default_factory=list)
     launches: list[str] = field(default_factory=list)  # "kernel: the op it computes"
-    names: Names = field(default_factory=lambda: Names(("step", "THREADS", "cuda", "np")))
+    names: Names = field(default_factory=lambda: Names(RESERVED))
     value: dict[int, str] = field(default_factory=dict)  # node -> host expression
     writes: list[tuple[Node, str]] = field(default_factory=list)  # (variable, new value)
     buffers: dict[int, str] = field(default_factory=dict)  # variable -> its step argument
+    states: dict[int, str] = field(default_factory=dict)  # random op -> its generator states
     sites: dict[str, str] = field(default_factory=dict)  # check message -> op's line
     # kernel -> its parameters as (dtype name, ndim; 0 for a scalar), `out` first
     signatures: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
@@ -150,6 +161,9 @@ def generate(program: Program) -> Module:
         "    return min((size + threads - 1) // threads, 1024) or 1, threads",
         "",
     ]
+    head.append(ROUNDING)
+    if program.randoms:
+        head.append(GENERATORS)
     source = "\n".join(head) + "\n" + "\n\n".join(g.kernels) + "\n\n" + g.host.text()
     return Module(source, g.sites, g.launches, g.signatures)
 
@@ -163,6 +177,9 @@ def _arguments(g: _Gen) -> list[str]:
         args.append(g.buffers[id(v)])
     for c in g.program.consts:
         args.append(g.bind(c, g.names.fresh(c.op_name)))
+    for r in g.program.randoms:
+        g.states[id(r)] = g.names.fresh(f"{r.op_name}_states")
+        args.append(g.states[id(r)])
     return args
 
 
@@ -231,17 +248,19 @@ def _kernel(
     lines = ["@cuda.jit", f"def {name}({', '.join(['out', *params])}):"]
     lines.append(f'    """{node.op_name} ({node.opdef.type_name}): one thread per element."""')
     lines.append("    for flat in range(cuda.grid(1), out.size, cuda.gridsize(1)):")
-    if rank == 0:
-        lines.append("        i0 = 0")
-    else:
-        lines.append("        rest = flat")
-        for k in range(rank - 1, 0, -1):
-            lines.append(f"        i{k} = rest % out.shape[{k}]")
-            lines.append(f"        rest //= out.shape[{k}]")
-        lines.append("        i0 = rest")
-    lines += ["        " + line for line in body]
+    lines += ["        " + line for line in [*_unravel(rank), *body]]
     g.kernels.append("\n".join(lines))
     return name
+
+
+def _unravel(rank: int) -> list[str]:
+    """Kernel lines: the output multi-index `i0, i1, ...` of element `flat` (C order)."""
+    if rank == 0:
+        return ["i0 = 0"]
+    lines = ["rest = flat"]
+    for k in range(rank - 1, 0, -1):
+        lines += [f"i{k} = rest % out.shape[{k}]", f"rest //= out.shape[{k}]"]
+    return [*lines, "i0 = rest"]
 
 
 def _launch(g: _Gen, node: Node, kernel: str, dims: list[str], args: list[str]) -> str:
@@ -310,8 +329,17 @@ def _broadcast_dims(g: _Gen, node: Node) -> list[str]:
 
 
 def _expr(node: Node, operands: list[str]) -> str:
-    """The op's scalar snippet (its plain `expr`: the CPU's float32 forms call CPU code)."""
-    return narrowed(node.opdef.expr.format(*operands, **node.attrs), node.dtype)
+    """The op's scalar snippet (its plain `expr`: the CPU's float32 forms call CPU code),
+    NumPy's rounding functions as the device helpers of ROUNDING (numba's CUDA target
+    has `math.*` only)."""
+    expr = node.opdef.expr.format(*operands, **node.attrs)
+    for numpy_name, helper in (
+        ("np.floor(", "floor_("),
+        ("np.ceil(", "ceil_("),
+        ("np.rint(", "rint_("),
+    ):
+        expr = expr.replace(numpy_name, helper)
+    return narrowed(expr, node.dtype)
 
 
 def _reduced_axes(node: Node) -> tuple[tuple[int, ...], frozenset[int]]:
@@ -729,3 +757,135 @@ EMITTERS.update(
         "avg_pool_grad": _pool_grad,
     }
 )
+
+
+# np.floor, np.ceil and np.rint for device code: math's return integers, so values that
+# are already integral (infinities, NaN, |x| >= 2**52) are returned as they are
+ROUNDING = '''
+@cuda.jit(device=True, inline="always")
+def floor_(x):
+    return x if not math.isfinite(x) or abs(x) >= 4503599627370496.0 else math.floor(x)
+
+
+@cuda.jit(device=True, inline="always")
+def ceil_(x):
+    return x if not math.isfinite(x) or abs(x) >= 4503599627370496.0 else math.ceil(x)
+
+
+@cuda.jit(device=True, inline="always")
+def rint_(x):
+    """Halves to even, as np.rint."""
+    return x if not math.isfinite(x) or abs(x) >= 4503599627370496.0 else round(x)
+'''
+
+
+# xoroshiro128+ (the generator of numba.cuda.random, whose states the executable makes
+# with create_xoroshiro128p_states), written out as inline device functions: numba's own
+# are not inlined, and a kernel calling them cannot compile to PTX without a driver.
+GENERATORS = '''
+@cuda.jit(device=True, inline="always")
+def next_bits(states, i):
+    """The next 64 bits of generator i (xoroshiro128+: a=55, b=14, c=36)."""
+    s0 = states[i]["s0"]
+    s1 = states[i]["s1"]
+    result = s0 + s1
+    s1 ^= s0
+    states[i]["s0"] = ((s0 << np.uint32(55)) | (s0 >> np.uint32(9))) ^ s1 ^ (s1 << np.uint32(14))
+    states[i]["s1"] = (s1 << np.uint32(36)) | (s1 >> np.uint32(28))
+    return result
+
+
+@cuda.jit(device=True, inline="always")
+def uniform_float32(states, i):
+    """Uniform in [0, 1): the top 24 bits."""
+    return np.float32(next_bits(states, i) >> np.uint32(40)) * np.float32(1.0 / 16777216.0)
+
+
+@cuda.jit(device=True, inline="always")
+def uniform_float64(states, i):
+    """Uniform in [0, 1): the top 53 bits."""
+    return np.float64(next_bits(states, i) >> np.uint32(11)) * (1.0 / 9007199254740992.0)
+
+
+@cuda.jit(device=True, inline="always")
+def normal_float64(states, i):
+    """Standard normal (Box-Muller; 1 - u keeps the logarithm finite)."""
+    u1 = 1.0 - uniform_float64(states, i)
+    u2 = uniform_float64(states, i)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@cuda.jit(device=True, inline="always")
+def normal_float32(states, i):
+    return np.float32(normal_float64(states, i))
+'''
+
+
+def _random(g: _Gen, node: Node) -> None:
+    """Draws from the op's own xoroshiro128+ generators (GENERATORS), one per thread of
+    a fixed grid of RANDOM_THREADS; they advance every run, as the op's NumPy generator
+    does on the other targets (the values differ from theirs)."""
+    (shape,) = node.inputs
+    static = node.attrs["static"]
+    if static is not None and None not in static:
+        dims = [str(d) for d in static]
+    else:
+        host = g.names.fresh(f"{node.op_name}_shape")
+        g.host(f"{host} = {g[shape]}.copy_to_host()")
+        dims = [f"int({host}[{k}])" for k in range(len(node.type.shape))]
+    bits = "float32" if node.dtype.name == "float32" else "float64"
+    name = g.names.fresh(f"k_{node.op_name}")
+    draw = {
+        "random_uniform": f"uniform_{bits}(states, tid)",
+        "random_standard_normal": f"normal_{bits}(states, tid)",
+        "truncated_normal": f"normal_{bits}(states, tid)",
+        "random_uniform_int": "uniform_float64(states, tid)",
+    }[node.opdef.name]
+    lines = [
+        "@cuda.jit",
+        f"def {name}(out, states):",
+        f'    """{node.op_name} ({node.opdef.type_name}): draws of thread tid from its state."""',
+        "    tid = cuda.grid(1)",
+        "    for flat in range(tid, out.size, states.shape[0]):",
+        f"        v = {draw}",
+    ]
+    if node.opdef.name == "truncated_normal":  # redrawn beyond two stddevs, as TF
+        lines += ["        while abs(v) > 2:", f"            v = {draw}"]
+    if node.opdef.name == "random_uniform_int":
+        lo, hi = node.attrs["minval"], node.attrs["maxval"]
+        lines.append(f"        v = min({lo} + int(v * {hi - lo}), {hi - 1})")
+    rank = len(dims)
+    lines += ["        " + line for line in _unravel(rank)]
+    lines.append(f"        out[{', '.join(_index(rank)) or '0'}] = v")
+    g.kernels.append("\n".join(lines))
+    g.signatures[name] = [(node.dtype.name, max(len(dims), 1)), ("xoroshiro128p", 1)]
+    out = g.names.fresh(node.op_name)
+    g.host(f"{out} = cuda.device_array({_shape_text(dims)}, {np_dtype(node.dtype)})")
+    states = g.states[id(node)]
+    g.host(f"{name}[{states}.shape[0] // {RANDOM_THREADS}, {RANDOM_THREADS}]({out}, {states})")
+    g.launches.append(f"{name}: {node.op_name} ({node.opdef.type_name})")
+    if _is_scalar(node):
+        g.host(f"{out} = {np_dtype(node.dtype)}({out}.copy_to_host()[0])")
+    g.bind(node, out)
+
+
+for _name in ("random_uniform", "random_standard_normal", "truncated_normal", "random_uniform_int"):
+    EMITTERS[_name] = _random
+
+
+def _shape(g: _Gen, node: Node) -> None:
+    """tf.shape: the input's dims, a small array copied to the device."""
+    (x,) = node.inputs
+    dims = _static_or_read(g, x, x.type.shape)
+    array = f"np.array([{', '.join(dims)}], {np_dtype(node.dtype)})"
+    g.host(f"{g.bind(node, g.names.fresh(node.op_name))} = cuda.to_device({array})")
+
+
+def _size(g: _Gen, node: Node) -> None:
+    """tf.size: the input's element count, a host scalar."""
+    (x,) = node.inputs
+    size = "1" if _is_scalar(x) else f"{g[x]}.size"
+    g.host(f"{g.bind(node, g.names.fresh(node.op_name))} = {np_dtype(node.dtype)}({size})")
+
+
+EMITTERS.update({"shape": _shape, "size": _size})

@@ -145,3 +145,38 @@ def test_a_small_cnn_trains_to_the_cpu_targets_losses(tmp_path):
             losses[target] = [step(*feeds.values())[1] for _ in range(3)]
     np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=1e-5)
     assert losses["cuda"][-1] < losses["cuda"][0]
+
+
+def test_random_ops_draw_from_their_distributions_and_continue_their_streams():
+    tf.set_random_seed(1)
+    u = tf.random_uniform([30, 40], -1.0, 3.0)
+    n = tf.random_normal([2000], mean=1.0, stddev=2.0, dtype=tf.float64)
+    t = tf.truncated_normal([2000], stddev=0.5)
+    i = tf.random_uniform([1000], 3, 9, dtype=tf.int32)
+    with tf.Session(target="cuda") as sess:
+        a, b, c, d = sess.run([u, n, t, i])
+        again = sess.run(u)  # another step (another executable): the stream goes on
+    assert a.dtype == np.float32 and b.dtype == np.float64 and d.dtype == np.int32
+    assert a.min() >= -1.0 and a.max() < 3.0 and abs(a.mean() - 1.0) < 0.1
+    assert abs(b.mean() - 1.0) < 0.15 and abs(b.std() - 2.0) < 0.15
+    assert np.abs(c).max() <= 1.0 and 0.35 < c.std() < 0.5  # two stddevs, redrawn beyond
+    assert d.min() == 3 and d.max() == 8
+    assert (again != a).mean() > 0.99
+    with tf.Session(target="cuda") as sess:  # the same seeds: the same values
+        np.testing.assert_array_equal(sess.run(u), a)
+
+
+def test_dropout_on_the_device_keeps_its_fraction_and_trains():
+    x, _, w, loss, _, _, feeds = _mlp()
+    keep = tf.placeholder_with_default(1.0, [], name="keep")
+    dropped = tf.nn.dropout(tf.ones([50, 40]), keep)
+    hidden = tf.nn.dropout(tf.nn.relu(tf.matmul(x, w)), keep)
+    loss2 = loss + 0.01 * tf.reduce_sum(hidden)
+    train2 = tf.train.GradientDescentOptimizer(0.05).minimize(loss2)
+    with tf.Session(target="cuda") as sess:
+        sess.run(tf.global_variables_initializer())
+        mask = sess.run(dropped, {keep: 0.7})
+        assert set(np.unique(mask)) <= {0.0, np.float32(1 / 0.7)}
+        assert abs((mask > 0).mean() - 0.7) < 0.05
+        values = [sess.run([train2, loss2], {**feeds, keep: 0.8})[1] for _ in range(4)]
+    assert all(np.isfinite(values))
