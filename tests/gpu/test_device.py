@@ -1,0 +1,37 @@
+"""The cuda target on a real NVIDIA GPU (marked `gpu`): the simulator's checks again,
+where numba compiles the kernels for the device. Skipped, saying why, on machines
+without a usable GPU (CI runs the same code on numba's simulator: tests/cuda)."""
+
+import os
+
+import numpy as np
+import pytest
+
+import graphc as tf
+from graphc.backends.cuda import unavailable_reason
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(
+        os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or unavailable_reason() is not None,
+        reason="needs an NVIDIA GPU with its driver (not the simulator)",
+    ),
+]
+
+
+def test_an_mlp_trains_on_the_gpu_to_the_cpu_targets_losses(tmp_path):
+    rng = np.random.default_rng(0)
+    x = tf.placeholder(tf.float32, [None, 64], name="x")
+    y = tf.placeholder(tf.int64, [None], name="y")
+    h = tf.layers.dense(x, 32, tf.nn.relu, kernel_initializer=tf.glorot_uniform_initializer(1))
+    logits = tf.layers.dense(h, 10, kernel_initializer=tf.glorot_uniform_initializer(2))
+    loss = tf.losses.sparse_softmax_cross_entropy(y, logits)
+    train = tf.train.AdamOptimizer(0.01).minimize(loss)
+    xs, ys = rng.normal(size=(256, 64)).astype(np.float32), rng.integers(0, 10, 256)
+    losses = {}
+    for target in ("cpu", "cuda"):
+        with tf.Session(target=target, cache_dir=tmp_path) as sess:
+            sess.run(tf.global_variables_initializer())
+            step = sess.make_callable([train, loss], [x, y])
+            losses[target] = [step(xs, ys)[1] for _ in range(5)]
+    np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=1e-4)
