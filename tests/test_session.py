@@ -15,6 +15,7 @@ from graphc.errors import (
     InvalidArgumentError,
     ShapeError,
 )
+from graphc.store import VariableStore
 
 
 def test_nested_fetch_structures(sess):
@@ -261,3 +262,24 @@ def test_make_callable(sess):
 def test_unknown_target_is_rejected():
     with pytest.raises(ValueError, match="target"):
         tf.Session(target="tpu")
+
+
+def test_deferred_values_reach_the_host_in_order_before_any_commit():
+    """VariableStore.defer (graphc.backends.cuda keeps variables on the device)."""
+    a, b = tf.Variable(1.0, name="a"), tf.Variable(2.0, name="b")
+    store = VariableStore()
+    store.commit({a: np.float32(1.0), b: np.float32(2.0)})
+    copies = []
+
+    def later(value):
+        return lambda: copies.append(value) or {a: np.float32(value)}
+
+    version = store.version
+    store.defer([a], later(5.0))
+    store.defer([a], later(6.0))
+    assert copies == [] and a in store and store.version == version + 2
+    store.commit({b: np.float32(3.0)})  # reads what the device holds first
+    assert copies == [5.0, 6.0] and store.values[a] == 6.0 and store.values[b] == 3.0
+    fresh = tf.Variable(0.0, name="fresh")
+    store.defer([fresh], lambda: {fresh: np.float32(7.0)})
+    assert fresh in store and store.value(fresh) == 7.0

@@ -2,11 +2,12 @@
 
 The step's code is a module of kernels and a host function (`Executable.source`; the
 kernels and what each computes are `Executable.launches`). Feeds are copied to the
-device once per run; variables live on the device between runs, and their new values
-are also copied back into the session's `VariableStore` after each run, so fetching a
-variable, `Saver` and `Variable.load` work as on every target (a later version can copy
-back lazily). A store changed by anything else (an initializer, `load`, `restore`) is
-uploaded again before the next run.
+device once per run; fetches come back when fetched. Variables live on the device
+between runs, shared by every step of the session: a run's new values are handed to
+the session's `VariableStore` as deferred (`VariableStore.defer`), copied back only
+when the host reads them (fetching through another path, `Saver`, `Variable.load`
+of another variable), so every target's view stays right. A store changed by anything
+else (an initializer, `load`, `restore`) is uploaded again before the next run.
 
 Numba's CUDA simulator (`NUMBA_ENABLE_CUDASIM=1`, set before numba is imported) runs
 the same code without a GPU; CI tests the target there. Without it, a machine needs an
@@ -113,8 +114,6 @@ class CudaExecutable(Executable):
         self._step = load(self.module).step
         self._consts = [cuda.to_device(n.attrs["value"].array) for n in self.program.consts]
         self._states = [_generators(n, store) for n in self.program.randoms]
-        self._device: list[Any] | None = None  # the variables' device arrays
-        self._version = -1  # the store version they hold
 
     def argument(self, node: Node, value: Any) -> Any:
         """A fed value on the device (a scalar stays on the host)."""
@@ -126,11 +125,9 @@ class CudaExecutable(Executable):
     def run_flat(self, arrays: list[Any]) -> list[Any]:
         store, program = self._store, self.program
         store.require(self.step.plan.snapshot_reads)
-        if self._device is None or self._version != store.version:
-            self._upload()
-        assert self._device is not None
+        device = self._on_device()
         try:
-            fetched, written = self._step(*arrays, *self._device, *self._consts, *self._states)
+            fetched, written = self._step(*arrays, *device, *self._consts, *self._states)
         except ValueError as exc:
             template = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
             site = self._check_sites.get(template) if template else None
@@ -138,38 +135,54 @@ class CudaExecutable(Executable):
                 raise
             message = template.format(*exc.args[1:])
             raise InvalidArgumentError(f"{message} (created at {site})") from None
-        device, fresh = list(self._device), {}
-        for k, (var, value) in enumerate(zip(program.variables, written, strict=True)):
-            if value is None:
-                continue
-            if np.ndim(value) == 0 and not hasattr(value, "copy_to_host"):
-                value = self._cuda.to_device(np.asarray([value], var.dtype.np))
-            device[k] = value
-            fresh[var] = value.copy_to_host().reshape(var.type.shape)
-        if fresh:
-            store.commit(fresh)
-        self._device, self._version = device, store.version
+        fresh = {}
+        for var, value in zip(program.variables, written, strict=True):
+            if value is not None:
+                if not hasattr(value, "copy_to_host"):  # a rank-0 value computed on the host
+                    value = self._cuda.to_device(np.asarray([value], var.dtype.np))
+                fresh[var] = value
+        if fresh:  # the device holds the new values; the host copies them when it reads
+            shared = _shared(store)
+            shared["arrays"].update({var.op_name: value for var, value in fresh.items()})
+            store.defer(
+                fresh, lambda: {v: a.copy_to_host().reshape(v.type.shape) for v, a in fresh.items()}
+            )
+            shared["version"] = store.version
         index = {id(n): k for k, n in enumerate(program.fetches)}
         results = [
             None if is_op else _host(fetched[index[id(n)]], n) for n, is_op in self.step.targets
         ]
         return unshared(results)
 
-    def _upload(self) -> None:
-        """The variables' store values, copied to the device (rank 0 as one element)."""
-        device = []
+    def _on_device(self) -> list[Any]:
+        """The program's variables as device arrays (rank 0 as one element): the session's
+        shared ones while nothing else changed the store, else copied from the host."""
+        store, shared = self._store, _shared(self._store)
+        if shared["version"] != store.version:  # a load, restore or initializer: start again
+            shared["arrays"], shared["version"] = {}, store.version
+        arrays = shared["arrays"]
         for var in self.program.variables:
-            value = self._store.values.get(var)
+            if var.op_name in arrays:
+                continue
+            value = store.values.get(var)
             if value is None:
-                written = any(
-                    n.opdef.name == "assign" and n.inputs[0] is var for n in self.program.order
-                )
-                if not written:
+                assigns = (n for n in self.program.order if n.opdef.name == "assign")
+                if not any(n.inputs[0] is var for n in assigns):
                     raise uninitialized(var)
                 value = np.zeros(var.type.shape, var.dtype.np)  # assigned before any read
             flat = np.ascontiguousarray(value).reshape(var.type.shape or (1,))
-            device.append(self._cuda.to_device(flat))
-        self._device, self._version = device, self._store.version
+            arrays[var.op_name] = self._cuda.to_device(flat)
+        return [arrays[var.op_name] for var in self.program.variables]
+
+
+def _to_host(array: Any, var: Node) -> np.ndarray:
+    return array.copy_to_host().reshape(var.type.shape)
+
+
+def _shared(store: VariableStore) -> dict[str, Any]:
+    """The session's variables on the device, by name, valid while the store's version is
+    `version` (every cuda executable of the session uses and updates them)."""
+    return store.device.setdefault("cuda:variables", {"version": -1, "arrays": {}})
 
 
 def _generators(node: Node, store: VariableStore) -> Any:

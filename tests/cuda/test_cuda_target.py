@@ -180,3 +180,24 @@ def test_dropout_on_the_device_keeps_its_fraction_and_trains():
         assert abs((mask > 0).mean() - 0.7) < 0.05
         values = [sess.run([train2, loss2], {**feeds, keep: 0.8})[1] for _ in range(4)]
     assert all(np.isfinite(values))
+
+
+def test_steps_share_the_variables_on_the_device_and_copy_back_only_when_read():
+    x, y, w, loss, train, accuracy, feeds = _mlp()
+    with tf.Session(target="cpu") as cpu:
+        cpu.run(tf.global_variables_initializer())
+        for _ in range(3):
+            cpu.run(train, feeds)
+        want = cpu.run([loss, accuracy], feeds)
+    with tf.Session(target="cuda") as sess:
+        sess.run(tf.global_variables_initializer())
+        step = sess.make_callable(train, [x, y])
+        for _ in range(3):
+            step(*feeds.values())
+        assert len(sess.store._deferred) == 3  # nothing copied back yet
+        got = sess.run([loss, accuracy], feeds)  # another step: the device's variables
+        assert len(sess.store._deferred) == 3
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        saved = sess.store.values[w]  # the host reads: everything comes back, in order
+        assert not sess.store._deferred
+        np.testing.assert_array_equal(saved, sess.run(w))
