@@ -8,7 +8,8 @@ output element) and returns the fetched values and the variables' new arrays. Va
 rank 0 stay on the host as NumPy scalars (arithmetic on them runs there); everything
 else lives on the device. A kernel computes an elementwise op (its `expr`, the one
 the CPU target fuses), a broadcast, a reduction (each output element folds its slice
-with the op's `Reduction`, in its accumulator dtype), a matmul (batch axes broadcast),
+with the op's `Reduction`, in its accumulator dtype), a matmul (2-D floats tiled through
+shared memory, TILE x TILE threads a block; batched ones one thread per element),
 a convolution or one of its gradients, a pooling op or its gradient (direct loops over
 each output element's window: correct, not yet fast), argmax or one_hot; reshapes are
 views; `check_labels` checks on the host.
@@ -447,9 +448,16 @@ def _placeholder_with_default(g: _Gen, node: Node) -> None:
     g.bind(node, g[node.inputs[0]])
 
 
+TILE = 16  # the tiled matmul's tile: 16x16 threads per block, two 16x16 shared arrays
+
+
 def _matmul(g: _Gen, node: Node) -> None:
-    """One thread per output element, batch axes broadcast (rank >= 2)."""
+    """A matrix product: tiled through shared memory for 2-D floats (`_tiled_matmul`),
+    else one thread per output element, batch axes broadcast."""
     a, b = node.inputs
+    if len(node.type.shape) == 2 and node.dtype.is_floating:
+        _tiled_matmul(g, node)
+        return
     rank, ra, rb = len(node.type.shape), len(a.type.shape), len(b.type.shape)
     ta, tb = node.attrs["transpose_a"], node.attrs["transpose_b"]
     index = _index(rank)
@@ -471,6 +479,62 @@ def _matmul(g: _Gen, node: Node) -> None:
     dims.append(f"{g[a]}.shape[{ra - 1 if ta else ra - 2}]")
     dims.append(f"{g[b]}.shape[{rb - 2 if tb else rb - 1}]")
     _launch(g, node, kernel, dims, [g[a], g[b]])
+
+
+def _tiled_matmul(g: _Gen, node: Node) -> None:
+    """C = A @ B through TILE x TILE tiles: a block loads one tile of A and one of B into
+    shared memory per step along the inner dimension, each thread adding its row of the
+    one times its column of the other (blocks stride over the output's tiles)."""
+    a, b = node.inputs
+    ta, tb = node.attrs["transpose_a"], node.attrs["transpose_b"]
+    name = g.names.fresh(f"k_{node.op_name}")
+    dtype = node.dtype.np_name
+    acc = "np.float64(0)" if node.dtype.name == "float32" else literal(0, node.dtype)
+    a_at = "k0 + tx, i" if ta else "i, k0 + tx"
+    b_at = "j, k0 + ty" if tb else "k0 + ty, j"
+    inner = "a0.shape[0]" if ta else "a0.shape[1]"
+    lines = [
+        "@cuda.jit",
+        f"def {name}(out, a0, a1):",
+        f'    """{node.op_name} ({node.opdef.type_name}): tiled through shared memory."""',
+        f"    sa = cuda.shared.array(({TILE}, {TILE}), np.{dtype})",
+        f"    sb = cuda.shared.array(({TILE}, {TILE}), np.{dtype})",
+        "    tx = cuda.threadIdx.x",
+        "    ty = cuda.threadIdx.y",
+        f"    inner = {inner}",
+        f"    first_row, rows = cuda.blockIdx.y * {TILE}, cuda.gridDim.y * {TILE}",
+        f"    first_col, cols = cuda.blockIdx.x * {TILE}, cuda.gridDim.x * {TILE}",
+        "    for row0 in range(first_row, out.shape[0], rows):",
+        "        for col0 in range(first_col, out.shape[1], cols):",
+        "            i = row0 + ty",
+        "            j = col0 + tx",
+        f"            acc = {acc}",
+        f"            for k0 in range(0, inner, {TILE}):",
+        "                if i < out.shape[0] and k0 + tx < inner:",
+        f"                    sa[ty, tx] = a0[{a_at}]",
+        "                else:",
+        "                    sa[ty, tx] = 0",
+        "                if j < out.shape[1] and k0 + ty < inner:",
+        f"                    sb[ty, tx] = a1[{b_at}]",
+        "                else:",
+        "                    sb[ty, tx] = 0",
+        "                cuda.syncthreads()",
+        f"                for k in range({TILE}):",
+        "                    acc += sa[ty, k] * sb[k, tx]",
+        "                cuda.syncthreads()",
+        "            if i < out.shape[0] and j < out.shape[1]:",
+        "                out[i, j] = acc",
+    ]
+    g.kernels.append("\n".join(lines))
+    g.signatures[name] = [(node.dtype.name, 2), (a.dtype.name, 2), (b.dtype.name, 2)]
+    rows = f"{g[a]}.shape[{1 if ta else 0}]"
+    cols = f"{g[b]}.shape[{0 if tb else 1}]"
+    out = g.names.fresh(node.op_name)
+    g.host(f"{out} = cuda.device_array(({rows}, {cols}), {np_dtype(node.dtype)})")
+    grid = f"(min(-(-{cols} // {TILE}), 256) or 1, min(-(-{rows} // {TILE}), 256) or 1)"
+    g.host(f"{name}[{grid}, ({TILE}, {TILE})]({out}, {g[a]}, {g[b]})")
+    g.launches.append(f"{name}: {node.op_name} ({node.opdef.type_name}), {TILE}x{TILE} tiles")
+    g.bind(node, out)
 
 
 def _argmax(g: _Gen, node: Node) -> None:

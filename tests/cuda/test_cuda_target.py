@@ -100,7 +100,7 @@ def test_an_mlp_trains_to_the_cpu_targets_losses_with_its_variables_on_the_devic
     np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=1e-5)
     np.testing.assert_allclose(trained, cpu_trained, rtol=1e-5, atol=1e-6)
     assert "@cuda.jit\ndef k_hidden_MatMul(out, a0, a1):" in source
-    assert "k_hidden_MatMul: hidden/MatMul (MatMul)" in launches
+    assert "k_hidden_MatMul: hidden/MatMul (MatMul), 16x16 tiles" in launches
 
 
 def test_bad_labels_fail_the_run_naming_the_op_and_change_no_variable():
