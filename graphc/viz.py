@@ -561,12 +561,7 @@ def backprop(
     `path` when given (.html, .dot, .txt, .svg, .png, .pdf) and returns it."""
     graph = sess.graph
     cut = Graph.from_outputs([loss])
-    forward = cut.nodes
-    tensors = [
-        n
-        for n in forward
-        if n.type is not None and n.dtype.is_floating and n.type.shape is not None
-    ]
+    tensors = _drawn_tensors(cut)
     with graph.as_default(), graph.name_scope("backprop_view"):
         grads = gradients(loss, tensors)
     variables = [v for v in graph.get_collection("trainable_variables") if isinstance(v, Node)]
@@ -582,20 +577,15 @@ def backprop(
         before = sess.run(read)
         sess.run(train_op, feed_dict)
         updates = {name: value - before[name] for name, value in sess.run(read).items()}
-    pic = picture(cut)
-    pic.title = f"backprop view of {loss.op_name}"
     stats = _stats(got["values"], got["grads"], "grad", before, updates)
-    for b in pic.boxes:
-        b.stats = stats.get(b.name)
     no_grad = {
-        v.op_name: _cuts(v, forward, got["grads"])
+        v.op_name: _cuts(v, cut.nodes, got["grads"])
         for v in variables
         if v.op_name not in got["grads"]
     }
-    for b in pic.boxes:
-        if b.name in no_grad:
-            b.stats = {**(b.stats or {}), "no_gradient": True}
-    _level_arrows(pic, stats, "grad")
+    for name in no_grad:
+        stats[name] = {**stats.get(name, {}), "no_gradient": True}
+    pic = _annotated(cut, f"backprop view of {loss.op_name}", stats, "grad")
     view = BackpropView(pic, float(got["loss"]), no_grad)
     if path is not None:
         render(view, path)
@@ -615,27 +605,41 @@ def tangents(
     or tensors) computed by `graphc.jvp`, with arrows coloured by the tangent's RMS the
     way `backprop` colours gradients. Writes it to `path` when given."""
     cut = Graph.from_outputs([output])
-    xs = _as_list(xs)
-    tensors = [n for n in cut.nodes if n.type is not None and n.type.shape is not None]
-    tensors = [n for n in tensors if n.dtype.is_floating]
+    tensors = _drawn_tensors(cut)
     with sess.graph.as_default(), sess.graph.name_scope("tangents_view"):
-        ts = jvp(tensors, xs, _as_list(directions))
+        ts = jvp(tensors, _as_list(xs), _as_list(directions))
     fetch = {
         "values": {n.op_name: n for n in tensors},
         "tangents": {n.op_name: t for n, t in zip(tensors, ts, strict=True) if t is not None},
         "output": output,
     }
     got = sess.run(fetch, feed_dict)
-    pic = picture(cut)
-    pic.title = f"tangents of {output.op_name}"
     stats = _stats(got["values"], got["tangents"], "tangent", {}, {})
-    for b in pic.boxes:
-        b.stats = stats.get(b.name)
-    _level_arrows(pic, stats, "tangent")
+    pic = _annotated(cut, f"tangents of {output.op_name}", stats, "tangent")
     view = BackpropView(pic, float(np.mean(got["output"])), {}, derivative="tangent")
     if path is not None:
         render(view, path)
     return view
+
+
+def _drawn_tensors(cut: Graph) -> list[Node]:
+    """The tensors a view gives numbers for: floating ones of known rank."""
+    return [
+        n
+        for n in cut.nodes
+        if n.type is not None and n.type.shape is not None and n.dtype.is_floating
+    ]
+
+
+def _annotated(cut: Graph, title: str, stats: dict[str, dict[str, Any]], d: str) -> Picture:
+    """The picture of `cut` with each box's numbers and the arrows placed on the log
+    scale of derivative `d`."""
+    pic = picture(cut)
+    pic.title = title
+    for b in pic.boxes:
+        b.stats = stats.get(b.name)
+    _level_arrows(pic, stats, d)
+    return pic
 
 
 def _stats(
