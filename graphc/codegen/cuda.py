@@ -15,7 +15,7 @@ each output element's window: correct, not yet fast), argmax or one_hot; reshape
 views; `check_labels` checks on the host.
 
 This first version runs the graph after the cleanup passes but without fusion (one
-kernel per op) and supports the ops listed in `SUPPORTED` plus every elementwise,
+kernel per op) and supports the ops in `EMITTERS` plus every elementwise,
 broadcast, reduction and reshape op: the whole training step of an MLP or a CNN
 without dropout, with any TF1 optimizer. Others (random draws, gather, tf.cond, ...)
 raise naming the op.
@@ -41,33 +41,6 @@ from graphc.ops.dims import op_label
 from graphc.types import normalize_axes
 
 THREADS = 128  # threads per block (the host function may use fewer for small arrays)
-SUPPORTED = (
-    "placeholder",
-    "const",
-    "variable",
-    "read_variable",
-    "assign",
-    "no_op",
-    "matmul",
-    "argmax",
-    "one_hot",
-    "check_labels",
-    "reduced_size",
-    "placeholder_with_default",
-    "conv2d",
-    "conv2d_backprop_input",
-    "conv2d_backprop_filter",
-    "max_pool",
-    "avg_pool",
-    "max_pool_grad",
-    "avg_pool_grad",
-    "random_uniform",
-    "random_standard_normal",
-    "truncated_normal",
-    "random_uniform_int",
-    "shape",
-    "size",
-)
 RANDOM_THREADS = 64  # threads (and generator states) per random op: its draws are theirs
 # names the module defines besides the kernels and the host function's locals
 RESERVED = ("step", "THREADS", "cuda", "np", "math", "launch", "next_bits", "uniform_float32")
@@ -102,7 +75,8 @@ def unsupported(nodes: list[Node]) -> list[Node]:
     return [
         n
         for n in nodes
-        if n.opdef.name not in SUPPORTED
+        if n.opdef.name not in EMITTERS
+        and n.opdef.name != "placeholder"  # a feed: an argument of the step
         and n.opdef.fusion not in (Fusion.ELEMENTWISE, Fusion.BROADCAST, Fusion.REDUCTION)
         and not n.opdef.reshape
     ]
@@ -616,21 +590,6 @@ def _reduced_size(g: _Gen, node: Node) -> None:
     )
 
 
-EMITTERS = {
-    "const": _const,
-    "variable": _variable,
-    "read_variable": _read_variable,
-    "assign": _assign,
-    "no_op": _no_op,
-    "placeholder_with_default": _placeholder_with_default,
-    "matmul": _matmul,
-    "argmax": _argmax,
-    "one_hot": _one_hot,
-    "check_labels": _check_labels,
-    "reduced_size": _reduced_size,
-}
-
-
 # ---- convolutions and pooling: direct loops, one thread per output element ---------------
 def _window(g: _Gen, node: Node, image: Node, ksize: tuple[int, int]) -> list[str]:
     """Host lines computing the window geometry of `node` over `image` (TF's SAME/VALID
@@ -671,23 +630,34 @@ def _conv2d(g: _Gen, node: Node) -> None:
     _launch(g, node, kernel, dims, [g[x], g[w], top, left])
 
 
+def _windows_holding(ksize: tuple, strides: tuple, inner: list[str]) -> list[str]:
+    """Kernel lines running `inner` for every output position (`oh`, `ow`) whose window
+    holds image position (i1, i2) at window offset (i, j); a1 is shaped like the output
+    (the padding `top`, `left` are kernel parameters)."""
+    (kh, kw), (sh, sw) = ksize, strides
+    pad = "                "
+    return [
+        f"for i in range({kh}):",
+        "    dr = i1 + top - i",
+        f"    if dr >= 0 and dr % {sh} == 0 and dr // {sh} < a1.shape[1]:",
+        f"        oh = dr // {sh}",
+        f"        for j in range({kw}):",
+        "            dc = i2 + left - j",
+        f"            if dc >= 0 and dc % {sw} == 0 and dc // {sw} < a1.shape[2]:",
+        f"                ow = dc // {sw}",
+        *[pad + line for line in inner],
+    ]
+
+
 def _conv2d_backprop_input(g: _Gen, node: Node) -> None:
     """dx[n, r, c, ci]: the windows holding (r, c) (rows oh with oh*s - top + i == r)."""
     w, dy, like = node.inputs
     kh, kw, _, cout = w.type.shape
-    sh, sw = node.attrs["strides"]
     _, _, top, left = _window(g, node, like, (kh, kw))
-    acc = _accumulator(node)
+    inner = [f"for co in range({cout}):", "    acc += a1[i0, oh, ow, co] * a0[i, j, i3, co]"]
     body = [
-        f"acc = {acc}",
-        f"for i in range({kh}):",
-        "    dr = i1 + top - i",
-        f"    if dr >= 0 and dr % {sh} == 0 and dr // {sh} < a1.shape[1]:",
-        f"        for j in range({kw}):",
-        "            dc = i2 + left - j",
-        f"            if dc >= 0 and dc % {sw} == 0 and dc // {sw} < a1.shape[2]:",
-        f"                for co in range({cout}):",
-        f"                    acc += a1[i0, dr // {sh}, dc // {sw}, co] * a0[i, j, i3, co]",
+        f"acc = {_accumulator(node)}",
+        *_windows_holding((kh, kw), node.attrs["strides"], inner),
         "out[i0, i1, i2, i3] = acc",
     ]
     kernel = _window_kernel(g, node, [w, dy], body, 4)
@@ -782,7 +752,6 @@ def _pool_grad(g: _Gen, node: Node) -> None:
     first maximum of (max_pool_grad), or over the window's count of real elements
     (avg_pool_grad)."""
     a = node.attrs
-    (kh, kw), (sh, sw) = a["ksize"], a["strides"]
     if node.opdef.name == "max_pool_grad":
         image, grad = node.inputs
         take = [*_max_scan(), "if br == i1 and bc == i2:", "    acc += a1[i0, oh, ow, i3]"]
@@ -790,37 +759,15 @@ def _pool_grad(g: _Gen, node: Node) -> None:
         grad, image = node.inputs
         take = ["acc += a1[i0, oh, ow, i3] / ((r1 - r0) * (c1 - c0))"]
     _, _, top, left = _window(g, node, image, a["ksize"])
-    inner = "                "
+    span = _window_span("oh", "ow", a["ksize"], a["strides"])
     body = [
         "acc = np.float64(0)",
-        f"for i in range({kh}):",
-        "    dr = i1 + top - i",
-        f"    if dr >= 0 and dr % {sh} == 0 and dr // {sh} < a1.shape[1]:",
-        f"        oh = dr // {sh}",
-        f"        for j in range({kw}):",
-        "            dc = i2 + left - j",
-        f"            if dc >= 0 and dc % {sw} == 0 and dc // {sw} < a1.shape[2]:",
-        f"                ow = dc // {sw}",
-        *[inner + line for line in _window_span("oh", "ow", a["ksize"], a["strides"])],
-        *[inner + line for line in take],
+        *_windows_holding(a["ksize"], a["strides"], [*span, *take]),
         "out[i0, i1, i2, i3] = acc",
     ]
     kernel = _window_kernel(g, node, [image, grad], body, 4)
     dims = _static_or_read(g, image, image.type.shape)
     _launch(g, node, kernel, dims, [g[image], g[grad], top, left])
-
-
-EMITTERS.update(
-    {
-        "conv2d": _conv2d,
-        "conv2d_backprop_input": _conv2d_backprop_input,
-        "conv2d_backprop_filter": _conv2d_backprop_filter,
-        "max_pool": _pool,
-        "avg_pool": _pool,
-        "max_pool_grad": _pool_grad,
-        "avg_pool_grad": _pool_grad,
-    }
-)
 
 
 # np.floor, np.ceil and np.rint for device code: math's return integers, so values that
@@ -933,10 +880,6 @@ def _random(g: _Gen, node: Node) -> None:
     g.bind(node, out)
 
 
-for _name in ("random_uniform", "random_standard_normal", "truncated_normal", "random_uniform_int"):
-    EMITTERS[_name] = _random
-
-
 def _shape(g: _Gen, node: Node) -> None:
     """tf.shape: the input's dims, a small array copied to the device."""
     (x,) = node.inputs
@@ -952,4 +895,30 @@ def _size(g: _Gen, node: Node) -> None:
     g.host(f"{g.bind(node, g.names.fresh(node.op_name))} = {np_dtype(node.dtype)}({size})")
 
 
-EMITTERS.update({"shape": _shape, "size": _size})
+# the emitter of each op that is not elementwise, a broadcast, a reduction or a reshape
+EMITTERS = {
+    "const": _const,
+    "variable": _variable,
+    "read_variable": _read_variable,
+    "assign": _assign,
+    "no_op": _no_op,
+    "placeholder_with_default": _placeholder_with_default,
+    "matmul": _matmul,
+    "argmax": _argmax,
+    "one_hot": _one_hot,
+    "check_labels": _check_labels,
+    "reduced_size": _reduced_size,
+    "shape": _shape,
+    "size": _size,
+    "conv2d": _conv2d,
+    "conv2d_backprop_input": _conv2d_backprop_input,
+    "conv2d_backprop_filter": _conv2d_backprop_filter,
+    "max_pool": _pool,
+    "avg_pool": _pool,
+    "max_pool_grad": _pool_grad,
+    "avg_pool_grad": _pool_grad,
+    "random_uniform": _random,
+    "random_standard_normal": _random,
+    "truncated_normal": _random,
+    "random_uniform_int": _random,
+}
