@@ -20,7 +20,6 @@ Invariants: numba.cuda is imported only when a cuda session is created, never at
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import types
 import warnings
@@ -32,7 +31,15 @@ import numpy as np
 from graphc.backends.cpu import build_program
 from graphc.codegen.cuda import RANDOM_THREADS, Module, generate
 from graphc.errors import GraphcError, InvalidArgumentError
-from graphc.executable import Backend, Executable, Options, Step, lower, unshared
+from graphc.executable import (
+    CLEANUP_ONLY,
+    Backend,
+    Executable,
+    Options,
+    Step,
+    lower,
+    unshared,
+)
 from graphc.feeds import convert_feed, flatten
 from graphc.graph import as_op_node
 from graphc.ir import Node, Operation
@@ -70,11 +77,7 @@ class CudaBackend(Backend):
     name = "cuda"
     needs_ranks = True
 
-    @property
-    def default_passes(self) -> Any:  # type: ignore[override]
-        from passes import default_pipeline  # passes builds on graphc: imported when used
-
-        return dataclasses.replace(default_pipeline(), final=())
+    default_passes = CLEANUP_ONLY  # no fusion yet: one kernel per op
 
     def check_available(self) -> None:
         reason = unavailable_reason()
