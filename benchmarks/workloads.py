@@ -144,28 +144,31 @@ def _w3_fn(tf, gradient: bool, **session_options):
     return lambda: fn(xv, yv)
 
 
-def graphc_w1(cache_dir: str | None = None, passes=None):
+def graphc_w1(cache_dir: str | None = None, passes=None, **options):
     import graphc as tf
 
-    return _train_step(tf, _w1_graph(tf), data_w1(), cache_dir=cache_dir, passes=passes)
+    built = _w1_graph(tf)
+    return _train_step(tf, built, data_w1(), cache_dir=cache_dir, passes=passes, **options)
 
 
-def graphc_w2(cache_dir: str | None = None, passes=None):
+def graphc_w2(cache_dir: str | None = None, passes=None, **options):
     import graphc as tf
 
-    return _train_step(tf, _w2_graph(tf), data_w2(), cache_dir=cache_dir, passes=passes)
+    built = _w2_graph(tf)
+    return _train_step(tf, built, data_w2(), cache_dir=cache_dir, passes=passes, **options)
 
 
-def graphc_w3(cache_dir: str | None = None, passes=None, gradient: bool = False):
+def graphc_w3(cache_dir: str | None = None, passes=None, gradient: bool = False, **options):
     import graphc as tf
 
-    return _w3_fn(tf, gradient, cache_dir=cache_dir, passes=passes)
+    return _w3_fn(tf, gradient, cache_dir=cache_dir, passes=passes, **options)
 
 
-def graphc_w4(cache_dir: str | None = None, passes=None):
+def graphc_w4(cache_dir: str | None = None, passes=None, **options):
     import graphc as tf
 
-    return _train_step(tf, _w4_graph(tf), data_w4(), cache_dir=cache_dir, passes=passes)
+    built = _w4_graph(tf)
+    return _train_step(tf, built, data_w4(), cache_dir=cache_dir, passes=passes, **options)
 
 
 def _tf1():
@@ -381,7 +384,7 @@ def jax_w3(gradient: bool = False):
 
 
 # ---- PyTorch eager ------------------------------------------------------------------------------
-def _torch_adam_step(loss_fn, params, lr: float, xv, yv):
+def _torch_adam_step(loss_fn, params, lr: float, xv, yv, device: str = "cpu"):
     """A step of `torch.optim.Adam` on `loss_fn(params, x, y)`, giving the loss.
 
     PyTorch adds eps to sqrt(v / (1 - 0.999**t)), TF1 to sqrt(v) (the bias corrections folded
@@ -389,7 +392,8 @@ def _torch_adam_step(loss_fn, params, lr: float, xv, yv):
     """
     import torch
 
-    ps = [torch.tensor(np.ascontiguousarray(p), requires_grad=True) for p in params]
+    ps = [torch.tensor(np.ascontiguousarray(p), device=device, requires_grad=True) for p in params]
+    xv, yv = xv.to(device), yv.to(device)
     opt = torch.optim.Adam(ps, lr, betas=(0.9, 0.999))
     steps = itertools.count(1)
 
@@ -415,7 +419,7 @@ def _torch_dense(h, ps):
     return h
 
 
-def torch_w1():
+def torch_w1(device: str = "cpu"):
     """W1: the MLP (addmm layers), mean cross-entropy, TF1's Adam."""
     import torch
     import torch.nn.functional as F
@@ -425,7 +429,7 @@ def torch_w1():
     def loss_fn(ps, x, y):
         return F.cross_entropy(_torch_dense(x, ps), y)
 
-    return _torch_adam_step(loss_fn, init(W1["sizes"]), W1["lr"], xv, yv)
+    return _torch_adam_step(loss_fn, init(W1["sizes"]), W1["lr"], xv, yv, device)
 
 
 def torch_w2():
@@ -447,21 +451,26 @@ def torch_w2():
     return step
 
 
-def torch_w3(gradient: bool = False):
-    """W3's z, or (with autograd) the gradients of sum(z)."""
+def torch_w3(gradient: bool = False, device: str = "cpu"):
+    """W3's z, or (with autograd) the gradients of sum(z). On a GPU the inputs are copied
+    in and the results out each step, as graphc's feeds and fetches are."""
     import torch
 
-    xv, yv = (torch.from_numpy(a).requires_grad_(gradient) for a in data_w3())
+    data = [torch.from_numpy(a) for a in data_w3()]
 
     def f(x, y):
         return torch.tanh(x * y + torch.sin(x)) * torch.exp(-x * x) + 0.5 * y
 
-    if gradient:
-        return lambda: torch.autograd.grad(f(xv, yv).sum(), [xv, yv])
-    return lambda: f(xv, yv)
+    def step():
+        xv, yv = (a.to(device).requires_grad_(gradient) for a in data)
+        if gradient:
+            return [g.cpu() for g in torch.autograd.grad(f(xv, yv).sum(), [xv, yv])]
+        return f(xv, yv).cpu()
+
+    return step
 
 
-def torch_w4():
+def torch_w4(device: str = "cpu"):
     """W4 in NCHW: data and HWIO filters are transposed once here (to NCHW and OIHW), and the
     first dense layer's rows reordered from NHWC's (h, w, c) flattening to NCHW's (c, h, w)."""
     import torch
@@ -480,7 +489,7 @@ def torch_w4():
         h = block(block(x, ps[0], ps[1]), ps[2], ps[3]).flatten(1)
         return F.cross_entropy(_torch_dense(h, ps[4:]), y)
 
-    return _torch_adam_step(loss_fn, params, W4["lr"], xv, yv)
+    return _torch_adam_step(loss_fn, params, W4["lr"], xv, yv, device)
 
 
 SYSTEMS = {

@@ -17,7 +17,6 @@ its session is closed, calling it raises the error `Session.run` raises.
 from __future__ import annotations
 
 import abc
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -308,17 +307,10 @@ def optimize(fetches: Any, feeds: Any = (), passes: Any = None) -> tuple[Graph, 
     return _run_passes(Graph.from_outputs(nodes, [as_op_node(f) for f in feeds]), passes)
 
 
-# `passes` for a target that does not fuse (yet): the default pipeline's cleanup passes
-CLEANUP_ONLY = "the default pipeline without fusion"
-
-
 def _run_passes(graph: Graph, passes: Any) -> tuple[Graph, Any]:
-    """`graph` optimized by `passes` (None: the default pipeline; CLEANUP_ONLY: its
-    cleanup passes), and the pass report."""
+    """`graph` optimized by `passes` (None: the default pipeline), and the pass report."""
     # A lazy import on purpose: the `passes` package builds on graphc, and graphc never
     # imports it at module level (so `import graphc.ir` and `import graphc` stay without it).
     import passes as package
 
-    if isinstance(passes, str) and passes == CLEANUP_ONLY:
-        passes = dataclasses.replace(package.default_pipeline(), final=())
     return package.optimize(graph, passes)

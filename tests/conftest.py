@@ -22,8 +22,10 @@ if f"{os.sep}mutants{os.sep}" in graphc.__file__:  # under mutmut (make mutation
     graphc.ir._LIBRARY_DIRS += (os.path.dirname(mutmut.__file__),)
 
 # tests/cuda runs on numba's CUDA simulator, which must be chosen before numba is imported:
-# `make test` runs it as a pytest run of its own (NUMBA_ENABLE_CUDASIM=1)
-collect_ignore = [] if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" else ["cuda"]
+# `make test` runs it as a pytest run of its own (NUMBA_ENABLE_CUDASIM=1); on a machine with
+# a GPU, GRAPHC_CUDA_TESTS=device runs it there
+CUDA_TESTS = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or os.environ.get("GRAPHC_CUDA_TESTS")
+collect_ignore = [] if CUDA_TESTS else ["cuda"]
 
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):

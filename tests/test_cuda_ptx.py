@@ -25,9 +25,10 @@ def test_every_kernel_of_a_training_step_compiles_to_ptx(cc):
     train = tf.train.AdamOptimizer(0.1).minimize(loss)
     accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), y), tf.float32))
     ptx = compile_ptx([train, loss, accuracy], [x, y], cc=cc)
-    assert {"k_hidden_MatMul", "k_hidden_Sigmoid", "k_ArgMax"} <= set(ptx)
+    assert {"k_hidden_MatMul", "k_ArgMax"} <= set(ptx)
     assert any("RandomUniform" in name for name in ptx)
-    assert len(ptx) > 50
+    assert sum(name.startswith("k_fused") for name in ptx) >= 10  # the CPU's fusion
+    assert any("BiasAdd_grad_Sum" in name for name in ptx)  # a tree reduction
     for name, text in ptx.items():
         assert f".target sm_{cc[0]}{cc[1]}" in text and ".entry" in text, name
 

@@ -1,7 +1,11 @@
 """Target "cuda": steps compiled to numba `@cuda.jit` kernels (graphc.codegen.cuda).
 
-The step's code is a module of kernels and a host function (`Executable.source`; the
-kernels and what each computes are `Executable.launches`). Feeds are copied to the
+The step is the graph after the default passes, the CPU's fusion included: each fused
+kernel becomes one CUDA kernel. Its code is a module of kernels and a host function
+(`Executable.source`; the kernels and what each computes are `Executable.launches`).
+Where CuPy works on a real GPU, floating matrix products go to cuBLAS through it and
+arrays come from its memory pool (GRAPHC_CUDA_CUPY=0: numba alone, graphc's own tiled
+matmul). Feeds are copied to the
 device once per run; fetches come back when fetched. Variables live on the device
 between runs, shared by every step of the session: a run's new values are handed to
 the session's `VariableStore` as deferred (`VariableStore.defer`), copied back only
@@ -32,7 +36,6 @@ from graphc.backends.cpu import build_program
 from graphc.codegen.cuda import RANDOM_THREADS, Module, generate
 from graphc.errors import GraphcError, InvalidArgumentError
 from graphc.executable import (
-    CLEANUP_ONLY,
     Backend,
     Executable,
     Options,
@@ -70,14 +73,26 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def use_cupy() -> bool:
+    """Whether steps use CuPy (cuBLAS for floating matrix products, its memory pool for
+    arrays): on a real GPU where CuPy works, unless GRAPHC_CUDA_CUPY=0 asks for numba
+    alone (graphc's own tiled matmul, numba's allocator)."""
+    if simulated() or os.environ.get("GRAPHC_CUDA_CUPY", "") == "0":
+        return False
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # not installed, or no device or driver it can use
+        return False
+
+
 class CudaBackend(Backend):
-    """Compiles steps to numba CUDA kernels; runs the graph after the cleanup passes (no
-    fusion yet: one kernel per op)."""
+    """Compiles steps to numba CUDA kernels: the default passes, the CPU's fusion included
+    (a fused kernel is one CUDA kernel)."""
 
     name = "cuda"
     needs_ranks = True
-
-    default_passes = CLEANUP_ONLY  # no fusion yet: one kernel per op
 
     def check_available(self) -> None:
         reason = unavailable_reason()
@@ -104,14 +119,17 @@ class CudaExecutable(Executable):
         self, step: Step, store: VariableStore, rebuild: Callable[[list[Any]], Any] | None
     ) -> None:
         from numba import cuda
+        from numba.cuda.core import config
 
+        # small tensors get small grids by design: numba's warning on each such launch is noise
+        config.CUDA_LOW_OCCUPANCY_WARNINGS = 0
         super().__init__(step, store, rebuild)
         self._cuda = cuda
         self.program = build_program(step)
         for node in self.feeds + self.program.order:
             if node.type is not None and node.type.shape is None:
                 raise GraphcError(f"'{node.name}' has unknown rank: the cuda target needs ranks")
-        self.module = generate(self.program)
+        self.module = generate(self.program, cupy=use_cupy())
         self.source, self.launches = self.module.source, self.module.launches
         self._check_sites = self.module.sites
         self._step = load(self.module).step
@@ -204,7 +222,7 @@ def _generators(node: Node, store: VariableStore) -> Any:
         value = int(np.random.SeedSequence(list(seed)).generate_state(1, np.uint64)[0])
     with warnings.catch_warnings():  # the simulator seeds them in object mode, noisily
         warnings.simplefilter("ignore")
-        store.device[key] = create_xoroshiro128p_states(RANDOM_THREADS, seed=value)
+        store.device[key] = create_xoroshiro128p_states(RANDOM_THREADS, seed=np.uint64(value))
     return store.device[key]
 
 

@@ -1,28 +1,29 @@
 """CUDA code generation (graphc.backends.cuda): a step as `@cuda.jit` kernels and the
 host function that launches them.
 
-The generated module holds one kernel per op that computes an array, named after the
-op, and `step(...)`: plain Python that allocates each result on the device, launches
-its kernel over a grid of `THREADS`-thread blocks (a grid-stride loop, one thread per
-output element) and returns the fetched values and the variables' new arrays. Values of
-rank 0 stay on the host as NumPy scalars (arithmetic on them runs there); everything
-else lives on the device. A kernel computes an elementwise op (its `expr`, the one
-the CPU target fuses), a broadcast, a reduction (each output element folds its slice
-with the op's `Reduction`, in its accumulator dtype), a matmul (2-D floats tiled through
-shared memory, TILE x TILE threads a block; batched ones one thread per element),
-a convolution or one of its gradients, a pooling op or its gradient (direct loops over
-each output element's window: correct, not yet fast), argmax or one_hot; reshapes are
-views; `check_labels` checks on the host.
+The generated module holds one kernel per op or fused group that computes an array,
+named after it, and `step(...)`: plain Python that allocates each result on the
+device, launches its kernel and returns the fetched values and the variables' new
+arrays. Values of rank 0 stay on the host as NumPy scalars (arithmetic on them runs
+there); everything else lives on the device. The kernels:
+- a fused group (passes.fuse, the CPU target's decisions) or a lone elementwise op or
+  broadcast: one thread per element over `THREADS`-thread blocks (a grid-stride loop),
+  each member's `expr` into a local; a group's reductions (its sinks) run after it;
+- a reduction: a block per output element, its threads folding the slice in the
+  accumulator dtype, then a tree through shared memory;
+- a matmul: cuBLAS through CuPy when `generate(cupy=True)`; else 2-D floats tiled
+  through shared memory (TILE x TILE threads a block), batched ones a thread each;
+- a convolution, its gradients, pooling and its gradients: direct loops over each
+  output element's window (correct, not yet fast);
+- argmax, one_hot, the random ops (inline xoroshiro128+ generators); reshapes are
+  views; `check_labels` checks on the host.
+With `cupy`, arrays also come from CuPy's memory pool. Ops outside `EMITTERS` and the
+generic kinds (gather, tf.cond, ...) raise naming the op.
 
-This first version runs the graph after the cleanup passes but without fusion (one
-kernel per op) and supports the ops in `EMITTERS` plus every elementwise,
-broadcast, reduction and reshape op: the whole training step of an MLP or a CNN
-without dropout, with any TF1 optimizer. Others (random draws, gather, tf.cond, ...)
-raise naming the op.
-
-Invariants: a kernel writes only its own output array, one element per thread per
-loop trip (`flat` below `out.size`); variables are written only by the caller, after
-the step returns; the source is deterministic for a program (names from graph nodes).
+Invariants: a kernel writes only its own output arrays, one element per thread per
+loop trip (`flat` below the size; a reduction's element by its block's thread 0);
+variables are written only by the caller, after the step returns; the source is
+deterministic for a program (names from graph nodes).
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from graphc.codegen.checks import raise_line
-from graphc.codegen.context import Program, broadcast_index, literal, narrowed, np_dtype
+from graphc.codegen.context import (
+    Program,
+    broadcast_dims,
+    broadcast_index,
+    literal,
+    narrowed,
+    np_dtype,
+)
 from graphc.codegen.source import Names, Source
 from graphc.errors import GraphcError
 from graphc.ir import Node
@@ -43,13 +51,15 @@ from graphc.types import normalize_axes
 THREADS = 128  # threads per block (the host function may use fewer for small arrays)
 RANDOM_THREADS = 64  # threads (and generator states) per random op: its draws are theirs
 # names the module defines besides the kernels and the host function's locals
-RESERVED = ("step", "THREADS", "cuda", "np", "math", "launch", "next_bits", "uniform_float32")
+RESERVED = ("step", "THREADS", "cuda", "np", "math", "launch", "tree", "next_bits")
+RESERVED += ("uniform_float32", "gemm", "cupy", "empty")
 RESERVED += ("uniform_float64", "normal_float32", "normal_float64", "floor_", "ceil_", "rint_")
 
 
 @dataclass
 class _Gen:
     program: Program
+    cupy: bool  # floating matmuls by cuBLAS, arrays from CuPy's pool
     host: Source = field(default_factory=Source)
     kernels: list[str] = field(default_factory=list)
     launches: list[str] = field(default_factory=list)  # "kernel: the op it computes"
@@ -59,6 +69,7 @@ class _Gen:
     buffers: dict[int, str] = field(default_factory=dict)  # variable -> its step argument
     states: dict[int, str] = field(default_factory=dict)  # random op -> its generator states
     sites: dict[str, str] = field(default_factory=dict)  # check message -> op's line
+    outputs: dict[int, list[str]] = field(default_factory=dict)  # fused node -> its values
     # kernel -> its parameters as (dtype name, ndim; 0 for a scalar), `out` first
     signatures: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
@@ -93,8 +104,10 @@ class Module:
     signatures: dict[str, list[tuple[str, int]]]
 
 
-def generate(program: Program) -> Module:
-    """The cuda module of `program` (see the module docstring)."""
+def generate(program: Program, cupy: bool = False) -> Module:
+    """The cuda module of `program` (see the module docstring); with `cupy`, floating
+    matrix products call cuBLAS through CuPy (`CUPY`) instead of the tiled kernel, and
+    the step's arrays come from CuPy's memory pool instead of numba's allocator."""
     missing = unsupported(program.order)
     if missing:
         n = missing[0]
@@ -103,7 +116,7 @@ def generate(program: Program) -> Module:
             f"{n.site}); the cuda target computes elementwise ops, broadcasts, reductions, "
             "matmul, convolutions, pooling, argmax, one_hot and variable updates"
         )
-    g = _Gen(program)
+    g = _Gen(program, cupy)
     args = _arguments(g)
     with g.host.indent(f"def step({', '.join(args)}):"):
         g.host('"""One step: fetched values and new variable arrays (see the module)."""')
@@ -135,7 +148,21 @@ def generate(program: Program) -> Module:
         "    threads = max(min(THREADS, size), 1)",
         "    return min((size + threads - 1) // threads, 1024) or 1, threads",
         "",
+        "",
+        "def tree(outputs, count):",
+        '    """(blocks, threads) for a reduction to `outputs` elements of `count` each: a block',
+        '    per element (up to 1024), a power of two threads (up to THREADS) for the tree."""',
+        "    threads = 1",
+        "    while threads < min(count, THREADS):",
+        "        threads *= 2",
+        "    return min(outputs, 1024) or 1, threads",
+        "",
     ]
+    if g.cupy:
+        head.insert(head.index("import numpy as np") + 1, "import cupy")
+        head.append(CUPY)
+    else:
+        head += ["", "empty = cuda.device_array  # (shape, dtype): a new device array", ""]
     head.append(ROUNDING)
     if program.randoms:
         head.append(GENERATORS)
@@ -177,20 +204,7 @@ def _is_scalar(node: Node) -> bool:
 def _dims(g: _Gen, node: Node) -> list[str]:
     """The node's dims as host text: static ones, else read off an input aligned at the
     right whose axis is unknown too (the broadcasting rule: unknown never stretches)."""
-    shape, dims = node.type.shape, []
-    arrays = [x for x in node.inputs if x.type is not None and x.type.shape]
-    for k, d in enumerate(shape):
-        if d is not None:
-            dims.append(str(d))
-            continue
-        for x in arrays:
-            j = k - (len(shape) - len(x.type.shape))
-            if j >= 0 and x.type.shape[j] is None:
-                dims.append(f"{g[x]}.shape[{j}]")
-                break
-        else:
-            raise GraphcError(f"'{node.op_name}': cannot tell the size of its axis {k}")
-    return dims
+    return broadcast_dims(g, node.inputs, node.type.shape)
 
 
 def _static_or_read(g: _Gen, x: Node, shape: tuple) -> list[str]:
@@ -228,23 +242,29 @@ def _kernel(
     return name
 
 
-def _unravel(rank: int) -> list[str]:
-    """Kernel lines: the output multi-index `i0, i1, ...` of element `flat` (C order)."""
+def _unravel(rank: int, array: str = "out") -> list[str]:
+    """Kernel lines: the multi-index `i0, i1, ...` of element `flat` of `array` (C order)."""
     if rank == 0:
         return ["i0 = 0"]
     lines = ["rest = flat"]
     for k in range(rank - 1, 0, -1):
-        lines += [f"i{k} = rest % out.shape[{k}]", f"rest //= out.shape[{k}]"]
+        lines += [f"i{k} = rest % {array}.shape[{k}]", f"rest //= {array}.shape[{k}]"]
     return [*lines, "i0 = rest"]
 
 
 def _launch(g: _Gen, node: Node, kernel: str, dims: list[str], args: list[str]) -> str:
     """Host lines: allocate the output, launch `kernel` over it; returns its name."""
     out = g.names.fresh(node.op_name)
-    g.host(f"{out} = cuda.device_array({_shape_text(dims)}, {np_dtype(node.dtype)})")
+    g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
     g.host(f"{kernel}[launch({out}.size)]({', '.join([out, *args])})")
     g.launches.append(f"{kernel}: {node.op_name} ({node.opdef.type_name})")
-    if _is_scalar(node):  # rank 0: back to the host as a scalar
+    return _result(g, node, out)
+
+
+def _result(g: _Gen, node: Node, out: str) -> str:
+    """Binds `node` to its device array `out`; one of rank 0 goes back to the host as a
+    scalar."""
+    if _is_scalar(node):
         g.host(f"{out} = {np_dtype(node.dtype)}({out}.copy_to_host()[0])")
     return g.bind(node, out)
 
@@ -280,7 +300,8 @@ def _elementwise(g: _Gen, node: Node) -> None:
         inputs = inputs[:1]  # broadcast_like's second input gives only the shape
     if all(_is_scalar(x) for x in inputs) and _is_scalar(node):
         operands = [g[x] for x in inputs]
-        expr = operands[0] if node.opdef.fusion is Fusion.BROADCAST else _expr(node, operands)
+        broadcast = node.opdef.fusion is Fusion.BROADCAST
+        expr = operands[0] if broadcast else _expr(node, operands, device=False)
         g.host(f"{g.bind(node, g.names.fresh(node.op_name))} = {np_dtype(node.dtype)}({expr})")
         return
     shape = node.type.shape
@@ -303,15 +324,19 @@ def _broadcast_dims(g: _Gen, node: Node) -> list[str]:
     return _dims(g, node)
 
 
-def _expr(node: Node, operands: list[str]) -> str:
-    """The op's scalar snippet (its plain `expr`: the CPU's float32 forms call CPU code),
-    NumPy's rounding functions as the device helpers of ROUNDING (numba's CUDA target
-    has `math.*` only)."""
+def _expr(node: Node, operands: list[str], device: bool = True) -> str:
+    """The op's scalar snippet (its plain `expr`: the CPU's float32 forms call CPU code);
+    in `device` code NumPy's rounding functions are the device helpers of ROUNDING
+    (numba's CUDA target has `math.*` only)."""
     expr = node.opdef.expr.format(*operands, **node.attrs)
     for numpy_name, helper in (
-        ("np.floor(", "floor_("),
-        ("np.ceil(", "ceil_("),
-        ("np.rint(", "rint_("),
+        ()
+        if not device
+        else (
+            ("np.floor(", "floor_("),
+            ("np.ceil(", "ceil_("),
+            ("np.rint(", "rint_("),
+        )
     ):
         expr = expr.replace(numpy_name, helper)
     return narrowed(expr, node.dtype)
@@ -332,11 +357,18 @@ def _reduced_axes(node: Node) -> tuple[tuple[int, ...], frozenset[int]]:
 
 
 def _reduction(g: _Gen, node: Node) -> None:
+    """A block per output element (blocks stride over them): its threads fold the
+    element's slice in the accumulator dtype, striding over it, then combine their
+    partial values in a tree through shared memory (a power of two threads: `tree`)."""
     x = node.inputs[0]
-    rank = len(x.type.shape)
-    axes, kept = _reduced_axes(node)
     reduction = node.opdef.reduction
     acc_dtype = reduction.accumulator(node.dtype)
+    name = g.names.fresh(node.op_name)
+    if _is_scalar(x):  # one element: itself (or its truth)
+        g.host(f"{g.bind(node, name)} = {np_dtype(node.dtype)}({g[x]})")
+        return
+    rank = len(x.type.shape)
+    axes, kept = _reduced_axes(node)
     out_rank = len(node.type.shape)
     # the input index: output positions for the other axes, loop variables for reduced ones
     out_index = _index(out_rank)
@@ -352,17 +384,47 @@ def _reduction(g: _Gen, node: Node) -> None:
             j += 1
             d = x.type.shape[k]
             dims.append(str(d) if d is not None else f"{g[x]}.shape[{k}]")
-    identity = literal(reduction.identity(acc_dtype.np), acc_dtype)
-    body = [f"acc = {identity}"]
-    indent = ""
-    for k in axes:
-        body.append(f"{indent}for r{k} in range(a0.shape[{k}]):")
-        indent += "    "
+    shared = "np.uint8" if acc_dtype.name == "bool" else np_dtype(acc_dtype)
     value = f"{np_dtype(acc_dtype)}(a0[{', '.join(source_index)}])"
-    body.append(indent + "acc = " + reduction.combine.format(acc="acc", v=value))
-    body.append(f"out[{', '.join(out_index) or '0'}] = acc")
-    kernel = _kernel(g, node, [x], body, out_rank)
-    _launch(g, node, kernel, dims, [g[x]])
+    combine = reduction.combine.format
+    unravel = ["rest = r"]
+    for k in reversed(axes):
+        unravel += [f"r{k} = rest % a0.shape[{k}]", f"rest //= a0.shape[{k}]"]
+    count = " * ".join(f"a0.shape[{k}]" for k in axes) or "1"
+    kernel = g.names.fresh(f"k_{node.op_name}")
+    g.signatures[kernel] = [(node.dtype.name, max(out_rank, 1)), (x.dtype.name, rank)]
+    lines = [
+        "@cuda.jit",
+        f"def {kernel}(out, a0):",
+        f'    """{node.op_name} ({node.opdef.type_name}): a block per output element, a tree',
+        '    through shared memory."""',
+        f"    partial = cuda.shared.array(THREADS, {shared})",
+        "    tid = cuda.threadIdx.x",
+        "    for flat in range(cuda.blockIdx.x, out.size, cuda.gridDim.x):",
+        *("        " + line for line in _unravel(out_rank)),
+        f"        acc = {literal(reduction.identity(acc_dtype.np), acc_dtype)}",
+        f"        for r in range(tid, {count}, cuda.blockDim.x):",
+        *("            " + line for line in unravel),
+        f"            acc = {combine(acc='acc', v=value)}",
+        "        partial[tid] = acc",
+        "        cuda.syncthreads()",
+        "        half = cuda.blockDim.x // 2",
+        "        while half > 0:",
+        "            if tid < half:",
+        f"                partial[tid] = {combine(acc='partial[tid]', v='partial[tid + half]')}",
+        "            cuda.syncthreads()",
+        "            half //= 2",
+        "        if tid == 0:",
+        f"            out[{', '.join(out_index) or '0'}] = partial[0]",
+        "        cuda.syncthreads()  # partial is reused by the next element",
+    ]
+    g.kernels.append("\n".join(lines))
+    out = g.names.fresh(node.op_name)
+    g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
+    sizes = " * ".join(f"{g[x]}.shape[{k}]" for k in axes) or "1"
+    g.host(f"{kernel}[tree({out}.size, {sizes})]({out}, {g[x]})")
+    g.launches.append(f"{kernel}: {node.op_name} ({node.opdef.type_name}), a tree per block")
+    _result(g, node, out)
 
 
 def _reshape(g: _Gen, node: Node) -> None:
@@ -381,6 +443,67 @@ def _reshape(g: _Gen, node: Node) -> None:
     else:
         g.host(f"{name} = {g[x]}.reshape({_shape_text(dims)})")
     g.bind(node, name)
+
+
+def _fused(g: _Gen, node: Node) -> None:
+    """A fused kernel (passes.fuse: the CPU target's decisions): one thread per element of
+    its iteration space computes the members into locals and stores the values the
+    graph reads; each reduction member (a sink) then runs as its own reduction kernel
+    over its input, which the fused kernel stores too."""
+    kernel = node.attrs["kernel"]
+    inner = kernel.graph
+    for p, x in zip(inner.inputs, node.inputs, strict=True):
+        g.bind(p, g[x])
+    sinks = [m for m in inner.nodes if m.opdef.fusion is Fusion.REDUCTION]
+    stored = [o for o in inner.outputs if o.opdef.fusion is not Fusion.REDUCTION]
+    for sink in sinks:
+        x = sink.inputs[0]
+        if x.opdef.name != "kernel_param" and all(x is not o for o in stored):
+            stored.append(x)
+    shape, index = kernel.shape, _index(len(kernel.shape))
+    params, distinct = _params(g, list(inner.inputs))
+    outs = [f"out{j}" for j in range(len(stored))]
+    local = Names((*RESERVED, "flat", "rest", *index, *params.values(), *outs))
+    values: dict[int, str] = {}
+    body = []
+    for m in inner.nodes:
+        if m.opdef.name == "kernel_param" or m.opdef.fusion is Fusion.REDUCTION:
+            continue
+        broadcast = m.opdef.fusion is Fusion.BROADCAST
+        operands = [
+            values[id(x)] if id(x) in values else _read(g, x, params, shape)
+            for x in (m.inputs[:1] if broadcast else m.inputs)
+        ]
+        values[id(m)] = local.fresh(m.op_name)
+        body.append(f"{values[id(m)]} = {operands[0] if broadcast else _expr(m, operands)}")
+    at = ", ".join(index)
+    body += [f"{out}[{at}] = {values[id(o)]}" for out, o in zip(outs, stored, strict=True)]
+    name = g.names.fresh(f"k_{node.op_name}")
+    g.signatures[name] = [
+        *((o.dtype.name, len(shape)) for o in stored),
+        *((x.dtype.name, len(x.type.shape)) for x in distinct),
+    ]
+    ops = ", ".join(kernel.ops)
+    lines = ["@cuda.jit", f"def {name}({', '.join([*outs, *params.values()])}):"]
+    lines.append(f'    """{node.op_name} (fused: {ops}): one thread per element."""')
+    lines.append("    for flat in range(cuda.grid(1), out0.size, cuda.gridsize(1)):")
+    lines += ["        " + line for line in [*_unravel(len(shape), "out0"), *body]]
+    g.kernels.append("\n".join(lines))
+    dims = broadcast_dims(g, node.inputs, shape)
+    arrays = [g.names.fresh(o.op_name) for o in stored]
+    for array, o in zip(arrays, stored, strict=True):
+        g.host(f"{g.bind(o, array)} = empty({_shape_text(dims)}, {np_dtype(o.dtype)})")
+    args = [*arrays, *(g[p] for p in distinct)]
+    g.host(f"{name}[launch({arrays[0]}.size)]({', '.join(args)})")
+    g.launches.append(f"{name}: {ops}")
+    for sink in sinks:
+        _reduction(g, sink)
+    g.outputs[id(node)] = [g[o] for o in inner.outputs]
+    g.bind(node, "None")
+
+
+def _fused_output(g: _Gen, node: Node) -> None:
+    g.bind(node, g.outputs[id(node.inputs[0])][node.attrs["index"]])
 
 
 def _const(g: _Gen, node: Node) -> None:  # array constants are arguments
@@ -429,11 +552,21 @@ def _matmul(g: _Gen, node: Node) -> None:
     """A matrix product: tiled through shared memory for 2-D floats (`_tiled_matmul`),
     else one thread per output element, batch axes broadcast."""
     a, b = node.inputs
-    if len(node.type.shape) == 2 and node.dtype.is_floating:
-        _tiled_matmul(g, node)
-        return
     rank, ra, rb = len(node.type.shape), len(a.type.shape), len(b.type.shape)
     ta, tb = node.attrs["transpose_a"], node.attrs["transpose_b"]
+    dims = _dims(g, node)[:-2] if rank > 2 else []
+    dims.append(f"{g[a]}.shape[{ra - 1 if ta else ra - 2}]")
+    dims.append(f"{g[b]}.shape[{rb - 2 if tb else rb - 1}]")
+    if g.cupy and node.dtype.is_floating:
+        out = g.names.fresh(node.op_name)
+        g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
+        g.host(f"gemm({out}, {g[a]}, {g[b]}, {ta}, {tb})")
+        g.launches.append(f"gemm: {node.op_name} ({node.opdef.type_name}), cuBLAS")
+        g.bind(node, out)
+        return
+    if rank == 2 and node.dtype.is_floating:
+        _tiled_matmul(g, node)
+        return
     index = _index(rank)
     batch, (row, col) = index[:-2], index[-2:]
     out_batch = node.type.shape[:-2]
@@ -449,9 +582,6 @@ def _matmul(g: _Gen, node: Node) -> None:
         f"out[{', '.join(index)}] = acc",
     ]
     kernel = _kernel(g, node, [a, b], body, rank)
-    dims = _dims(g, node)[:-2] if rank > 2 else []
-    dims.append(f"{g[a]}.shape[{ra - 1 if ta else ra - 2}]")
-    dims.append(f"{g[b]}.shape[{rb - 2 if tb else rb - 1}]")
     _launch(g, node, kernel, dims, [g[a], g[b]])
 
 
@@ -504,7 +634,7 @@ def _tiled_matmul(g: _Gen, node: Node) -> None:
     rows = f"{g[a]}.shape[{1 if ta else 0}]"
     cols = f"{g[b]}.shape[{0 if tb else 1}]"
     out = g.names.fresh(node.op_name)
-    g.host(f"{out} = cuda.device_array(({rows}, {cols}), {np_dtype(node.dtype)})")
+    g.host(f"{out} = empty(({rows}, {cols}), {np_dtype(node.dtype)})")
     grid = f"(min(-(-{cols} // {TILE}), 256) or 1, min(-(-{rows} // {TILE}), 256) or 1)"
     g.host(f"{name}[{grid}, ({TILE}, {TILE})]({out}, {g[a]}, {g[b]})")
     g.launches.append(f"{name}: {node.op_name} ({node.opdef.type_name}), {TILE}x{TILE} tiles")
@@ -770,6 +900,25 @@ def _pool_grad(g: _Gen, node: Node) -> None:
     _launch(g, node, kernel, dims, [g[image], g[grad], top, left])
 
 
+# With CuPy: arrays from its memory pool (numba's allocator calls cudaMalloc for each and
+# a device-synchronizing cudaFree every few frees), matrix products by cuBLAS (CuPy's
+# matmul on views of numba's arrays: no copies). Both libraries launch on the legacy
+# default stream, so the order holds without syncs.
+CUPY = '''
+def empty(shape, dtype):
+    """A new device array, in CuPy's memory pool (freed blocks are reused)."""
+    return cuda.as_cuda_array(cupy.empty(shape, dtype), sync=False)
+
+
+def gemm(out, a, b, transpose_a, transpose_b):
+    """out = a @ b (either transposed), batch axes broadcast, by cuBLAS."""
+    x, y = cupy.asarray(a), cupy.asarray(b)
+    x = x.swapaxes(-1, -2) if transpose_a else x
+    y = y.swapaxes(-1, -2) if transpose_b else y
+    cupy.matmul(x, y, out=cupy.asarray(out))
+'''
+
+
 # np.floor, np.ceil and np.rint for device code: math's return integers, so values that
 # are already integral (infinities, NaN, |x| >= 2**52) are returned as they are
 ROUNDING = '''
@@ -871,13 +1020,11 @@ def _random(g: _Gen, node: Node) -> None:
     g.kernels.append("\n".join(lines))
     g.signatures[name] = [(node.dtype.name, max(len(dims), 1)), ("xoroshiro128p", 1)]
     out = g.names.fresh(node.op_name)
-    g.host(f"{out} = cuda.device_array({_shape_text(dims)}, {np_dtype(node.dtype)})")
+    g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
     states = g.states[id(node)]
     g.host(f"{name}[{states}.shape[0] // {RANDOM_THREADS}, {RANDOM_THREADS}]({out}, {states})")
     g.launches.append(f"{name}: {node.op_name} ({node.opdef.type_name})")
-    if _is_scalar(node):
-        g.host(f"{out} = {np_dtype(node.dtype)}({out}.copy_to_host()[0])")
-    g.bind(node, out)
+    _result(g, node, out)
 
 
 def _shape(g: _Gen, node: Node) -> None:
@@ -898,6 +1045,8 @@ def _size(g: _Gen, node: Node) -> None:
 # the emitter of each op that is not elementwise, a broadcast, a reduction or a reshape
 EMITTERS = {
     "const": _const,
+    "fused": _fused,
+    "fused_output": _fused_output,
     "variable": _variable,
     "read_variable": _read_variable,
     "assign": _assign,

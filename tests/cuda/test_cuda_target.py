@@ -77,7 +77,10 @@ def _mlp():
     return x, y, w, loss, train, accuracy, feeds
 
 
-def test_an_mlp_trains_to_the_cpu_targets_losses_with_its_variables_on_the_device(tmp_path):
+def test_an_mlp_trains_to_the_cpu_targets_losses_with_its_variables_on_the_device(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GRAPHC_CUDA_CUPY", "0")  # graphc's own kernel also where CuPy works
     x, y, w, loss, train, accuracy, feeds = _mlp()
     losses = {}
     for target in ("cpu", "cuda"):
@@ -101,6 +104,43 @@ def test_an_mlp_trains_to_the_cpu_targets_losses_with_its_variables_on_the_devic
     np.testing.assert_allclose(trained, cpu_trained, rtol=1e-5, atol=1e-6)
     assert "@cuda.jit\ndef k_hidden_MatMul(out, a0, a1):" in source
     assert "k_hidden_MatMul: hidden/MatMul (MatMul), 16x16 tiles" in launches
+    # the CPU's fusion decisions: the bias add and the ReLU in one kernel, and its gradient
+    fused = [line for line in launches if line.startswith("k_fused")]
+    assert any(": hidden/AddV2, hidden/Relu, " in line for line in fused)
+    assert len(fused) >= 5 and len(launches) < 40
+    assert "a tree per block" in "\n".join(launches)
+
+
+def test_reductions_fold_long_slices_in_a_tree_per_output_element():
+    """Slices longer than a block's threads (each thread folds several elements), NaN
+    winning a maximum, booleans, an empty slice (the identity), a full reduction."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(300, 3)).astype(np.float32)
+    b = rng.normal(size=(2, 260))
+    b[1, 200] = np.nan
+    c = rng.random((3, 150)) < 0.99
+    c[0] = True
+    x, y, z = (tf.placeholder(v.dtype, v.shape) for v in (a, b, c))
+    e = tf.placeholder(tf.float32, [4, 0])
+    fetches = [
+        tf.reduce_sum(x, 0),
+        tf.reduce_max(y, 1),
+        tf.reduce_min(y, 1, keepdims=True),
+        tf.reduce_all(z, 1),
+        tf.reduce_any(tf.logical_not(z), 1),
+        tf.reduce_sum(e, 1),
+        tf.reduce_mean(x),
+    ]
+    feeds = {x: a, y: b, z: c, e: np.zeros((4, 0), np.float32)}
+    with tf.Session(target="cuda") as sess:
+        got = sess.run(fetches, feeds)
+    np.testing.assert_allclose(got[0], a.sum(0, dtype=np.float64), rtol=1e-6)
+    np.testing.assert_array_equal(got[1], np.max(b, 1))
+    np.testing.assert_array_equal(got[2], np.min(b, 1, keepdims=True))
+    np.testing.assert_array_equal(got[3], c.all(1))
+    np.testing.assert_array_equal(got[4], (~c).any(1))
+    np.testing.assert_array_equal(got[5], np.zeros(4, np.float32))
+    np.testing.assert_allclose(got[6], a.mean(dtype=np.float64), rtol=1e-6)
 
 
 def test_bad_labels_fail_the_run_naming_the_op_and_change_no_variable():
@@ -201,3 +241,25 @@ def test_steps_share_the_variables_on_the_device_and_copy_back_only_when_read():
         saved = sess.store.values[w]  # the host reads: everything comes back, in order
         assert not sess.store._deferred
         np.testing.assert_array_equal(saved, sess.run(w))
+
+
+def test_with_cublas_the_products_call_gemm_and_nothing_else_changes():
+    """`generate(cupy=True)` (a real GPU with CuPy: graphc.backends.cuda.use_cupy):
+    each matmul, forward and gradient, becomes a call of the module's `gemm`."""
+    from graphc.backends.cpu import build_program
+    from graphc.codegen.cuda import generate
+    from graphc.executable import lower
+    from graphc.graph import as_op_node
+
+    x, y, _, loss, train, _, _ = _mlp()
+    targets = [(as_op_node(train), True), (as_op_node(loss), False)]
+    program = build_program(lower(targets, [as_op_node(x), as_op_node(y)], None))
+    own, cublas = generate(program), generate(program, cupy=True)
+    assert "import cupy" in cublas.source and "import cupy" not in own.source
+    assert "empty = cuda.device_array" in own.source  # numba's allocator, else CuPy's pool
+    assert "return cuda.as_cuda_array(cupy.empty(shape, dtype), sync=False)" in cublas.source
+    products = [line for line in own.launches if "(MatMul)" in line]
+    calls = [line for line in cublas.launches if line.startswith("gemm: ")]
+    assert len(calls) == len(products) == 5
+    assert "gemm(hidden_MatMul, x, hidden_w_buffer, False, False)" in cublas.source
+    assert not any("(MatMul)" in line for line in cublas.launches if "gemm" not in line)

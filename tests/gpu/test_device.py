@@ -1,8 +1,12 @@
-"""The cuda target on a real NVIDIA GPU (marked `gpu`): the simulator's checks again,
-where numba compiles the kernels for the device. Skipped, saying why, on machines
-without a usable GPU (CI runs the same code on numba's simulator: tests/cuda)."""
+"""The cuda target on a real NVIDIA GPU (marked `gpu`): an MLP and BENCH.md's W1, W3 and
+W4 against the CPU target, where numba compiles the kernels for the device (and matrix
+products go to cuBLAS where CuPy works). Skipped, saying why, on machines without a
+usable GPU (CI runs the same code on numba's simulator: tests/cuda; on a GPU machine,
+`GRAPHC_CUDA_TESTS=device pytest tests/cuda` runs those there too). Timings beside
+PyTorch and JAX on the same GPU: benchmarks/gpu.py."""
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -35,3 +39,29 @@ def test_an_mlp_trains_on_the_gpu_to_the_cpu_targets_losses(tmp_path):
             step = sess.make_callable([train, loss], [x, y])
             losses[target] = [step(xs, ys)[1] for _ in range(5)]
     np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=1e-4)
+
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+
+
+@pytest.mark.parametrize("workload", ["W1", "W4"])
+def test_a_bench_workload_trains_on_the_gpu_to_the_cpu_targets_losses(workload, tmp_path):
+    import workloads
+
+    builder = getattr(workloads, f"graphc_{workload.lower()}")
+    losses = {}
+    for target in ("cpu", "cuda"):
+        step = builder(str(tmp_path), target=target)
+        losses[target] = [step() for _ in range(3)]
+    np.testing.assert_allclose(losses["cuda"], losses["cpu"], rtol=2e-4)
+    assert losses["cuda"][-1] < losses["cuda"][0]
+
+
+@pytest.mark.parametrize("gradient", [False, True])
+def test_w3_on_the_gpu_gives_the_cpu_targets_values(gradient, tmp_path):
+    import workloads
+
+    cpu = workloads.graphc_w3(str(tmp_path), gradient=gradient, target="cpu")()
+    cuda = workloads.graphc_w3(str(tmp_path), gradient=gradient, target="cuda")()
+    for got, want in zip(*(v if gradient else [v] for v in (cuda, cpu)), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
