@@ -219,23 +219,23 @@ def _shape_text(dims: list[str]) -> str:
 def _kernel(
     g: _Gen,
     node: Node,
-    inputs: list[Node],
+    inputs: list[Node | tuple[str, int]],
     body: list[str],
     rank: int,
     extra: tuple[str, ...] = (),
 ) -> str:
     """Adds a grid-stride kernel over `out`'s elements (its multi-index `i0, i1, ...`),
-    its parameters `a0, a1, ...` the values of `inputs`, then `extra` int64 scalars;
-    returns its name."""
+    its parameters `a0, a1, ...` the values of `inputs` (nodes, or (dtype name, rank) of
+    arrays that are not), then `extra` int64 scalars; returns its name."""
     name = g.names.fresh(f"k_{node.op_name}")
     params = [*(f"a{k}" for k in range(len(inputs))), *extra]
     g.signatures[name] = [
         (node.dtype.name, max(rank, 1)),
-        *((x.dtype.name, len(x.type.shape)) for x in inputs),
+        *(x if isinstance(x, tuple) else (x.dtype.name, len(x.type.shape)) for x in inputs),
         *(("int64", 0) for _ in extra),
     ]
     lines = ["@cuda.jit", f"def {name}({', '.join(['out', *params])}):"]
-    lines.append(f'    """{node.op_name} ({node.opdef.type_name}): one thread per element."""')
+    lines.append(f'    """{_label(node)}: one thread per element."""')
     lines.append("    for flat in range(cuda.grid(1), out.size, cuda.gridsize(1)):")
     lines += ["        " + line for line in [*_unravel(rank), *body]]
     g.kernels.append("\n".join(lines))
@@ -257,7 +257,7 @@ def _launch(g: _Gen, node: Node, kernel: str, dims: list[str], args: list[str]) 
     out = g.names.fresh(node.op_name)
     g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
     g.host(f"{kernel}[launch({out}.size)]({', '.join([out, *args])})")
-    g.launches.append(f"{kernel}: {node.op_name} ({node.opdef.type_name})")
+    g.launches.append(f"{kernel}: {_label(node)}")
     return _result(g, node, out)
 
 
@@ -396,7 +396,7 @@ def _reduction(g: _Gen, node: Node) -> None:
     lines = [
         "@cuda.jit",
         f"def {kernel}(out, a0):",
-        f'    """{node.op_name} ({node.opdef.type_name}): a block per output element, a tree',
+        f'    """{_label(node)}: a block per output element, a tree',
         '    through shared memory."""',
         f"    partial = cuda.shared.array(THREADS, {shared})",
         "    tid = cuda.threadIdx.x",
@@ -423,7 +423,7 @@ def _reduction(g: _Gen, node: Node) -> None:
     g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
     sizes = " * ".join(f"{g[x]}.shape[{k}]" for k in axes) or "1"
     g.host(f"{kernel}[tree({out}.size, {sizes})]({out}, {g[x]})")
-    g.launches.append(f"{kernel}: {node.op_name} ({node.opdef.type_name}), a tree per block")
+    g.launches.append(f"{kernel}: {_label(node)}, a tree per block")
     _result(g, node, out)
 
 
@@ -549,23 +549,19 @@ TILE = 16  # the tiled matmul's tile: 16x16 threads per block, two 16x16 shared 
 
 
 def _matmul(g: _Gen, node: Node) -> None:
-    """A matrix product: tiled through shared memory for 2-D floats (`_tiled_matmul`),
-    else one thread per output element, batch axes broadcast."""
+    """A matrix product: `_product` for floats (2-D, or batched with CuPy), else one
+    thread per output element, batch axes broadcast."""
     a, b = node.inputs
     rank, ra, rb = len(node.type.shape), len(a.type.shape), len(b.type.shape)
     ta, tb = node.attrs["transpose_a"], node.attrs["transpose_b"]
     dims = _dims(g, node)[:-2] if rank > 2 else []
     dims.append(f"{g[a]}.shape[{ra - 1 if ta else ra - 2}]")
     dims.append(f"{g[b]}.shape[{rb - 2 if tb else rb - 1}]")
-    if g.cupy and node.dtype.is_floating:
+    if node.dtype.is_floating and (g.cupy or rank == 2):
         out = g.names.fresh(node.op_name)
         g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
-        g.host(f"gemm({out}, {g[a]}, {g[b]}, {ta}, {tb})")
-        g.launches.append(f"gemm: {node.op_name} ({node.opdef.type_name}), cuBLAS")
+        _product(g, node, out, (g[a], ta), (g[b], tb), _label(node))
         g.bind(node, out)
-        return
-    if rank == 2 and node.dtype.is_floating:
-        _tiled_matmul(g, node)
         return
     index = _index(rank)
     batch, (row, col) = index[:-2], index[-2:]
@@ -585,12 +581,25 @@ def _matmul(g: _Gen, node: Node) -> None:
     _launch(g, node, kernel, dims, [g[a], g[b]])
 
 
-def _tiled_matmul(g: _Gen, node: Node) -> None:
+def _product(
+    g: _Gen, node: Node, out: str, a: tuple[str, bool], b: tuple[str, bool], what: str
+) -> None:
+    """Host lines: `out` (allocated) = a @ b, each (array, transposed), in node's dtype:
+    cuBLAS through CuPy with `g.cupy`, else `_tiled_matmul`'s kernel (2-D)."""
+    if g.cupy:
+        g.host(f"gemm({out}, {a[0]}, {b[0]}, {a[1]}, {b[1]})")
+        g.launches.append(f"gemm: {what}, cuBLAS")
+    else:
+        _tiled_matmul(g, node, out, a, b, what)
+
+
+def _tiled_matmul(
+    g: _Gen, node: Node, out: str, a: tuple[str, bool], b: tuple[str, bool], what: str
+) -> None:
     """C = A @ B through TILE x TILE tiles: a block loads one tile of A and one of B into
     shared memory per step along the inner dimension, each thread adding its row of the
     one times its column of the other (blocks stride over the output's tiles)."""
-    a, b = node.inputs
-    ta, tb = node.attrs["transpose_a"], node.attrs["transpose_b"]
+    (a_array, ta), (b_array, tb) = a, b
     name = g.names.fresh(f"k_{node.op_name}")
     dtype = node.dtype.np_name
     acc = "np.float64(0)" if node.dtype.name == "float32" else literal(0, node.dtype)
@@ -600,7 +609,7 @@ def _tiled_matmul(g: _Gen, node: Node) -> None:
     lines = [
         "@cuda.jit",
         f"def {name}(out, a0, a1):",
-        f'    """{node.op_name} ({node.opdef.type_name}): tiled through shared memory."""',
+        f'    """{what}: tiled through shared memory."""',
         f"    sa = cuda.shared.array(({TILE}, {TILE}), np.{dtype})",
         f"    sb = cuda.shared.array(({TILE}, {TILE}), np.{dtype})",
         "    tx = cuda.threadIdx.x",
@@ -630,15 +639,11 @@ def _tiled_matmul(g: _Gen, node: Node) -> None:
         "                out[i, j] = acc",
     ]
     g.kernels.append("\n".join(lines))
-    g.signatures[name] = [(node.dtype.name, 2), (a.dtype.name, 2), (b.dtype.name, 2)]
-    rows = f"{g[a]}.shape[{1 if ta else 0}]"
-    cols = f"{g[b]}.shape[{0 if tb else 1}]"
-    out = g.names.fresh(node.op_name)
-    g.host(f"{out} = empty(({rows}, {cols}), {np_dtype(node.dtype)})")
+    g.signatures[name] = [(node.dtype.name, 2)] * 3
+    rows, cols = f"{out}.shape[0]", f"{out}.shape[1]"
     grid = f"(min(-(-{cols} // {TILE}), 256) or 1, min(-(-{rows} // {TILE}), 256) or 1)"
-    g.host(f"{name}[{grid}, ({TILE}, {TILE})]({out}, {g[a]}, {g[b]})")
-    g.launches.append(f"{name}: {node.op_name} ({node.opdef.type_name}), {TILE}x{TILE} tiles")
-    g.bind(node, out)
+    g.host(f"{name}[{grid}, ({TILE}, {TILE})]({out}, {a_array}, {b_array})")
+    g.launches.append(f"{name}: {what}, {TILE}x{TILE} tiles")
 
 
 def _argmax(g: _Gen, node: Node) -> None:
@@ -737,84 +742,119 @@ def _window(g: _Gen, node: Node, image: Node, ksize: tuple[int, int]) -> list[st
     return names
 
 
-def _conv2d(g: _Gen, node: Node) -> None:
-    x, w = node.inputs
-    kh, kw, cin, _ = w.type.shape
-    sh, sw = node.attrs["strides"]
-    rows, cols, top, left = _window(g, node, x, (kh, kw))
-    acc = _accumulator(node)
+def _patches(g: _Gen, node: Node, image: Node, ksize: tuple, cin: int, window: list[str]) -> str:
+    """Host lines: the im2col matrix of `image`, a row per output position (n, oh, ow) and
+    a column per window element (i, j, channel), 0 in the padding; returns its name."""
+    (kh, kw), (sh, sw) = ksize, node.attrs["strides"]
+    rows, cols, top, left = window
     body = [
-        f"acc = {acc}",
-        f"for i in range({kh}):",
-        f"    r = i1 * {sh} - top + i",
-        "    if 0 <= r < a0.shape[1]:",
-        f"        for j in range({kw}):",
-        f"            c = i2 * {sw} - left + j",
-        "            if 0 <= c < a0.shape[2]:",
-        f"                for ch in range({cin}):",
-        "                    acc += a0[i0, r, c, ch] * a1[i, j, ch, i3]",
-        "out[i0, i1, i2, i3] = acc",
+        f"ch = i1 % {cin}",
+        f"j = (i1 // {cin}) % {kw}",
+        f"i = i1 // {cin * kw}",
+        "ow = i0 % cols",
+        "oh = (i0 // cols) % rows",
+        "n = i0 // (cols * rows)",
+        f"r = oh * {sh} - top + i",
+        f"c = ow * {sw} - left + j",
+        "if 0 <= r < a0.shape[1] and 0 <= c < a0.shape[2]:",
+        "    out[i0, i1] = a0[n, r, c, ch]",
+        "else:",
+        "    out[i0, i1] = 0",
     ]
-    kernel = _window_kernel(g, node, [x, w], body, 4)
-    dims = [f"{g[x]}.shape[0]", rows, cols, str(w.type.shape[3])]
-    _launch(g, node, kernel, dims, [g[x], g[w], top, left])
+    kernel = _kernel(g, node, [image], body, 2, extra=("top", "left", "rows", "cols"))
+    patches = g.names.fresh(f"{node.op_name}_patches")
+    size = f"{g[image]}.shape[0] * {rows} * {cols}, {kh * kw * cin}"
+    g.host(f"{patches} = empty(({size}), {np_dtype(node.dtype)})")
+    args = [patches, g[image], top, left, rows, cols]
+    g.host(f"{kernel}[launch({patches}.size)]({', '.join(args)})")
+    g.launches.append(f"{kernel}: {_label(node)}, its patches (im2col)")
+    return patches
 
 
-def _windows_holding(ksize: tuple, strides: tuple, inner: list[str]) -> list[str]:
+def _label(node: Node) -> str:
+    """The op as a launch line names it: "name (Type)"."""
+    return f"{node.op_name} ({node.opdef.type_name})"
+
+
+def _matrix(g: _Gen, node: Node, array: str, rows: str, cols: int, label: str) -> str:
+    """Host lines: `array` viewed as a (rows, cols) matrix; returns the view's name."""
+    name = g.names.fresh(f"{node.op_name}_{label}")
+    g.host(f"{name} = {array}.reshape(({rows}, {cols}))")
+    return name
+
+
+def _conv2d(g: _Gen, node: Node) -> None:
+    """im2col, then one matrix product: (positions x window) @ (window x out channels)."""
+    x, w = node.inputs
+    kh, kw, cin, cout = w.type.shape
+    window = _window(g, node, x, (kh, kw))
+    patches = _patches(g, node, x, (kh, kw), cin, window)
+    out = g.names.fresh(node.op_name)
+    dims = [f"{g[x]}.shape[0]", window[0], window[1], str(cout)]
+    g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
+    flat = _matrix(g, node, out, f"{patches}.shape[0]", cout, "rows")
+    filters = _matrix(g, node, g[w], str(kh * kw * cin), cout, "filters")
+    _product(g, node, flat, (patches, False), (filters, False), _label(node))
+    g.bind(node, out)
+
+
+def _windows_holding(ksize: tuple, strides: tuple, inner: list[str], bounds: tuple) -> list[str]:
     """Kernel lines running `inner` for every output position (`oh`, `ow`) whose window
-    holds image position (i1, i2) at window offset (i, j); a1 is shaped like the output
-    (the padding `top`, `left` are kernel parameters)."""
+    holds image position (i1, i2) at window offset (i, j); `bounds` are the output's
+    rows and cols (the padding `top`, `left` are kernel parameters)."""
     (kh, kw), (sh, sw) = ksize, strides
     pad = "                "
     return [
         f"for i in range({kh}):",
         "    dr = i1 + top - i",
-        f"    if dr >= 0 and dr % {sh} == 0 and dr // {sh} < a1.shape[1]:",
+        f"    if dr >= 0 and dr % {sh} == 0 and dr // {sh} < {bounds[0]}:",
         f"        oh = dr // {sh}",
         f"        for j in range({kw}):",
         "            dc = i2 + left - j",
-        f"            if dc >= 0 and dc % {sw} == 0 and dc // {sw} < a1.shape[2]:",
+        f"            if dc >= 0 and dc % {sw} == 0 and dc // {sw} < {bounds[1]}:",
         f"                ow = dc // {sw}",
         *[pad + line for line in inner],
     ]
 
 
 def _conv2d_backprop_input(g: _Gen, node: Node) -> None:
-    """dx[n, r, c, ci]: the windows holding (r, c) (rows oh with oh*s - top + i == r)."""
+    """dy @ filters^T gives each window element's share (a row per output position), then
+    col2im: dx[n, r, c, ci] sums the shares of the windows holding (r, c)."""
     w, dy, like = node.inputs
-    kh, kw, _, cout = w.type.shape
-    _, _, top, left = _window(g, node, like, (kh, kw))
-    inner = [f"for co in range({cout}):", "    acc += a1[i0, oh, ow, co] * a0[i, j, i3, co]"]
+    kh, kw, cin, cout = w.type.shape
+    rows, cols, top, left = _window(g, node, like, (kh, kw))
+    positions = f"{g[dy]}.shape[0] * {rows} * {cols}"
+    grads = _matrix(g, node, g[dy], positions, cout, "rows")
+    filters = _matrix(g, node, g[w], str(kh * kw * cin), cout, "filters")
+    shares = g.names.fresh(f"{node.op_name}_shares")
+    g.host(f"{shares} = empty(({positions}, {kh * kw * cin}), {np_dtype(node.dtype)})")
+    _product(g, node, shares, (grads, False), (filters, True), f"{_label(node)}, its shares")
+    inner = [f"acc += a0[(i0 * rows + oh) * cols + ow, (i * {kw} + j) * {cin} + i3]"]
     body = [
         f"acc = {_accumulator(node)}",
-        *_windows_holding((kh, kw), node.attrs["strides"], inner),
+        *_windows_holding((kh, kw), node.attrs["strides"], inner, ("rows", "cols")),
         "out[i0, i1, i2, i3] = acc",
     ]
-    kernel = _window_kernel(g, node, [w, dy], body, 4)
-    _launch(g, node, kernel, _static_or_read(g, like, like.type.shape), [g[w], g[dy], top, left])
+    extra = ("top", "left", "rows", "cols")
+    kernel = _kernel(g, node, [(node.dtype.name, 2)], body, 4, extra=extra)
+    dims = _static_or_read(g, like, like.type.shape)
+    _launch(g, node, kernel, dims, [shares, top, left, rows, cols])
 
 
 def _conv2d_backprop_filter(g: _Gen, node: Node) -> None:
-    """dw[i, j, ci, co]: every output position's input pixel under (i, j) times dy."""
+    """patches^T @ dy: (window x positions) @ (positions x out channels)."""
     x, dy = node.inputs
     kh, kw, cin, cout = node.attrs["filter_shape"]
-    sh, sw = node.attrs["strides"]
-    _, _, top, left = _window(g, node, x, (kh, kw))
-    acc = _accumulator(node)
-    body = [
-        f"acc = {acc}",
-        "for n in range(a0.shape[0]):",
-        "    for oh in range(a1.shape[1]):",
-        f"        r = oh * {sh} - top + i0",
-        "        if 0 <= r < a0.shape[1]:",
-        "            for ow in range(a1.shape[2]):",
-        f"                c = ow * {sw} - left + i1",
-        "                if 0 <= c < a0.shape[2]:",
-        "                    acc += a0[n, r, c, i2] * a1[n, oh, ow, i3]",
-        "out[i0, i1, i2, i3] = acc",
-    ]
-    kernel = _window_kernel(g, node, [x, dy], body, 4)
-    _launch(g, node, kernel, [str(kh), str(kw), str(cin), str(cout)], [g[x], g[dy], top, left])
+    window = _window(g, node, x, (kh, kw))
+    patches = _patches(g, node, x, (kh, kw), cin, window)
+    grads = _matrix(g, node, g[dy], f"{patches}.shape[0]", cout, "rows")
+    out = g.names.fresh(node.op_name)
+    g.host(f"{out} = empty(({kh}, {kw}, {cin}, {cout}), {np_dtype(node.dtype)})")
+    flat = _matrix(g, node, out, str(kh * kw * cin), cout, "matrix")
+    _product(
+        g, node, flat, (patches, True), (grads, False), f"{node.op_name} (Conv2DBackpropFilter)"
+    )
+    g.bind(node, out)
 
 
 def _window_kernel(g: _Gen, node: Node, inputs: list[Node], body: list[str], rank: int) -> str:
@@ -892,7 +932,7 @@ def _pool_grad(g: _Gen, node: Node) -> None:
     span = _window_span("oh", "ow", a["ksize"], a["strides"])
     body = [
         "acc = np.float64(0)",
-        *_windows_holding(a["ksize"], a["strides"], [*span, *take]),
+        *_windows_holding(a["ksize"], a["strides"], [*span, *take], ("a1.shape[1]", "a1.shape[2]")),
         "out[i0, i1, i2, i3] = acc",
     ]
     kernel = _window_kernel(g, node, [image, grad], body, 4)
@@ -1004,7 +1044,7 @@ def _random(g: _Gen, node: Node) -> None:
     lines = [
         "@cuda.jit",
         f"def {name}(out, states):",
-        f'    """{node.op_name} ({node.opdef.type_name}): draws of thread tid from its state."""',
+        f'    """{_label(node)}: draws of thread tid from its state."""',
         "    tid = cuda.grid(1)",
         "    for flat in range(tid, out.size, states.shape[0]):",
         f"        v = {draw}",
@@ -1023,7 +1063,7 @@ def _random(g: _Gen, node: Node) -> None:
     g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
     states = g.states[id(node)]
     g.host(f"{name}[{states}.shape[0] // {RANDOM_THREADS}, {RANDOM_THREADS}]({out}, {states})")
-    g.launches.append(f"{name}: {node.op_name} ({node.opdef.type_name})")
+    g.launches.append(f"{name}: {_label(node)}")
     _result(g, node, out)
 
 
