@@ -13,8 +13,10 @@ there); everything else lives on the device. The kernels:
   accumulator dtype, then a tree through shared memory;
 - a matmul: cuBLAS through CuPy when `generate(cupy=True)`; else 2-D floats tiled
   through shared memory (TILE x TILE threads a block), batched ones a thread each;
-- a convolution, its gradients, pooling and its gradients: direct loops over each
-  output element's window (correct, not yet fast);
+- a convolution and its filter gradient: im2col (a kernel writing the patches), then
+  one matrix product; its input gradient: a product, then col2im (a thread per input
+  element summing the windows holding it); pooling and its gradients: direct loops
+  over each output element's window;
 - argmax, one_hot, the random ops (inline xoroshiro128+ generators); reshapes are
   views; `check_labels` checks on the host.
 With `cupy`, arrays also come from CuPy's memory pool. Ops outside `EMITTERS` and the
