@@ -2,7 +2,8 @@
 
 The step is the graph after the default passes, the CPU's fusion included: each fused
 kernel becomes one CUDA kernel. Its code is a module of kernels and a host function
-(`Executable.source`; the kernels and what each computes are `Executable.launches`).
+(`Executable.source`; `Executable.launches` lists each kernel, what it computes and
+its launch configuration).
 Where CuPy works on a real GPU, floating matrix products go to cuBLAS through it and
 arrays come from its memory pool (GRAPHC_CUDA_CUPY=0: numba alone, graphc's own tiled
 matmul). Feeds are copied to the

@@ -52,6 +52,9 @@ from graphc.types import normalize_axes
 
 THREADS = 128  # threads per block (the host function may use fewer for small arrays)
 RANDOM_THREADS = 64  # threads (and generator states) per random op: its draws are theirs
+# the launch configurations, as `Executable.launches` states them
+PER_ELEMENT = f"a thread per element ({THREADS}-thread blocks, up to 1024, grid-stride)"
+PER_BLOCK = f"a block per output element (a tree of up to {THREADS} threads)"
 # names the module defines besides the kernels and the host function's locals
 RESERVED = ("step", "THREADS", "cuda", "np", "math", "launch", "tree", "next_bits")
 RESERVED += ("uniform_float32", "gemm", "cupy", "empty")
@@ -259,7 +262,7 @@ def _launch(g: _Gen, node: Node, kernel: str, dims: list[str], args: list[str]) 
     out = g.names.fresh(node.op_name)
     g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
     g.host(f"{kernel}[launch({out}.size)]({', '.join([out, *args])})")
-    g.launches.append(f"{kernel}: {_label(node)}")
+    g.launches.append(f"{kernel}: {_label(node)}, {PER_ELEMENT}")
     return _result(g, node, out)
 
 
@@ -425,7 +428,7 @@ def _reduction(g: _Gen, node: Node) -> None:
     g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
     sizes = " * ".join(f"{g[x]}.shape[{k}]" for k in axes) or "1"
     g.host(f"{kernel}[tree({out}.size, {sizes})]({out}, {g[x]})")
-    g.launches.append(f"{kernel}: {_label(node)}, a tree per block")
+    g.launches.append(f"{kernel}: {_label(node)}, {PER_BLOCK}")
     _result(g, node, out)
 
 
@@ -497,7 +500,7 @@ def _fused(g: _Gen, node: Node) -> None:
         g.host(f"{g.bind(o, array)} = empty({_shape_text(dims)}, {np_dtype(o.dtype)})")
     args = [*arrays, *(g[p] for p in distinct)]
     g.host(f"{name}[launch({arrays[0]}.size)]({', '.join(args)})")
-    g.launches.append(f"{name}: {ops}")
+    g.launches.append(f"{name}: {ops}, {PER_ELEMENT}")
     for sink in sinks:
         _reduction(g, sink)
     g.outputs[id(node)] = [g[o] for o in inner.outputs]
@@ -645,7 +648,7 @@ def _tiled_matmul(
     rows, cols = f"{out}.shape[0]", f"{out}.shape[1]"
     grid = f"(min(-(-{cols} // {TILE}), 256) or 1, min(-(-{rows} // {TILE}), 256) or 1)"
     g.host(f"{name}[{grid}, ({TILE}, {TILE})]({out}, {a_array}, {b_array})")
-    g.launches.append(f"{name}: {what}, {TILE}x{TILE} tiles")
+    g.launches.append(f"{name}: {what}, {TILE}x{TILE} tiles ({TILE}x{TILE}-thread blocks)")
 
 
 def _argmax(g: _Gen, node: Node) -> None:
@@ -769,7 +772,7 @@ def _patches(g: _Gen, node: Node, image: Node, ksize: tuple, cin: int, window: l
     g.host(f"{patches} = empty(({size}), {np_dtype(node.dtype)})")
     args = [patches, g[image], top, left, rows, cols]
     g.host(f"{kernel}[launch({patches}.size)]({', '.join(args)})")
-    g.launches.append(f"{kernel}: {_label(node)}, its patches (im2col)")
+    g.launches.append(f"{kernel}: {_label(node)}, its patches (im2col), {PER_ELEMENT}")
     return patches
 
 
@@ -1065,7 +1068,7 @@ def _random(g: _Gen, node: Node) -> None:
     g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
     states = g.states[id(node)]
     g.host(f"{name}[{states}.shape[0] // {RANDOM_THREADS}, {RANDOM_THREADS}]({out}, {states})")
-    g.launches.append(f"{name}: {_label(node)}")
+    g.launches.append(f"{name}: {_label(node)}, {RANDOM_THREADS} generators (one a thread)")
     _result(g, node, out)
 
 
