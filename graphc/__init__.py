@@ -61,6 +61,7 @@ from graphc.initializers import (
 )
 from graphc.ir import Node as Tensor
 from graphc.ir import Operation
+from graphc.ops import collective as _collective_ops  # registers allreduce (graphc.distributed)
 from graphc.ops import fused as _fused_ops  # registers the fused-kernel ops
 from graphc.ops.asserts import (
     Assert,

@@ -6,6 +6,7 @@ package's:
   __init__.py     the loader (`load()`, `Step`), the text `LOADER` below
   _step.py        the generated module, `exe.source` (a print op's import made relative)
   printer.py      graphc.printer as it is, when the step prints
+  mpi.py          graphc.mpi as it is, when the step allreduces (graphc.distributed)
   fastmath.py     graphc.fastmath as it is, when the step calls its float32 functions
   spec.json       feeds, variables, constants, generator states, targets, check sites
   variables.npz   the variables' values when exported
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from graphc import printer
+from graphc import mpi, printer
 from graphc._version import __version__
 from graphc.codegen.context import FASTMATH_FILE
 from graphc.durable import durable_write, fsync_folder
@@ -234,7 +235,8 @@ def _write_package(
     consts: list[np.ndarray],
 ) -> None:
     source = exe.source
-    for file in (FASTMATH_FILE, Path(printer.__file__)):  # what the step imports from graphc
+    # what the step imports from graphc: modules that import nothing else of it
+    for file in (FASTMATH_FILE, Path(printer.__file__), Path(mpi.__file__)):
         name = file.stem
         if f"from graphc.{name} import" in source:  # shipped as it is
             source = source.replace(f"from graphc.{name} import", f"from .{name} import")

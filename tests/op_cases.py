@@ -1118,6 +1118,7 @@ ALL = UNARY + BINARY + REDUCE + SHAPE + LINALG + POOL + NN + TF1_NAMES
 # Ops whose values cannot be compared with a deterministic oracle: tested in
 # test_session.py (state and run semantics) and test_random.py (statistics).
 COVERED_ELSEWHERE = {
+    "allreduce": "test_distributed.py (ranks under mpiexec, against one process)",
     "placeholder": "every case feeds placeholders",
     "const": "test_graph.py::test_constant_values",
     "variable": "test_session.py (variable state)",

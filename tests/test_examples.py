@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -128,3 +129,29 @@ def test_backprop_digits_draws_the_view_and_names_the_frozen_variable(cache, tmp
     graph = (tmp_path / "graph.svg").read_text()
     assert ">gradients<" in graph and "collapsed: " in graph  # one box for the scope
     assert "# kernel" in (tmp_path / "train_step.html").read_text()  # kernels' code inside
+
+
+@pytest.mark.skipif(
+    shutil.which("mpiexec") is None, reason="needs an MPI launcher (apt-get install openmpi-bin)"
+)
+def test_distributed_digits_on_two_ranks_learns_what_one_process_learns(cache):
+    """The same global batches: two ranks end with one process's weights and accuracy."""
+    path = os.path.join(ROOT, "examples", "distributed_digits.py")
+    env = {**os.environ, "GRAPHC_CACHE_DIR": str(cache)}
+    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    two = subprocess.run(
+        ["mpiexec", "-n", "2", sys.executable, path],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = _run("distributed_digits.py", cache)
+    assert "ranks 2, global batch 64" in two.stdout and "ranks 1, global batch 64" in one
+    sums = re.findall(r"rank (\d) weights checksum ([0-9.]+)", two.stdout)
+    assert sorted(r for r, _ in sums) == ["0", "1"] and sums[0][1] == sums[1][1]
+    single = re.search(r"weights checksum ([0-9.]+)", one).group(1)
+    np.testing.assert_allclose(float(sums[0][1]), float(single), rtol=1e-5)
+    for out in (one, two.stdout):
+        assert float(re.search(r"test accuracy ([0-9.]+)", out).group(1)) >= 0.97

@@ -118,6 +118,14 @@ FASTMATH = ("cos32", "cos32_near", "exp32", "sin32", "sin32_near")
 FASTMATH_FILE = Path(__file__).parent.parent / "fastmath.py"
 
 
+# Python functions a step calls from `objmode` blocks: their name in the module -> the
+# import that defines it (the print ops' writer, the allreduce over MPI)
+HOST_CALLS = {
+    "_print": "from graphc.printer import emit as _print",
+    "_allreduce": "from graphc.mpi import allreduce_into as _allreduce",
+}
+
+
 class Context:
     """Emission state: the source, identifiers and value expressions of emitted nodes."""
 
@@ -129,7 +137,7 @@ class Context:
         # into, in place (graphc.codegen.updates)
         self.updates = updates or {}
         self.src = Source()
-        reserved = ("np", "math", "njit", "objmode", "step", "_store", "_print")
+        reserved = ("np", "math", "njit", "objmode", "step", "_store", *HOST_CALLS)
         self.names = Names((*reserved, *FASTMATH))
         self.value: dict[int, str] = {}  # node id -> expression of its value
         self.aliases: set[int] = set()  # nodes whose array may be a buffer, feed or constant
@@ -140,7 +148,8 @@ class Context:
         self.slots: dict[int, str] = {}  # scalar constant id -> its element of an argument
         self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
         self.parallel = False  # set when a kernel uses prange: the step needs parallel=True
-        self.prints = False  # set by a print op: the module imports objmode and the printer
+        # the Python functions the step calls from `objmode` blocks (keys of HOST_CALLS)
+        self.host_calls: set[str] = set()
         # OpenBLAS worker threads keep spinning after each np.dot and fight Numba's workers for
         # the 2 cores: parallel kernels made the W1 MLP step 5x slower (1.6 -> 8.4 ms). So
         # programs that call BLAS keep every loop serial.

@@ -32,6 +32,7 @@ from contextlib import nullcontext
 
 from graphc.codegen.context import (
     FASTMATH,
+    HOST_CALLS,
     Context,
     Program,
     broadcast_dims,
@@ -104,7 +105,7 @@ def generate(program: Program) -> tuple[str, dict[str, str]]:
     out = Source()
     body = "\n".join(ctx.src.lines)
     fast = [name for name in FASTMATH if f"{name}(" in body]
-    _prelude(out, program.title, ctx.parallel, ctx.prints, fast)
+    _prelude(out, program.title, ctx.parallel, sorted(ctx.host_calls), fast)
     out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
     _signature(out, groups)
     with out.indent():
@@ -187,21 +188,23 @@ def headline(node: Node) -> str:
     return "\n".join(_wrapped(head, 92))
 
 
-def _prelude(out: Source, title: str, parallel: bool, prints: bool, fast: list[str]) -> None:
-    """The module header, imports (graphc.fastmath's functions the step calls) and the
-    `_store` helper."""
+def _prelude(
+    out: Source, title: str, parallel: bool, host_calls: list[str], fast: list[str]
+) -> None:
+    """The module header, imports (graphc.fastmath's functions the step calls, the Python
+    functions it calls from objmode blocks) and the `_store` helper."""
     out(HEADER.format(title=title).rstrip())
     out("import math")
     out()
     out("import numpy as np")
-    names = ["njit", *(["objmode"] if prints else []), *(["prange"] if parallel else [])]
+    names = ["njit", *(["objmode"] if host_calls else []), *(["prange"] if parallel else [])]
     out(f"from numba import {', '.join(names)}")
-    if prints or fast:
+    if host_calls or fast:
         out()
     if fast:
         out(f"from graphc.fastmath import {', '.join(fast)}")
-    if prints:
-        out("from graphc.printer import emit as _print")
+    for name in host_calls:
+        out(HOST_CALLS[name])
     out()
     out()
     out(f"@{JIT}")
