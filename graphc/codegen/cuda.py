@@ -55,6 +55,7 @@ RANDOM_THREADS = 64  # threads (and generator states) per random op: its draws a
 # the launch configurations, as `Executable.launches` states them
 PER_ELEMENT = f"a thread per element ({THREADS}-thread blocks, up to 1024, grid-stride)"
 PER_BLOCK = f"a block per output element (a tree of up to {THREADS} threads)"
+PER_PART = "few outputs of long slices: a block per part of a slice, then one per output"
 # names the module defines besides the kernels and the host function's locals
 RESERVED = ("step", "THREADS", "cuda", "np", "math", "launch", "tree", "next_bits")
 RESERVED += ("uniform_float32", "gemm", "cupy", "empty")
@@ -155,12 +156,15 @@ def generate(program: Program, cupy: bool = False) -> Module:
         "",
         "",
         "def tree(outputs, count):",
-        '    """(blocks, threads) for a reduction to `outputs` elements of `count` each: a block',
-        '    per element (up to 1024), a power of two threads (up to THREADS) for the tree."""',
+        '    """(blocks, threads, parts) for a reduction to `outputs` elements of `count` each:',
+        "    a power of two threads (up to THREADS) a block, a block per element, or, for fewer",
+        "    than 256 elements of over 2048 each, per part of an element (up to 1024 blocks),",
+        '    parts of at least 2048."""',
         "    threads = 1",
         "    while threads < min(count, THREADS):",
         "        threads *= 2",
-        "    return min(outputs, 1024) or 1, threads",
+        "    parts = 1 if outputs >= 256 else max(min(count // 2048, 1024 // max(outputs, 1)), 1)",
+        "    return min(outputs * parts, 1024) or 1, threads, parts",
         "",
     ]
     if g.cupy:
@@ -364,13 +368,14 @@ def _reduced_axes(node: Node) -> tuple[tuple[int, ...], frozenset[int]]:
 def _reduction(g: _Gen, node: Node) -> None:
     """A block per output element (blocks stride over them): its threads fold the
     element's slice in the accumulator dtype, striding over it, then combine their
-    partial values in a tree through shared memory (a power of two threads: `tree`)."""
+    partial values in a tree through shared memory (a power of two threads). For few
+    outputs of long slices (`tree` chooses), each slice is cut into parts folded by
+    blocks of their own into `partials`, which a second kernel folds the same way."""
     x = node.inputs[0]
     reduction = node.opdef.reduction
-    acc_dtype = reduction.accumulator(node.dtype)
-    name = g.names.fresh(node.op_name)
+    acc = reduction.accumulator(node.dtype)
     if _is_scalar(x):  # one element: itself (or its truth)
-        g.host(f"{g.bind(node, name)} = {np_dtype(node.dtype)}({g[x]})")
+        g.host(f"{g.bind(node, g.names.fresh(node.op_name))} = {np_dtype(node.dtype)}({g[x]})")
         return
     rank = len(x.type.shape)
     axes, kept = _reduced_axes(node)
@@ -389,47 +394,89 @@ def _reduction(g: _Gen, node: Node) -> None:
             j += 1
             d = x.type.shape[k]
             dims.append(str(d) if d is not None else f"{g[x]}.shape[{k}]")
-    shared = "np.uint8" if acc_dtype.name == "bool" else np_dtype(acc_dtype)
-    value = f"{np_dtype(acc_dtype)}(a0[{', '.join(source_index)}])"
+    whole = _tree_kernel(g, node, "", (x.dtype.name, rank), source_index, axes)
+    parts = _tree_kernel(g, node, "_parts", (x.dtype.name, rank), source_index, axes)
+    finish = _tree_kernel(g, node, "_finish", (acc.name, 2), ["i0", "r1"], (1,))
+    out = g.names.fresh(node.op_name)
+    g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
+    size = " * ".join(f"{g[x]}.shape[{k}]" for k in axes) or "1"
+    config = g.names.fresh(f"{node.op_name}_tree")
+    g.host(f"{config} = tree({out}.size, {size})  # (blocks, threads, parts of a slice)")
+    with g.host.indent(f"if {config}[2] == 1:"):
+        g.host(f"{whole}[{config}[:2]]({out}, {g[x]})")
+    with g.host.indent("else:"):
+        partials = g.names.fresh(f"{node.op_name}_partials")
+        g.host(f"{partials} = empty(({out}.size, {config}[2]), {np_dtype(acc)})")
+        g.host(f"{parts}[{config}[:2]]({out}, {partials}, {g[x]})")
+        blocks = f"tree({out}.size, {config}[2])[:2]"
+        g.host(f"{finish}[{blocks}]({out}.reshape(({out}.size,)), {partials})")
+    g.launches.append(f"{whole}: {_label(node)}, {PER_BLOCK}")
+    g.launches.append(f"{parts} + {finish}: {_label(node)}, {PER_PART}")
+    _result(g, node, out)
+
+
+def _tree_kernel(
+    g: _Gen, node: Node, suffix: str, source: tuple[str, int], index: list[str], axes: tuple
+) -> str:
+    """A reduction kernel (see `_reduction`), returning its name: `suffix` "" folds each
+    output element's slice into `out`; "_parts" folds part p of it (parts =
+    partials.shape[1]) into partials[element, p]; "_finish" folds a 2-D `a0` (partials)
+    along its axis 1 into a flat `out`. `index` reads the source `a0` at the output
+    index `i0, ...` and the reduced axes' `r{k}`."""
+    reduction = node.opdef.reduction
+    acc = reduction.accumulator(node.dtype)
     combine = reduction.combine.format
+    name = g.names.fresh(f"k_{node.op_name}{suffix}")
+    out_rank = 1 if suffix == "_finish" else len(node.type.shape)
+    at = ", ".join(_index(out_rank)) or "0"
+    count = " * ".join(f"a0.shape[{k}]" for k in axes) or "1"
+    params, jobs, first, stop = "out, a0", "out.size", "tid", "count"
+    if suffix == "_parts":
+        params, jobs = "out, partials, a0", "partials.size"
+        first, stop = "p * chunk + tid", "min(count, (p + 1) * chunk)"
     unravel = ["rest = r"]
     for k in reversed(axes):
         unravel += [f"r{k} = rest % a0.shape[{k}]", f"rest //= a0.shape[{k}]"]
-    count = " * ".join(f"a0.shape[{k}]" for k in axes) or "1"
-    kernel = g.names.fresh(f"k_{node.op_name}")
-    g.signatures[kernel] = [(node.dtype.name, max(out_rank, 1)), (x.dtype.name, rank)]
+    value = f"{np_dtype(acc)}(a0[{', '.join(index)}])"
+    shared = "np.uint8" if acc.name == "bool" else np_dtype(acc)  # numba has no bool shared
     lines = [
         "@cuda.jit",
-        f"def {kernel}(out, a0):",
-        f'    """{_label(node)}: a block per output element, a tree',
-        '    through shared memory."""',
+        f"def {name}({params}):",
+        f'    """{_label(node)}: {PER_PART if suffix else PER_BLOCK}."""',
         f"    partial = cuda.shared.array(THREADS, {shared})",
         "    tid = cuda.threadIdx.x",
-        "    for flat in range(cuda.blockIdx.x, out.size, cuda.gridDim.x):",
-        *("        " + line for line in _unravel(out_rank)),
-        f"        acc = {literal(reduction.identity(acc_dtype.np), acc_dtype)}",
-        f"        for r in range(tid, {count}, cuda.blockDim.x):",
-        *("            " + line for line in unravel),
-        f"            acc = {combine(acc='acc', v=value)}",
-        "        partial[tid] = acc",
-        "        cuda.syncthreads()",
-        "        half = cuda.blockDim.x // 2",
-        "        while half > 0:",
-        "            if tid < half:",
-        f"                partial[tid] = {combine(acc='partial[tid]', v='partial[tid + half]')}",
-        "            cuda.syncthreads()",
-        "            half //= 2",
-        "        if tid == 0:",
-        f"            out[{', '.join(out_index) or '0'}] = partial[0]",
-        "        cuda.syncthreads()  # partial is reused by the next element",
+        f"    count = {count}",
+        f"    for job in range(cuda.blockIdx.x, {jobs}, cuda.gridDim.x):",
     ]
-    g.kernels.append("\n".join(lines))
-    out = g.names.fresh(node.op_name)
-    g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
-    sizes = " * ".join(f"{g[x]}.shape[{k}]" for k in axes) or "1"
-    g.host(f"{kernel}[tree({out}.size, {sizes})]({out}, {g[x]})")
-    g.launches.append(f"{kernel}: {_label(node)}, {PER_BLOCK}")
-    _result(g, node, out)
+    body = ["flat = job"]
+    if suffix == "_parts":
+        body = [
+            "flat = job // partials.shape[1]",
+            "p = job % partials.shape[1]",
+            "chunk = -(-count // partials.shape[1])",
+        ]
+    body += [
+        *_unravel(out_rank),
+        f"acc = {literal(reduction.identity(acc.np), acc)}",
+        f"for r in range({first}, {stop}, cuda.blockDim.x):",
+        *("    " + line for line in unravel),
+        f"    acc = {combine(acc='acc', v=value)}",
+        "partial[tid] = acc",
+        "cuda.syncthreads()",
+        "half = cuda.blockDim.x // 2",
+        "while half > 0:",
+        "    if tid < half:",
+        f"        partial[tid] = {combine(acc='partial[tid]', v='partial[tid + half]')}",
+        "    cuda.syncthreads()",
+        "    half //= 2",
+        "if tid == 0:",
+        f"    {'partials[flat, p]' if suffix == '_parts' else f'out[{at}]'} = partial[0]",
+        "cuda.syncthreads()  # partial is reused by the next job",
+    ]
+    g.kernels.append("\n".join([*lines, *("        " + line for line in body)]))
+    out_type = (node.dtype.name, max(out_rank, 1))
+    g.signatures[name] = [out_type, *([(acc.name, 2)] if suffix == "_parts" else []), source]
+    return name
 
 
 def _reshape(g: _Gen, node: Node) -> None:

@@ -117,7 +117,8 @@ def test_an_mlp_trains_to_the_cpu_targets_losses_with_its_variables_on_the_devic
 
 def test_reductions_fold_long_slices_in_a_tree_per_output_element():
     """Slices longer than a block's threads (each thread folds several elements), NaN
-    winning a maximum, booleans, an empty slice (the identity), a full reduction."""
+    winning a maximum, booleans, an empty slice (the identity), a full reduction, and
+    few outputs of slices long enough to be cut in parts (a second kernel folds them)."""
     rng = np.random.default_rng(5)
     a = rng.normal(size=(300, 3)).astype(np.float32)
     b = rng.normal(size=(2, 260))
@@ -126,6 +127,10 @@ def test_reductions_fold_long_slices_in_a_tree_per_output_element():
     c[0] = True
     x, y, z = (tf.placeholder(v.dtype, v.shape) for v in (a, b, c))
     e = tf.placeholder(tf.float32, [4, 0])
+    long_ = rng.normal(size=(2, 4500)).astype(np.float32)
+    with_nan = long_.copy()
+    with_nan[1, 4321] = np.nan
+    big, nan = tf.placeholder(tf.float32, [2, 4500]), tf.placeholder(tf.float32, [2, 4500])
     fetches = [
         tf.reduce_sum(x, 0),
         tf.reduce_max(y, 1),
@@ -138,6 +143,12 @@ def test_reductions_fold_long_slices_in_a_tree_per_output_element():
     feeds = {x: a, y: b, z: c, e: np.zeros((4, 0), np.float32)}
     with tf.Session(target="cuda") as sess:
         got = sess.run(fetches, feeds)
+        summed = tf.reduce_sum(big, name="total")
+        total, maxima = sess.run([summed, tf.reduce_max(nan, 1)], {big: long_, nan: with_nan})
+        launches = "\n".join(sess.make_callable(summed, [big]).launches)
+    assert "k_total_parts + k_total_finish: total (Sum), few outputs of long slices" in launches
+    np.testing.assert_allclose(total, long_.sum(dtype=np.float64), rtol=1e-6)
+    np.testing.assert_array_equal(maxima, np.max(with_nan, 1))  # NaN wins through its part
     np.testing.assert_allclose(got[0], a.sum(0, dtype=np.float64), rtol=1e-6)
     np.testing.assert_array_equal(got[1], np.max(b, 1))
     np.testing.assert_array_equal(got[2], np.min(b, 1, keepdims=True))
