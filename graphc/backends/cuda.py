@@ -3,16 +3,17 @@
 The step is the graph after the default passes, the CPU's fusion included: each fused
 kernel becomes one CUDA kernel. Its code is a module of kernels and a host function
 (`Executable.source`; `Executable.launches` lists each kernel, what it computes and
-its launch configuration).
-Where CuPy works on a real GPU, floating matrix products go to cuBLAS through it and
-arrays come from its memory pool (GRAPHC_CUDA_CUPY=0: numba alone, graphc's own tiled
-matmul). Feeds are copied to the
-device once per run; fetches come back when fetched. Variables live on the device
-between runs, shared by every step of the session: a run's new values are handed to
-the session's `VariableStore` as deferred (`VariableStore.defer`), copied back only
-when the host reads them (fetching through another path, `Saver`, `Variable.load`
-of another variable), so every target's view stays right. A store changed by anything
-else (an initializer, `load`, `restore`) is uploaded again before the next run.
+its launch configuration). Where CuPy works on a real GPU, floating matrix products go
+to cuBLAS through it and arrays come from its memory pool (GRAPHC_CUDA_CUPY=0: numba
+alone, graphc's own tiled matmul).
+
+Feeds are copied to the device once per run; fetches come back when fetched. Variables
+live on the device between runs, shared by every step of the session: a run's new
+values are handed to the session's `VariableStore` as deferred (`VariableStore.defer`),
+copied back only when the host reads them (fetching through another path, `Saver`,
+`Variable.load` of another variable), so every target's view stays right. A store
+changed by anything else (an initializer, `load`, `restore`) is uploaded again before
+the next run.
 
 Numba's CUDA simulator (`NUMBA_ENABLE_CUDASIM=1`, set before numba is imported) runs
 the same code without a GPU; CI tests the target there. Without it, a machine needs an
