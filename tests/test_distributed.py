@@ -168,3 +168,14 @@ def test_the_compiled_step_calls_mpi_from_one_objmode_block_between_compiled_cod
     source, _ = generate(build_program(step))
     assert "from graphc.mpi import allreduce_into as _allreduce" in source
     assert source.count("with objmode():  # over MPI, in Python (graphc.mpi)") == 1
+
+
+def test_a_rank_with_fewer_variables_is_named_with_the_one_it_lacks():
+    """broadcast_variables' comparison (no MPI needed): counts differ, the first extra or
+    missing variable is named."""
+    root = [("w", [2, 3], "float32"), ("b", [3], "float32")]
+    dist._check_same(root, 0, list(root), 1)  # the same graph: nothing raised
+    with pytest.raises(tf.errors.GraphcError, match=r"variable 1 is missing on rank 2 but 'b'"):
+        dist._check_same(root, 0, root[:1], 2)
+    with pytest.raises(tf.errors.GraphcError, match=r"variable 2 is 'extra' float64\[\] on rank"):
+        dist._check_same(root, 0, [*root, ("extra", [], "float64")], 1)
