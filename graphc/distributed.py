@@ -53,6 +53,8 @@ __all__ = [
     "allreduce",
     "broadcast_variables",
     "init",
+    "local_rank",
+    "local_size",
     "rank",
     "shard",
     "size",
@@ -91,6 +93,17 @@ def rank() -> int:
 def size() -> int:
     """The number of ranks."""
     return mpi.comm().Get_size()
+
+
+def local_rank() -> int:
+    """This process's rank among the ranks on its machine (Horovod's local_rank: which of
+    the machine's devices or cores to take)."""
+    return mpi.local().Get_rank()
+
+
+def local_size() -> int:
+    """The number of ranks on this process's machine."""
+    return mpi.local().Get_size()
 
 
 def shard(data: Any, index: int | None = None, count: int | None = None) -> Any:

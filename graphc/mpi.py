@@ -19,7 +19,7 @@ INSTALL = (
     "pip install 'graphc[distributed]' (mpi4py) with an MPI library and its launcher "
     "(Debian: apt-get install openmpi-bin)"
 )
-_STATE: dict[str, Any] = {"comm": None}
+_STATE: dict[str, Any] = {"comm": None, "local": None}
 
 
 def comm() -> Any:
@@ -31,7 +31,14 @@ def comm() -> Any:
 
 def use(communicator: Any) -> None:
     """Runs the collectives over `communicator` (an mpi4py communicator)."""
-    _STATE["comm"] = communicator
+    _STATE["comm"], _STATE["local"] = communicator, None
+
+
+def local() -> Any:
+    """The ranks of `comm()` on this machine (those sharing its memory)."""
+    if _STATE.get("local") is None:
+        _STATE["local"] = comm().Split_type(mpi().COMM_TYPE_SHARED)
+    return _STATE["local"]
 
 
 def mpi() -> Any:

@@ -53,6 +53,7 @@ def gradients(target, out, pack):
         *values,
         losses=np.array(losses),
         allreduces=kinds.count("allreduce"),
+        local=(dist.local_rank(), dist.local_size(), dist.size()),
         objmode="with objmode():  # over MPI" in source,
     )
 
