@@ -108,9 +108,9 @@ def local_size() -> int:
 
 def shard(data: Any, index: int | None = None, count: int | None = None) -> Any:
     """This rank's contiguous share of the rows of `data` (an array, or a tuple or list of
-    arrays with as many rows, each sharded alike): rank r of n gets rows [r*N/n,
-    (r+1)*N/n) as np.array_split splits them. With equal shares (N divisible by n), the
-    ranks' averaged gradients of a mean loss are the gradients of the whole batch."""
+    arrays with as many rows, each sharded alike): rank r of n gets rows floor(r*N/n) to
+    floor((r+1)*N/n), shares differing by at most one row. With equal shares (N divisible
+    by n), the ranks' averaged gradients of a mean loss are the whole batch's gradients."""
     index = rank() if index is None else index
     count = size() if count is None else count
     if not 0 <= index < count:
