@@ -164,6 +164,28 @@ def test_source_matches_golden_file(compiled):
     assert_matches_golden(f"{compiled.name}.py.txt", compiled.step.source)
 
 
+CUDA_PROGRAMS = ["mlp_adam_step", "fused_kernel"]
+
+
+def cuda_source(program: SimpleNamespace) -> str:
+    """The cuda target's module for the program (numba alone: as on the simulator), made
+    without a GPU (tests/cuda runs it there against the reference)."""
+    from graphc.backends.cpu import build_program
+    from graphc.codegen.cuda import generate
+    from graphc.executable import lower
+    from graphc.graph import as_op_node
+    from graphc.ir import Operation
+
+    targets = [(as_op_node(f), isinstance(f, Operation)) for f in program.fetches]
+    step = lower(targets, [as_op_node(f) for f in program.feeds], None)
+    return generate(build_program(step)).source
+
+
+@pytest.mark.parametrize("name", CUDA_PROGRAMS)
+def test_cuda_source_matches_golden_file(name):
+    assert_matches_golden(f"cuda_{name}.py.txt", cuda_source(PROGRAMS[name](tf.Graph())))
+
+
 def test_every_comment_heads_code(compiled):
     """A node's comment is written only above code it emitted (not above a bare name)."""
     lines = compiled.step.source.splitlines()

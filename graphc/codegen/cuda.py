@@ -46,16 +46,18 @@ from graphc.codegen.context import (
 from graphc.codegen.source import Names, Source
 from graphc.errors import GraphcError
 from graphc.ir import Node
-from graphc.ops import Fusion
+from graphc.ops import Fusion, Reduction
 from graphc.ops.dims import op_label
-from graphc.types import normalize_axes
+from graphc.types import DType, normalize_axes
 
 THREADS = 128  # threads per block (the host function may use fewer for small arrays)
 RANDOM_THREADS = 64  # threads (and generator states) per random op: its draws are theirs
 # the launch configurations, as `Executable.launches` states them
 PER_ELEMENT = f"a thread per element ({THREADS}-thread blocks, up to 1024, grid-stride)"
-PER_BLOCK = f"a block per output element (a tree of up to {THREADS} threads)"
-PER_PART = "few outputs of long slices: a block per part of a slice, then one per output"
+PER_BLOCK = (
+    f"a block per output element (a tree of up to {THREADS} threads), or, for few long"
+    " slices, a block per part of one and the parts folded by a second kernel"
+)
 # names the module defines besides the kernels and the host function's locals
 RESERVED = ("step", "THREADS", "cuda", "np", "math", "launch", "tree", "next_bits")
 RESERVED += ("uniform_float32", "gemm", "cupy", "empty")
@@ -76,6 +78,7 @@ class _Gen:
     states: dict[int, str] = field(default_factory=dict)  # random op -> its generator states
     sites: dict[str, str] = field(default_factory=dict)  # check message -> op's line
     outputs: dict[int, list[str]] = field(default_factory=dict)  # fused node -> its values
+    finishers: dict[tuple, str] = field(default_factory=dict)  # reduction kind -> its kernel
     # kernel -> its parameters as (dtype name, ndim; 0 for a scalar), `out` first
     signatures: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
@@ -369,8 +372,9 @@ def _reduction(g: _Gen, node: Node) -> None:
     """A block per output element (blocks stride over them): its threads fold the
     element's slice in the accumulator dtype, striding over it, then combine their
     partial values in a tree through shared memory (a power of two threads). For few
-    outputs of long slices (`tree` chooses), each slice is cut into parts folded by
-    blocks of their own into `partials`, which a second kernel folds the same way."""
+    outputs of long slices (`tree` chooses), each slice is cut into parts, each folded by
+    a block of its own into a column of `partials`, which `_finish` folds the same way
+    (with one part, `partials` has no rows and the kernel writes `out` itself)."""
     x = node.inputs[0]
     reduction = node.opdef.reduction
     acc = reduction.accumulator(node.dtype)
@@ -394,71 +398,83 @@ def _reduction(g: _Gen, node: Node) -> None:
             j += 1
             d = x.type.shape[k]
             dims.append(str(d) if d is not None else f"{g[x]}.shape[{k}]")
-    whole = _tree_kernel(g, node, "", (x.dtype.name, rank), source_index, axes)
-    parts = _tree_kernel(g, node, "_parts", (x.dtype.name, rank), source_index, axes)
-    finish = _tree_kernel(g, node, "_finish", (acc.name, 2), ["i0", "r1"], (1,))
+    name = g.names.fresh(f"k_{node.op_name}")
+    lines = _tree_kernel(reduction, acc, name, out_rank, source_index, axes, parts=True)
+    g.kernels.append("\n".join(lines))
+    partials_type = (acc.name, 2)
+    g.signatures[name] = [(node.dtype.name, max(out_rank, 1)), partials_type, (x.dtype.name, rank)]
+    finish = _finish(g, node)
     out = g.names.fresh(node.op_name)
     g.host(f"{out} = empty({_shape_text(dims)}, {np_dtype(node.dtype)})")
     size = " * ".join(f"{g[x]}.shape[{k}]" for k in axes) or "1"
     config = g.names.fresh(f"{node.op_name}_tree")
     g.host(f"{config} = tree({out}.size, {size})  # (blocks, threads, parts of a slice)")
-    with g.host.indent(f"if {config}[2] == 1:"):
-        g.host(f"{whole}[{config}[:2]]({out}, {g[x]})")
-    with g.host.indent("else:"):
-        partials = g.names.fresh(f"{node.op_name}_partials")
-        g.host(f"{partials} = empty(({out}.size, {config}[2]), {np_dtype(acc)})")
-        g.host(f"{parts}[{config}[:2]]({out}, {partials}, {g[x]})")
+    partials = g.names.fresh(f"{node.op_name}_partials")
+    rows = f"{out}.size if {config}[2] > 1 else 0"
+    g.host(f"{partials} = empty(({rows}, {config}[2]), {np_dtype(acc)})")
+    g.host(f"{name}[{config}[:2]]({out}, {partials}, {g[x]})")
+    with g.host.indent(f"if {config}[2] > 1:"):
         blocks = f"tree({out}.size, {config}[2])[:2]"
         g.host(f"{finish}[{blocks}]({out}.reshape(({out}.size,)), {partials})")
-    g.launches.append(f"{whole}: {_label(node)}, {PER_BLOCK}")
-    g.launches.append(f"{parts} + {finish}: {_label(node)}, {PER_PART}")
+    g.launches.append(f"{name}: {_label(node)}, {PER_BLOCK}")
     _result(g, node, out)
 
 
+def _finish(g: _Gen, node: Node) -> str:
+    """The kernel folding a reduction's `partials` (a row per output element, a column
+    per part) into a flat `out` of its dtype: one per way of combining and dtypes, shared
+    by the reductions that fold alike (named after the first)."""
+    reduction, dtype = node.opdef.reduction, node.dtype
+    acc = reduction.accumulator(dtype)
+    key = (reduction.combine, acc.name, dtype.name)
+    if key not in g.finishers:
+        kind = node.opdef.type_name.lower()
+        name = g.names.fresh(f"k_finish_{kind}_{acc.name}_to_{dtype.name}")
+        g.finishers[key] = name
+        lines = _tree_kernel(reduction, acc, name, 1, ["i0", "r1"], (1,), parts=False)
+        g.kernels.append("\n".join(lines))
+        g.signatures[name] = [(dtype.name, 1), (acc.name, 2)]
+    return g.finishers[key]
+
+
 def _tree_kernel(
-    g: _Gen, node: Node, suffix: str, source: tuple[str, int], index: list[str], axes: tuple
-) -> str:
-    """A reduction kernel (see `_reduction`), returning its name: `suffix` "" folds each
-    output element's slice into `out`; "_parts" folds part p of it (parts =
-    partials.shape[1]) into partials[element, p]; "_finish" folds a 2-D `a0` (partials)
-    along its axis 1 into a flat `out`. `index` reads the source `a0` at the output
-    index `i0, ...` and the reduced axes' `r{k}`."""
-    reduction = node.opdef.reduction
-    acc = reduction.accumulator(node.dtype)
+    reduction: Reduction,
+    acc: DType,
+    name: str,
+    out_rank: int,
+    index: list[str],
+    axes: tuple,
+    parts: bool,
+) -> list[str]:
+    """The lines of a reduction kernel (see `_reduction`): `index` reads its source `a0`
+    at the output index `i0, ...` and the reduced axes' `r{k}`. With `parts` its
+    parameters are (out, partials, a0), else (out, a0): one part, out written."""
     combine = reduction.combine.format
-    name = g.names.fresh(f"k_{node.op_name}{suffix}")
-    out_rank = 1 if suffix == "_finish" else len(node.type.shape)
     at = ", ".join(_index(out_rank)) or "0"
     count = " * ".join(f"a0.shape[{k}]" for k in axes) or "1"
-    params, jobs, first, stop = "out, a0", "out.size", "tid", "count"
-    if suffix == "_parts":
-        params, jobs = "out, partials, a0", "partials.size"
-        first, stop = "p * chunk + tid", "min(count, (p + 1) * chunk)"
     unravel = ["rest = r"]
     for k in reversed(axes):
         unravel += [f"r{k} = rest % a0.shape[{k}]", f"rest //= a0.shape[{k}]"]
     value = f"{np_dtype(acc)}(a0[{', '.join(index)}])"
     shared = "np.uint8" if acc.name == "bool" else np_dtype(acc)  # numba has no bool shared
-    lines = [
+    what = "a block per output element, or per part of one" if parts else "partials folded"
+    head = [
         "@cuda.jit",
-        f"def {name}({params}):",
-        f'    """{_label(node)}: {PER_PART if suffix else PER_BLOCK}."""',
+        f"def {name}({'out, partials, a0' if parts else 'out, a0'}):",
+        f'    """{what}: a tree through shared memory."""',
         f"    partial = cuda.shared.array(THREADS, {shared})",
         "    tid = cuda.threadIdx.x",
         f"    count = {count}",
-        f"    for job in range(cuda.blockIdx.x, {jobs}, cuda.gridDim.x):",
+        f"    parts = {'partials.shape[1]' if parts else '1'}",
+        "    chunk = -(-count // parts)",
+        "    for job in range(cuda.blockIdx.x, out.size * parts, cuda.gridDim.x):",
     ]
-    body = ["flat = job"]
-    if suffix == "_parts":
-        body = [
-            "flat = job // partials.shape[1]",
-            "p = job % partials.shape[1]",
-            "chunk = -(-count // partials.shape[1])",
-        ]
-    body += [
+    body = [
+        "flat = job // parts",
+        "p = job % parts",
         *_unravel(out_rank),
         f"acc = {literal(reduction.identity(acc.np), acc)}",
-        f"for r in range({first}, {stop}, cuda.blockDim.x):",
+        "for r in range(p * chunk + tid, min(count, (p + 1) * chunk), cuda.blockDim.x):",
         *("    " + line for line in unravel),
         f"    acc = {combine(acc='acc', v=value)}",
         "partial[tid] = acc",
@@ -469,14 +485,18 @@ def _tree_kernel(
         f"        partial[tid] = {combine(acc='partial[tid]', v='partial[tid + half]')}",
         "    cuda.syncthreads()",
         "    half //= 2",
-        "if tid == 0:",
-        f"    {'partials[flat, p]' if suffix == '_parts' else f'out[{at}]'} = partial[0]",
-        "cuda.syncthreads()  # partial is reused by the next job",
     ]
-    g.kernels.append("\n".join([*lines, *("        " + line for line in body)]))
-    out_type = (node.dtype.name, max(out_rank, 1))
-    g.signatures[name] = [out_type, *([(acc.name, 2)] if suffix == "_parts" else []), source]
-    return name
+    if parts:
+        body += [
+            "if tid == 0 and partials.shape[0] == 0:  # one part: the element itself",
+            f"    out[{at}] = partial[0]",
+            "elif tid == 0:",
+            "    partials[flat, p] = partial[0]",
+        ]
+    else:
+        body += ["if tid == 0:", f"    out[{at}] = partial[0]"]
+    body.append("cuda.syncthreads()  # partial is reused by the next job")
+    return [*head, *("        " + line for line in body)]
 
 
 def _reshape(g: _Gen, node: Node) -> None:
