@@ -168,17 +168,19 @@ def generate(program: Program, cupy: bool = False) -> Module:
         "        threads *= 2",
         "    parts = 1 if outputs >= 256 else max(min(count // 2048, 1024 // max(outputs, 1)), 1)",
         "    return min(outputs * parts, 1024) or 1, threads, parts",
-        "",
     ]
+    blocks = ["\n".join(head)]  # top-level blocks, two blank lines apart
     if g.cupy:
         head.insert(head.index("import numpy as np") + 1, "import cupy")
-        head.append(CUPY)
+        blocks = ["\n".join(head), CUPY]
     else:
-        head += ["", "empty = cuda.device_array  # (shape, dtype): a new device array", ""]
-    head.append(ROUNDING)
+        blocks.append("empty = cuda.device_array  # (shape, dtype): a new device array")
+    if any(f"{helper}(" in kernel for kernel in g.kernels for helper in ROUNDING_HELPERS):
+        blocks.append(ROUNDING)
     if program.randoms:
-        head.append(GENERATORS)
-    source = "\n".join(head) + "\n" + "\n\n".join(g.kernels) + "\n\n" + g.host.text()
+        blocks.append(GENERATORS)
+    blocks += [*g.kernels, g.host.text()]
+    source = "\n\n\n".join(block.strip("\n") for block in blocks) + "\n"
     return Module(source, g.sites, g.launches, g.signatures)
 
 
@@ -399,7 +401,8 @@ def _reduction(g: _Gen, node: Node) -> None:
             d = x.type.shape[k]
             dims.append(str(d) if d is not None else f"{g[x]}.shape[{k}]")
     name = g.names.fresh(f"k_{node.op_name}")
-    lines = _tree_kernel(reduction, acc, name, out_rank, source_index, axes, parts=True)
+    what = f"{_label(node)}: a block per element or part of one"
+    lines = _tree_kernel(reduction, acc, name, out_rank, source_index, axes, what)
     g.kernels.append("\n".join(lines))
     partials_type = (acc.name, 2)
     g.signatures[name] = [(node.dtype.name, max(out_rank, 1)), partials_type, (x.dtype.name, rank)]
@@ -431,7 +434,8 @@ def _finish(g: _Gen, node: Node) -> str:
         kind = node.opdef.type_name.lower()
         name = g.names.fresh(f"k_finish_{kind}_{acc.name}_to_{dtype.name}")
         g.finishers[key] = name
-        lines = _tree_kernel(reduction, acc, name, 1, ["i0", "r1"], (1,), parts=False)
+        what = "each row of a reduction's `partials` (an element's parts) folded"
+        lines = _tree_kernel(reduction, acc, name, 1, ["i0", "r1"], (1,), what, parts=False)
         g.kernels.append("\n".join(lines))
         g.signatures[name] = [(dtype.name, 1), (acc.name, 2)]
     return g.finishers[key]
@@ -444,11 +448,13 @@ def _tree_kernel(
     out_rank: int,
     index: list[str],
     axes: tuple,
-    parts: bool,
+    what: str,
+    parts: bool = True,
 ) -> list[str]:
-    """The lines of a reduction kernel (see `_reduction`): `index` reads its source `a0`
-    at the output index `i0, ...` and the reduced axes' `r{k}`. With `parts` its
-    parameters are (out, partials, a0), else (out, a0): one part, out written."""
+    """The lines of a reduction kernel (see `_reduction`) whose docstring says `what`:
+    `index` reads its source `a0` at the output index `i0, ...` and the reduced axes'
+    `r{k}`. With `parts` its parameters are (out, partials, a0), else (out, a0): one
+    part, out written."""
     combine = reduction.combine.format
     at = ", ".join(_index(out_rank)) or "0"
     count = " * ".join(f"a0.shape[{k}]" for k in axes) or "1"
@@ -457,11 +463,10 @@ def _tree_kernel(
         unravel += [f"r{k} = rest % a0.shape[{k}]", f"rest //= a0.shape[{k}]"]
     value = f"{np_dtype(acc)}(a0[{', '.join(index)}])"
     shared = "np.uint8" if acc.name == "bool" else np_dtype(acc)  # numba has no bool shared
-    what = "a block per output element, or per part of one" if parts else "partials folded"
     head = [
         "@cuda.jit",
         f"def {name}({'out, partials, a0' if parts else 'out, a0'}):",
-        f'    """{what}: a tree through shared memory."""',
+        f'    """{what}, a tree in shared memory."""',
         f"    partial = cuda.shared.array(THREADS, {shared})",
         "    tid = cuda.threadIdx.x",
         f"    count = {count}",
@@ -1031,6 +1036,7 @@ def gemm(out, a, b, transpose_a, transpose_b):
 '''
 
 
+ROUNDING_HELPERS = ("floor_", "ceil_", "rint_")
 # np.floor, np.ceil and np.rint for device code: math's return integers, so values that
 # are already integral (infinities, NaN, |x| >= 2**52) are returned as they are
 ROUNDING = '''
