@@ -107,8 +107,7 @@ class CudaBackend(Backend):
         store: VariableStore,
         options: Options,
         rebuild: Callable[[list[Any]], Any] | None = None,
-    ) -> Executable:
-        self.check_available()
+    ) -> Executable:  # the Session checked the GPU (check_available) when it was created
         return CudaExecutable(step, store, rebuild)
 
 

@@ -237,21 +237,27 @@ def _kernel(
     body: list[str],
     rank: int,
     extra: tuple[str, ...] = (),
+    outputs: list[tuple[str, str]] | None = None,
+    what: str | None = None,
 ) -> str:
-    """Adds a grid-stride kernel over `out`'s elements (its multi-index `i0, i1, ...`),
-    its parameters `a0, a1, ...` the values of `inputs` (nodes, or (dtype name, rank) of
-    arrays that are not), then `extra` int64 scalars; returns its name."""
+    """Adds a grid-stride kernel over its first output's elements (their multi-index
+    `i0, i1, ...`), its parameters the `outputs` (name, dtype name; default `out` of the
+    node's dtype), then `a0, a1, ...` the values of `inputs` (nodes, or (dtype name, rank)
+    of arrays that are not), then `extra` int64 scalars; its docstring says `what`
+    (default the op). Returns its name."""
     name = g.names.fresh(f"k_{node.op_name}")
-    params = [*(f"a{k}" for k in range(len(inputs))), *extra]
+    outputs = outputs or [("out", node.dtype.name)]
+    params = [*(out for out, _ in outputs), *(f"a{k}" for k in range(len(inputs))), *extra]
     g.signatures[name] = [
-        (node.dtype.name, max(rank, 1)),
+        *((dtype, max(rank, 1)) for _, dtype in outputs),
         *(x if isinstance(x, tuple) else (x.dtype.name, len(x.type.shape)) for x in inputs),
         *(("int64", 0) for _ in extra),
     ]
-    lines = ["@cuda.jit", f"def {name}({', '.join(['out', *params])}):"]
-    lines.append(f'    """{_label(node)}: one thread per element."""')
-    lines.append("    for flat in range(cuda.grid(1), out.size, cuda.gridsize(1)):")
-    lines += ["        " + line for line in [*_unravel(rank), *body]]
+    first = outputs[0][0]
+    lines = ["@cuda.jit", f"def {name}({', '.join(params)}):"]
+    lines.append(f'    """{what or _label(node)}: one thread per element."""')
+    lines.append(f"    for flat in range(cuda.grid(1), {first}.size, cuda.gridsize(1)):")
+    lines += ["        " + line for line in [*_unravel(rank, first), *body]]
     g.kernels.append("\n".join(lines))
     return name
 
@@ -555,17 +561,10 @@ def _fused(g: _Gen, node: Node) -> None:
         body.append(f"{values[id(m)]} = {operands[0] if broadcast else _expr(m, operands)}")
     at = ", ".join(index)
     body += [f"{out}[{at}] = {values[id(o)]}" for out, o in zip(outs, stored, strict=True)]
-    name = g.names.fresh(f"k_{node.op_name}")
-    g.signatures[name] = [
-        *((o.dtype.name, len(shape)) for o in stored),
-        *((x.dtype.name, len(x.type.shape)) for x in distinct),
-    ]
     ops = ", ".join(kernel.ops)
-    lines = ["@cuda.jit", f"def {name}({', '.join([*outs, *params.values()])}):"]
-    lines.append(f'    """{node.op_name} (fused: {ops}): one thread per element."""')
-    lines.append("    for flat in range(cuda.grid(1), out0.size, cuda.gridsize(1)):")
-    lines += ["        " + line for line in [*_unravel(len(shape), "out0"), *body]]
-    g.kernels.append("\n".join(lines))
+    outputs = [(out, o.dtype.name) for out, o in zip(outs, stored, strict=True)]
+    what = f"{node.op_name} (fused: {ops})"
+    name = _kernel(g, node, distinct, body, len(shape), outputs=outputs, what=what)
     dims = broadcast_dims(g, node.inputs, shape)
     arrays = [g.names.fresh(o.op_name) for o in stored]
     for array, o in zip(arrays, stored, strict=True):
