@@ -118,8 +118,9 @@ FASTMATH = ("cos32", "cos32_near", "exp32", "sin32", "sin32_near")
 FASTMATH_FILE = Path(__file__).parent.parent / "fastmath.py"
 
 
-# Python functions a step calls from `objmode` blocks: their name in the module -> the
-# import that defines it (the print ops' writer, the allreduce over MPI)
+# Python functions a step calls from `objmode` blocks: their name in the module (reserved,
+# so a call of it in the body is one of these) -> the import that defines it (the print
+# ops' writer, the allreduce over MPI)
 HOST_CALLS = {
     "_print": "from graphc.printer import emit as _print",
     "_allreduce": "from graphc.mpi import allreduce_into as _allreduce",
@@ -148,8 +149,6 @@ class Context:
         self.slots: dict[int, str] = {}  # scalar constant id -> its element of an argument
         self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
         self.parallel = False  # set when a kernel uses prange: the step needs parallel=True
-        # the Python functions the step calls from `objmode` blocks (keys of HOST_CALLS)
-        self.host_calls: set[str] = set()
         # OpenBLAS worker threads keep spinning after each np.dot and fight Numba's workers for
         # the 2 cores: parallel kernels made the W1 MLP step 5x slower (1.6 -> 8.4 ms). So
         # programs that call BLAS keep every loop serial.

@@ -105,7 +105,8 @@ def generate(program: Program) -> tuple[str, dict[str, str]]:
     out = Source()
     body = "\n".join(ctx.src.lines)
     fast = [name for name in FASTMATH if f"{name}(" in body]
-    _prelude(out, program.title, ctx.parallel, sorted(ctx.host_calls), fast)
+    host_calls = sorted(name for name in HOST_CALLS if f"{name}(" in body)
+    _prelude(out, program.title, ctx.parallel, host_calls, fast)
     out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
     _signature(out, groups)
     with out.indent():

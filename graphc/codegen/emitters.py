@@ -133,7 +133,6 @@ def _print(ctx: Context, node: Node) -> None:
     """One `objmode` call of `graphc.ops.printing.emit`, the function the reference uses."""
     attrs = [repr(node.attrs[k]) for k in PRINT_ATTRS]
     args = ", ".join([repr(node.op_name), *attrs, *(ctx[x] for x in node.inputs)])
-    ctx.host_calls.add("_print")
     with ctx.src.indent("with objmode():  # written by Python, as the reference writes it"):
         ctx.src(f"_print({args})")
     ctx.bind(node, "None")
@@ -146,7 +145,6 @@ def _allreduce(ctx: Context, node: Node) -> None:
     x = node.inputs[0]
     out = ctx.names.fresh(node.op_name)
     ctx.src(f"{out} = np.empty({ctx[x]}.shape, {np_dtype(node.dtype)})")
-    ctx.host_calls.add("_allreduce")
     with ctx.src.indent("with objmode():  # over MPI, in Python (graphc.mpi)"):
         ctx.src(f"_allreduce({ctx[x]}, {out}, {node.attrs['average']})")
     ctx.bind(node, out)
