@@ -28,6 +28,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 import workloads  # noqa: E402
+from run import checksum  # noqa: E402  (the CPU benchmark's: every step returns host values)
 
 
 def _graphc(workload: str, numba_only: bool = False):
@@ -133,17 +134,8 @@ def measure(system: str, workload: str, steps: int) -> dict:
     return {
         "first_step_s": round(first, 3),
         "step_ms": round(1e3 * statistics.median(times), 4),
-        "checksum": workloads_checksum(value),
+        "checksum": checksum(value),
     }
-
-
-def workloads_checksum(value) -> float:
-    import numpy as np
-
-    first = value[0] if isinstance(value, list | tuple) else value
-    if hasattr(first, "detach"):
-        first = first.detach().cpu().numpy()
-    return float(np.sum(np.asarray(first, dtype=np.float64)))
 
 
 def versions() -> dict:
