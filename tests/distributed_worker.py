@@ -80,13 +80,16 @@ def mismatch(target, out):
     tf.layers.dense(h, 3 if dist.rank() != 1 else 6, name="second")
     with tf.Session(target=target) as sess:
         sess.run(tf.global_variables_initializer())
+        before = sess.run(tf.global_variables())
         try:
             dist.broadcast_variables(sess)
             message = "no error"
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
+        after = sess.run(tf.global_variables())
+    unchanged = all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     with open(os.path.join(out, f"rank{dist.rank()}.txt"), "w") as f:
-        f.write(message)
+        f.write(f"{message}\nvariables unchanged: {unchanged}")
 
 
 if __name__ == "__main__":

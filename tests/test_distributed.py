@@ -125,6 +125,7 @@ def test_ranks_that_built_different_graphs_are_told_which_variable_differs(tmp_p
         assert message.startswith("GraphcError: broadcast_variables: the ranks built different")
         assert "variable 2 is 'second/kernel' float32[4, 6] on rank 1" in message
         assert "but 'second/kernel' float32[4, 3] on rank 0" in message
+        assert message.endswith("\nvariables unchanged: True")  # refused before any copy
 
 
 def test_shard_gives_each_rank_its_contiguous_rows():
