@@ -8,6 +8,7 @@ package's:
   printer.py      graphc.printer as it is, when the step prints
   mpi.py          graphc.mpi as it is, when the step allreduces (graphc.distributed)
   fastmath.py     graphc.fastmath as it is, when the step calls its float32 functions
+  blas.py         graphc.blas as it is, when the step splits its products between threads
   spec.json       feeds, variables, constants, generator states, targets, check sites
   variables.npz   the variables' values when exported
   constants.npz   the array constants the step takes
@@ -40,7 +41,7 @@ import numpy as np
 
 from graphc import mpi, printer
 from graphc._version import __version__
-from graphc.codegen.context import FASTMATH_FILE
+from graphc.codegen.context import BLAS_FILE, FASTMATH_FILE
 from graphc.durable import durable_write, fsync_folder
 from graphc.errors import FailedPreconditionError, GraphcError
 
@@ -60,6 +61,7 @@ Feeds, in order: {feeds}.
 Results, one per target: {targets} (None for an op).
 """
 
+import contextlib
 import json
 import os
 
@@ -105,7 +107,8 @@ class Step:
             raise TypeError(f"expected {{len(feeds)}} feed values, got {{len(values)}}")
         args = [_feed(f, v) for f, v in zip(feeds, values)]
         try:
-            out = _step.step(*args, *self._tail)
+            with getattr(_step, "one_thread", contextlib.nullcontext)():
+                out = _step.step(*args, *self._tail)
         except ValueError as exc:  # a run-time check: its message template, then values
             site = self.spec["checks"].get(exc.args[0]) if exc.args else None
             if site is None:
@@ -236,7 +239,7 @@ def _write_package(
 ) -> None:
     source = exe.source
     # what the step imports from graphc: modules that import nothing else of it
-    for file in (FASTMATH_FILE, Path(printer.__file__), Path(mpi.__file__)):
+    for file in (FASTMATH_FILE, BLAS_FILE, Path(printer.__file__), Path(mpi.__file__)):
         name = file.stem
         if f"from graphc.{name} import" in source:  # shipped as it is
             source = source.replace(f"from graphc.{name} import", f"from .{name} import")

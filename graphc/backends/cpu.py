@@ -22,6 +22,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -155,13 +156,15 @@ class CpuExecutable(Executable):
         try:
             if self.compile_seconds is None:  # compiled for the types of these arguments
                 self._compile(self._signature(arrays))
-            if self._ran:
-                out = self._fn(*arrays, *self._tail)
-            else:  # Numba compiles a print op's objmode block when it first runs
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", _OBJMODE)
+            # a threaded step (graphc.codegen.context) keeps BLAS on each of its threads
+            with getattr(self._module, "one_thread", nullcontext)():
+                if self._ran:
                     out = self._fn(*arrays, *self._tail)
-                self._ran = True
+                else:  # Numba compiles a print op's objmode block when it first runs
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", _OBJMODE)
+                        out = self._fn(*arrays, *self._tail)
+                    self._ran = True
         except GraphcError:
             raise
         except Exception as exc:

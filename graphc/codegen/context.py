@@ -126,6 +126,11 @@ HOST_CALLS = {
     "_allreduce": "from graphc.mpi import allreduce_into as _allreduce",
 }
 
+# graphc.blas's products on strided views, which a threaded step calls (its __all__ less
+# one_thread, which the backend calls around the step; not imported here, as FASTMATH)
+BLAS_CALLS = ("gemm32", "gemm64")
+BLAS_FILE = Path(__file__).parent.parent / "blas.py"
+
 
 class Context:
     """Emission state: the source, identifiers and value expressions of emitted nodes."""
@@ -138,8 +143,8 @@ class Context:
         # into, in place (graphc.codegen.updates)
         self.updates = updates or {}
         self.src = Source()
-        reserved = ("np", "math", "njit", "objmode", "step", "_store", *HOST_CALLS)
-        self.names = Names((*reserved, *FASTMATH))
+        reserved = ("np", "math", "njit", "objmode", "prange", "step", "_store", *HOST_CALLS)
+        self.names = Names((*reserved, "one_thread", *BLAS_CALLS, *FASTMATH))
         self.value: dict[int, str] = {}  # node id -> expression of its value
         self.aliases: set[int] = set()  # nodes whose array may be a buffer, feed or constant
         # (variable, value, the conditions it is written under): stored at the step's end
@@ -150,9 +155,13 @@ class Context:
         self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
         self.parallel = False  # set when a kernel uses prange: the step needs parallel=True
         # OpenBLAS worker threads keep spinning after each np.dot and fight Numba's workers for
-        # the 2 cores: parallel kernels made the W1 MLP step 5x slower (1.6 -> 8.4 ms). So
-        # programs that call BLAS keep every loop serial.
-        self.allow_parallel = not any(calls_blas(n) for n in program.order)
+        # the 2 cores: parallel kernels made the W1 MLP step 5x slower (1.6 -> 8.4 ms). So a
+        # program that calls BLAS either keeps every loop serial (BLAS threads its products)
+        # or, when it convolves (`threaded`), runs BLAS on one thread (graphc.blas.one_thread)
+        # and splits its products and tiles between its own threads: W4 ran in 21 ms instead
+        # of 27 (its products alone 35 ms of one core's time, split or not).
+        self.threaded = any(n.opdef.name in CONV_OPS for n in program.order)
+        self.allow_parallel = self.threaded or not any(calls_blas(n) for n in program.order)
         self.checks = Checks()  # run-time size and index checks (graphc.codegen.checks)
         self._loop_depth = 0
 
@@ -245,9 +254,37 @@ class Context:
             self.src._level -= entered
             self._loop_depth -= entered
 
+    # ---- threads (a threaded program) ------------------------------------------------
+    @property
+    def threads(self) -> int:
+        """The threads of Numba's pool (NUMBA_NUM_THREADS), a literal in the source:
+        `numba.get_num_threads()` inside a step would keep Numba from caching it."""
+        from numba import config
 
-# ops whose CPU code always calls BLAS (graphc.codegen.emit_conv: the convolutions)
-BLAS_OPS = ("matmul", "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter")
+        return int(config.NUMBA_NUM_THREADS)
+
+    def parts(self, size: str) -> str:
+        """Emits the number of blocks `size` items are split into between the step's
+        threads (one each, at least one block); returns its name."""
+        parts = self.names.fresh("parts")
+        self.src(f"{parts} = max(min({self.threads}, {size}), 1)")
+        return parts
+
+    @contextmanager
+    def split(self, parts: str, size: str) -> Iterator[tuple[str, str, str]]:
+        """A prange over `parts` blocks of `size` items, contiguous and in order; yields
+        (block, its first item, the item after its last)."""
+        part, lo, hi = self.names.fresh("part"), self.names.fresh("lo"), self.names.fresh("hi")
+        self.parallel = True
+        with self.src.indent(f"for {part} in prange({parts}):"):
+            self.src(f"{lo} = {part} * {size} // {parts}")
+            self.src(f"{hi} = ({part} + 1) * {size} // {parts}")
+            yield part, lo, hi
+
+
+# ops whose CPU code always calls BLAS: matmul and the convolutions (graphc.codegen.emit_conv)
+CONV_OPS = ("conv2d", "conv2d_backprop_input", "conv2d_backprop_filter")
+BLAS_OPS = ("matmul", *CONV_OPS)
 
 
 def calls_blas(node: Node) -> bool:

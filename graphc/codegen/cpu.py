@@ -31,6 +31,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 
 from graphc.codegen.context import (
+    BLAS_CALLS,
     FASTMATH,
     HOST_CALLS,
     Context,
@@ -106,7 +107,10 @@ def generate(program: Program) -> tuple[str, dict[str, str]]:
     body = "\n".join(ctx.src.lines)
     fast = [name for name in FASTMATH if f"{name}(" in body]
     host_calls = sorted(name for name in HOST_CALLS if f"{name}(" in body)
-    _prelude(out, program.title, ctx.parallel, host_calls, fast)
+    blas = [name for name in BLAS_CALLS if f"{name}(" in body]
+    if ctx.threaded:  # the backend runs the step inside it (graphc.blas)
+        blas.append("one_thread")
+    _prelude(out, program.title, ctx.parallel, host_calls, fast + blas)
     out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
     _signature(out, groups)
     with out.indent():
@@ -189,21 +193,27 @@ def headline(node: Node) -> str:
     return "\n".join(_wrapped(head, 92))
 
 
+# the names a step may import from graphc's modules that import nothing else of graphc
+MODULE_NAMES = {"blas": (*BLAS_CALLS, "one_thread"), "fastmath": FASTMATH}
+
+
 def _prelude(
-    out: Source, title: str, parallel: bool, host_calls: list[str], fast: list[str]
+    out: Source, title: str, parallel: bool, host_calls: list[str], imported: list[str]
 ) -> None:
-    """The module header, imports (graphc.fastmath's functions the step calls, the Python
-    functions it calls from objmode blocks) and the `_store` helper."""
+    """The module header, imports (graphc.blas's and graphc.fastmath's functions the step
+    calls, the Python functions it calls from objmode blocks) and the `_store` helper."""
     out(HEADER.format(title=title).rstrip())
     out("import math")
     out()
     out("import numpy as np")
     names = ["njit", *(["objmode"] if host_calls else []), *(["prange"] if parallel else [])]
     out(f"from numba import {', '.join(names)}")
-    if host_calls or fast:
+    if host_calls or imported:
         out()
-    if fast:
-        out(f"from graphc.fastmath import {', '.join(fast)}")
+    for module in ("blas", "fastmath"):
+        names = [name for name in imported if name in MODULE_NAMES[module]]
+        if names:
+            out(f"from graphc.{module} import {', '.join(names)}")
     for name in host_calls:
         out(HOST_CALLS[name])
     out()

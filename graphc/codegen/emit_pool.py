@@ -55,15 +55,23 @@ def _start(index: str, stride: int, pad: str) -> str:
 
 
 @contextmanager
-def _windows(ctx: Context, node: Node, image: Node) -> Iterator[tuple[list[str], Span]]:
+def _windows(
+    ctx: Context, node: Node, image: Node, per_image: Callable[[], object] = lambda: None
+) -> Iterator[tuple[list[str], Span]]:
     """Loops over the windows (batch, out row, out col) of `node` over `image`; yields the
-    output index (batch, row, col) and the window's real part."""
+    output index (batch, row, col) and the window's real part. `per_image` emits what each
+    image's loop needs of its own (scratch arrays) before its windows. In a threaded
+    program (graphc.codegen.context) the images are a prange: each writes only its own."""
     (oh, ow), (ph, pw), (h, w) = _window_geometry(ctx, node, image)
-    with ctx.loops([ctx.dims(image)[0]]) as (b,), ctx.loops([oh]) as (i,):
-        top, bottom = _span(ctx, node, 0, i, ph, h)
-        with ctx.loops([ow]) as (j,):
-            left, right = _span(ctx, node, 1, j, pw, w)
-            yield [b, i, j], (top, bottom, left, right)
+    with ctx.loops([ctx.dims(image)[0]], parallel=ctx.threaded) as (b,):
+        if ctx.threaded:
+            ctx.parallel = True
+        per_image()
+        with ctx.loops([oh]) as (i,):
+            top, bottom = _span(ctx, node, 0, i, ph, h)
+            with ctx.loops([ow]) as (j,):
+                left, right = _span(ctx, node, 1, j, pw, w)
+                yield [b, i, j], (top, bottom, left, right)
 
 
 @contextmanager
@@ -121,11 +129,9 @@ def _pooled_dims(ctx: Context, node: Node, image: Node) -> list[str]:
     return [dims[0], oh, ow, dims[3]]
 
 
-def _scratch(ctx: Context, node: Node, what: str, length: str, dtype: str) -> str:
-    """A per-channel array the loops of `node` reuse for every window."""
-    name = ctx.names.fresh(f"{node.op_name}_{what}")
+def _scratch(ctx: Context, name: str, length: str, dtype: str) -> None:
+    """A per-channel array the loops over one image's windows reuse for every window."""
     ctx.src(f"{name} = np.empty({length}, {dtype})")
-    return name
 
 
 @emitter("max_pool")
@@ -142,10 +148,14 @@ def _scan_positions(ctx: Context, node: Node, x: Node) -> Iterator[tuple[list[st
     """For each window of x: its output index and, per channel, the scratch arrays of its
     first maximum's row and col (the caller loops over channels)."""
     channels = ctx.dims(x)[3]
-    best = _scratch(ctx, node, "best", channels, np_dtype(x.dtype))
-    rows = _scratch(ctx, node, "rows", channels, "np.int64")
-    cols = _scratch(ctx, node, "cols", channels, "np.int64")
-    with _windows(ctx, node, x) as at:
+    best, rows, cols = (ctx.names.fresh(f"{node.op_name}_{w}") for w in ("best", "rows", "cols"))
+
+    def scratch() -> None:
+        _scratch(ctx, best, channels, np_dtype(x.dtype))
+        _scratch(ctx, rows, channels, "np.int64")
+        _scratch(ctx, cols, channels, "np.int64")
+
+    with _windows(ctx, node, x, scratch) as at:
         _scan_max(ctx, node, x, at, lambda ch: f"{best}[{ch}]", (rows, cols))
         yield at[0], rows, cols
 
@@ -191,9 +201,10 @@ def _avg_pool(ctx: Context, node: Node) -> None:
     x = node.inputs[0]
     channels = [ctx.dims(x)[3]]
     wide = np_dtype(SUM.accumulator(node.dtype))
-    total = _scratch(ctx, node, "total", channels[0], wide)
+    total = ctx.names.fresh(f"{node.op_name}_total")
     out = ctx.empty(node, _pooled_dims(ctx, node, x))
-    with _windows(ctx, node, x) as ((b, i, j), span):
+    per_image = lambda: _scratch(ctx, total, channels[0], wide)  # noqa: E731
+    with _windows(ctx, node, x, per_image) as ((b, i, j), span):
         with ctx.loops(channels) as (ch,):
             ctx.src(f"{total}[{ch}] = 0")
         with _elements(ctx, span) as (row, col), ctx.loops(channels) as (ch,):
