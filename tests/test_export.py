@@ -197,3 +197,40 @@ def test_the_export_command(tmp_path):
     missing = [sys.executable, "-m", "graphc", "export", f"{script}:nothing", "x"]
     done = subprocess.run(missing, capture_output=True, text=True)
     assert done.returncode == 1 and "defines no 'nothing'" in done.stderr
+
+
+def test_a_threaded_cnn_step_ships_graphc_blas_and_continues_exactly(tmp_path):
+    """A step that convolves splits its work between threads (graphc.codegen.context):
+    the package carries graphc.blas and runs the step inside its one_thread()."""
+    rng = np.random.default_rng(4)
+    xs = rng.standard_normal((5, 6, 6, 2)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 6, 6, 2], name="x")
+        w = tf.Variable(rng.standard_normal((3, 3, 2, 4)).astype(np.float32) / 3)
+        h = tf.nn.max_pool(tf.nn.relu(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME")), *POOL)
+        v = tf.Variable(rng.standard_normal((36, 3)).astype(np.float32) / 6)
+        loss = tf.reduce_mean(tf.square(tf.matmul(tf.reshape(h, [-1, 36]), v)))
+        train = tf.train.AdamOptimizer(0.01).minimize(loss)
+        init = tf.global_variables_initializer()
+    with tf.Session(graph=graph) as sess:
+        sess.run(init)
+        step = sess.make_callable([loss, train], [x])
+        step(xs)
+        path = step.export(tmp_path / "cnn_step")
+        want = [float(step(xs)[0]) for _ in range(3)]
+    assert (path / "blas.py").exists()
+    assert "from .blas import" in (path / "_step.py").read_text()
+    out, _ = _run_alone(
+        path.parent,
+        f"""
+        import cnn_step
+        step = cnn_step.load()
+        xs = np.array({xs.tolist()}, np.float32)
+        print(repr([float(step(xs)[0]) for _ in range(3)]))
+        """,
+    )
+    assert eval(out.splitlines()[0]) == want
+
+
+POOL = ([1, 2, 2, 1], [1, 2, 2, 1], "SAME")
