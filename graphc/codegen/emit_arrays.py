@@ -59,12 +59,17 @@ GEMMS = {"float32": "gemm32", "float64": "gemm64"}
 SPLIT_COLUMNS = 512
 
 
+def _by_columns(rows: int | None, cols: int | None) -> bool:
+    """Whether a threaded product of this static shape splits its columns."""
+    return cols is not None and cols >= SPLIT_COLUMNS and (rows is None or cols >= rows)
+
+
 def _split_matmul(ctx: Context, node: Node, dims: list[str]) -> None:
     """A 2-D matmul in a threaded program: each thread's BLAS call writes one block of
     rows or of columns of the product (graphc.blas.gemm on strided views, no copies)."""
     (a, b), rows, cols = node.inputs, node.type.shape[0], node.type.shape[1]
     ta, tb = node.attrs["transpose_a"], node.attrs["transpose_b"]
-    by_columns = cols is not None and cols >= SPLIT_COLUMNS and (rows is None or cols >= rows)
+    by_columns = _by_columns(rows, cols)
     name = ctx.empty(node, dims)
     size = dims[1] if by_columns else dims[0]
     parts = ctx.parts(size)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 from graphc.codegen.context import Context, literal, np_dtype
 from graphc.codegen.emit_arrays import _window_geometry
-from graphc.codegen.emitters import emitter, zeros_array
+from graphc.codegen.emitters import emitter
 from graphc.ir import Node
 from graphc.ops.reduce import MAX, SUM
 from graphc.types import DType
@@ -56,17 +56,17 @@ def _start(index: str, stride: int, pad: str) -> str:
 
 @contextmanager
 def _windows(
-    ctx: Context, node: Node, image: Node, per_image: Callable[[], object] = lambda: None
+    ctx: Context, node: Node, image: Node, per_image: Callable[[str], object] = lambda b: None
 ) -> Iterator[tuple[list[str], Span]]:
     """Loops over the windows (batch, out row, out col) of `node` over `image`; yields the
-    output index (batch, row, col) and the window's real part. `per_image` emits what each
-    image's loop needs of its own (scratch arrays) before its windows. In a threaded
+    output index (batch, row, col) and the window's real part. `per_image(b)` emits what
+    image b's loop needs of its own (scratch arrays, zeroing) before its windows. In a threaded
     program (graphc.codegen.context) the images are a prange: each writes only its own."""
     (oh, ow), (ph, pw), (h, w) = _window_geometry(ctx, node, image)
     with ctx.loops([ctx.dims(image)[0]], parallel=ctx.threaded) as (b,):
         if ctx.threaded:
             ctx.parallel = True
-        per_image()
+        per_image(b)
         with ctx.loops([oh]) as (i,):
             top, bottom = _span(ctx, node, 0, i, ph, h)
             with ctx.loops([ow]) as (j,):
@@ -144,13 +144,18 @@ def _max_pool(ctx: Context, node: Node) -> None:
 
 
 @contextmanager
-def _scan_positions(ctx: Context, node: Node, x: Node) -> Iterator[tuple[list[str], str, str]]:
+def _scan_positions(
+    ctx: Context, node: Node, x: Node, zeroed: str | None = None
+) -> Iterator[tuple[list[str], str, str]]:
     """For each window of x: its output index and, per channel, the scratch arrays of its
-    first maximum's row and col (the caller loops over channels)."""
+    first maximum's row and col (the caller loops over channels). `zeroed`: an array of
+    x's shape each image's loop sets to zero first (in its own thread, while cached)."""
     channels = ctx.dims(x)[3]
     best, rows, cols = (ctx.names.fresh(f"{node.op_name}_{w}") for w in ("best", "rows", "cols"))
 
-    def scratch() -> None:
+    def scratch(b: str) -> None:
+        if zeroed is not None:
+            ctx.src(f"{zeroed}[{b}] = 0")
         _scratch(ctx, best, channels, np_dtype(x.dtype))
         _scratch(ctx, rows, channels, "np.int64")
         _scratch(ctx, cols, channels, "np.int64")
@@ -164,9 +169,9 @@ def _scan_positions(ctx: Context, node: Node, x: Node) -> Iterator[tuple[list[st
 def _max_pool_grad(ctx: Context, node: Node) -> None:
     """Each window's g added at its first maximum (windows may overlap)."""
     x, g = node.inputs
-    out = zeros_array(ctx, node, ctx.dims(x))
+    out = ctx.empty(node, ctx.dims(x))
     with (
-        _scan_positions(ctx, node, x) as ((b, i, j), rows, cols),
+        _scan_positions(ctx, node, x, zeroed=out) as ((b, i, j), rows, cols),
         ctx.loops([ctx.dims(x)[3]]) as (ch,),
     ):
         at = f"{b}, {rows}[{ch}], {cols}[{ch}], {ch}"
@@ -203,7 +208,7 @@ def _avg_pool(ctx: Context, node: Node) -> None:
     wide = np_dtype(SUM.accumulator(node.dtype))
     total = ctx.names.fresh(f"{node.op_name}_total")
     out = ctx.empty(node, _pooled_dims(ctx, node, x))
-    per_image = lambda: _scratch(ctx, total, channels[0], wide)  # noqa: E731
+    per_image = lambda b: _scratch(ctx, total, channels[0], wide)  # noqa: E731
     with _windows(ctx, node, x, per_image) as ((b, i, j), span):
         with ctx.loops(channels) as (ch,):
             ctx.src(f"{total}[{ch}] = 0")
@@ -219,9 +224,10 @@ def _avg_pool(ctx: Context, node: Node) -> None:
 def _avg_pool_grad(ctx: Context, node: Node) -> None:
     """Each window's g / count added at each of its real positions."""
     g, like = node.inputs
-    out = zeros_array(ctx, node, ctx.dims(like))
+    out = ctx.empty(node, ctx.dims(like))
     channels = [ctx.dims(like)[3]]
-    with _windows(ctx, node, like) as ((b, i, j), span):
+    zero = lambda b: ctx.src(f"{out}[{b}] = 0")  # noqa: E731
+    with _windows(ctx, node, like, zero) as ((b, i, j), span):
         count = _count(ctx, node, span, np_dtype(node.dtype))
         with _elements(ctx, span) as (row, col), ctx.loops(channels) as (ch,):
             ctx.src(f"{out}[{b}, {row}, {col}, {ch}] += {ctx[g]}[{b}, {i}, {j}, {ch}] / {count}")
