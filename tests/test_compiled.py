@@ -152,7 +152,7 @@ def test_large_kernels_run_in_parallel_and_agree(cache):
         step = sess.make_callable([z, gx, gy], [x, y])
         got = step(feeds[x], feeds[y])
         small = step(feeds[x][:10], feeds[y][:10])  # below the threshold: the serial loop
-    assert "prange(" in step.source and "parallel=True" in step.source
+    assert "prange(" in step.source and 'parallel={"prange": True' in step.source
     with tf.Session(target="numpy") as ref:
         want = ref.run([z, gx, gy], feeds)
     for g, w, s in zip(got, want, small, strict=True):

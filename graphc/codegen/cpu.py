@@ -51,6 +51,15 @@ from graphc.schedule import Branch, Item
 
 HEADER = "# graphc generated: {title} (do not edit)\n"
 JIT = 'njit(cache=True, error_model="numpy", nogil=True)'
+# A step with prange loops: Numba parallelizes those alone. Its other rewrites (NumPy calls
+# and allocations as parallel loops, loop fusion) found nothing to gain in our loops and
+# added 5 of W4's 26 s of compile.
+PARALLEL = "".join(
+    (
+        '{"prange": True, "numpy": False, "fusion": False, "comprehension": False, ',
+        '"reduction": False, "setitem": False, "stencil": False, "inplace_binop": False}',
+    )
+)
 
 
 Emitter = Callable[[Context, Node], None]
@@ -111,7 +120,7 @@ def generate(program: Program) -> tuple[str, dict[str, str]]:
     if ctx.threaded:  # the backend runs the step inside it (graphc.blas)
         blas.append("one_thread")
     _prelude(out, program.title, ctx.parallel, host_calls, fast + blas)
-    out(f"@{JIT[:-1]}, parallel=True)" if ctx.parallel else f"@{JIT}")
+    out(f"@{JIT[:-1]}, parallel={PARALLEL})" if ctx.parallel else f"@{JIT}")
     _signature(out, groups)
     with out.indent():
         _docstring(out, program)

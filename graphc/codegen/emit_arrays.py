@@ -39,7 +39,7 @@ def _matmul(ctx: Context, node: Node) -> None:
         # for 0.3 s more compile (each operand layout is one more np.dot specialization).
         a_dims, b_dims = ctx.dims(a), ctx.dims(b)
         dims = [a_dims[1 if ta else 0], b_dims[0 if tb else 1]]
-        if ctx.threaded and node.dtype.name in GEMMS:
+        if ctx.threaded and node.dtype.name in GEMMS and _large(node):
             _split_matmul(ctx, node, dims)
             return
         left = f"{ctx[a]}.T" if ta else ctx[a]
@@ -57,6 +57,17 @@ GEMMS = {"float32": "gemm32", "float64": "gemm64"}
 # fewer than rows): W4's dense layer (64 x 3136 @ 3136 x 1024) ran faster as two halves of
 # 512 columns than of 32 rows. Otherwise it splits the rows.
 SPLIT_COLUMNS = 512
+# Products whose known sizes multiply to fewer (W4's 1024 -> 10 layer) run unsplit: BLAS on
+# one thread takes a few microseconds for them.
+SPLIT_MIN = 1 << 17
+
+
+def _large(node: Node) -> bool:
+    """Whether a product's known sizes (rows, columns and summed) make it worth splitting:
+    each split is a prange, about 0.4 s more compile."""
+    (a, _), ta = node.inputs, node.attrs["transpose_a"]
+    known = [*node.type.shape, a.type.shape[0 if ta else 1]]
+    return math.prod(d for d in known if d is not None) >= SPLIT_MIN
 
 
 def _by_columns(rows: int | None, cols: int | None) -> bool:
