@@ -10,12 +10,13 @@ calls (SciPy's `cython_blas`: the library NumPy-based code already loads) direct
 Invariants:
 - `gemm32(a, b, c, trans_a, trans_b, beta)` sets `c = op(a) @ op(b) + beta * c`, where
   op transposes when asked; every matrix is 2-D with elements adjacent along its last
-  axis (any row stride at least its width), as NumPy's row-major views are. The shapes
-  are checked by the caller (the code generator), not here.
+  axis (any row stride at least its width), as NumPy's row-major views are. Shapes that
+  make no product, or other layouts, raise ValueError before BLAS reads anything.
 - `one_thread()` sets that library's thread count to 1 for the `with` block and restores
   it after, also when the block raises. Where the library is not OpenBLAS (or its thread
-  count cannot be set) `threads_settable()` is False and the compiled step keeps its
-  products unsplit (graphc.codegen).
+  count cannot be set) `threads_settable()` is False and `one_thread()` does nothing: a
+  threaded step still computes the same, only slower (BLAS's threads and Numba's then
+  share the cores).
 
 The compiled step imports this module (`from graphc.blas import gemm32`), and an exported
 step ships it as it is: it imports nothing from graphc.
@@ -47,6 +48,12 @@ def _capsule_address(name: str) -> int:
     return int(api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule)))
 
 
+@njit(cache=True, nogil=True)
+def _adjacent(x, size):  # type: ignore[no-untyped-def]
+    """Whether BLAS can read matrix x by rows: adjacent elements, rows forward (or empty)."""
+    return x.size == 0 or ((x.shape[1] <= 1 or x.strides[1] == size) and x.strides[0] >= 0)
+
+
 def _gemm(dtype):  # type: ignore[no-untyped-def]
     """The njit function computing op(a) @ op(b) + beta * c into c, for `dtype`."""
     scalar = types.float32 if dtype == np.float32 else types.float64
@@ -76,6 +83,13 @@ def _gemm(dtype):  # type: ignore[no-untyped-def]
         # same memory: a row-major matrix read as column-major is its transpose
         m, n = c.shape
         k = a.shape[0] if trans_a else a.shape[1]
+        rows_a = a.shape[1] if trans_a else a.shape[0]
+        rows_b, cols_b = (b.shape[1], b.shape[0]) if trans_b else (b.shape[0], b.shape[1])
+        if rows_a != m or cols_b != n or rows_b != k:
+            raise ValueError("gemm: the shapes of a, b and c do not make a product")
+        size = a.itemsize
+        if not (_adjacent(a, size) and _adjacent(b, size) and _adjacent(c, size)):
+            raise ValueError("gemm: a matrix's rows are not of adjacent elements")
         if m == 0 or n == 0:
             return
         if k == 0:  # no product: BLAS would leave c as beta * c
@@ -83,7 +97,6 @@ def _gemm(dtype):  # type: ignore[no-untyped-def]
                 for j in range(n):
                     c[i, j] = c[i, j] * beta if beta != 0 else 0
             return
-        size = a.itemsize
         factors = np.empty(2, dtype)
         factors[0] = 1
         factors[1] = beta

@@ -94,17 +94,14 @@ def test_threads_are_settable_where_scipy_links_openblas():
 
 # ---- a threaded program against the reference executor ----------------------------------------
 POOLS = [  # (ksize, strides, padding)
-    ((2, 2), (2, 2), "SAME"),
     ((3, 3), (2, 2), "SAME"),
     ((3, 2), (1, 2), "VALID"),
 ]
 MATMULS = [  # (rows unknown (the batch) or a count, columns, transpose_a, transpose_b)
-    (None, SPLIT_COLUMNS + 88, False, False),  # columns split
-    (None, SPLIT_COLUMNS + 88, False, True),
+    (None, SPLIT_COLUMNS + 88, False, True),  # columns split
     (None, 300, False, False),  # rows split
-    (None, 300, False, True),
     (SPLIT_COLUMNS + 40, 300, True, False),  # rows split of a transposed operand
-    (SPLIT_COLUMNS + 40, SPLIT_COLUMNS + 88, True, True),
+    (SPLIT_COLUMNS + 40, SPLIT_COLUMNS + 88, True, True),  # columns split, both transposed
     (None, 6, False, False),  # too small to split: np.dot
 ]
 CHANNELS = 16  # the convolution's: the products' inner size is 7 * 6 * CHANNELS
@@ -184,3 +181,16 @@ def test_a_threaded_step_splits_products_and_pools_between_threads(threaded):
     assert "[:, lo" in source  # a columns split
     assert source.count("for part") >= len(MATMULS) - 1
     assert "np.dot(" in source  # the small product, and the convolution's tiles
+
+
+def test_gemm_refuses_shapes_that_make_no_product_and_other_layouts():
+    a, b = np.ones((3, 4), np.float32), np.ones((4, 2), np.float32)
+    with pytest.raises(ValueError, match="shapes"):
+        blas.gemm32(a, b, np.empty((3, 3), np.float32), False, False, 0.0)
+    with pytest.raises(ValueError, match="shapes"):
+        blas.gemm32(a, b, np.empty((3, 2), np.float32), True, False, 0.0)
+    with pytest.raises(ValueError, match="adjacent"):  # a column-major view
+        blas.gemm32(np.ones((4, 3), np.float32).T, b, np.empty((3, 2), np.float32), False, False, 0)
+    c = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match="adjacent"):  # every other column
+        blas.gemm32(a, b, c[:, ::2], False, False, 0.0)

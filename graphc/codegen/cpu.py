@@ -54,11 +54,9 @@ JIT = 'njit(cache=True, error_model="numpy", nogil=True)'
 # A step with prange loops: Numba parallelizes those alone. Its other rewrites (NumPy calls
 # and allocations as parallel loops, loop fusion) found nothing to gain in our loops and
 # added 5 of W4's 26 s of compile.
-PARALLEL = "".join(
-    (
-        '{"prange": True, "numpy": False, "fusion": False, "comprehension": False, ',
-        '"reduction": False, "setitem": False, "stencil": False, "inplace_binop": False}',
-    )
+PARALLEL = (
+    '{"prange": True, "numpy": False, "fusion": False, "comprehension": False, '
+    '"reduction": False, "setitem": False, "stencil": False, "inplace_binop": False}'
 )
 
 
