@@ -23,7 +23,7 @@ GEOMETRIES = [
     ("1x1-s1", [None, 3, 4, 3], (2, 3, 4, 3), (1, 1, 3, 2), 1, "SAME"),
     ("1x1-s2", [None, 5, 5, 2], (1, 5, 5, 2), (1, 1, 2, 2), 2, "SAME"),
     ("3x3-s2-unknown-hw", [None, None, None, 2], (2, 6, 7, 2), (3, 3, 2, 3), 2, "SAME"),
-    # 1024 positions an image: tiles of two images, the last one partial
+    # 1024 positions an image: tiles of one image, in blocks of 2 and 3 images (2 threads)
     ("3x3-tiles", [None, 32, 32, 1], (5, 32, 32, 1), (3, 3, 1, 2), 1, "SAME"),
 ]
 IDS = [g[0] for g in GEOMETRIES]
@@ -127,7 +127,7 @@ def test_the_compiled_code_works_through_tiles_without_a_batch_of_patches(geomet
     source = geometries[1]["source"]
     assert "ExtractImagePatches" not in source and "PatchesToImage" not in source
     assert "# images per tile" in source  # computed where the window counts are unknown
-    assert TILE_ROWS // (32 * 32) == 2  # the tiles geometry crosses tile boundaries
+    assert TILE_ROWS // (32 * 32) < 2  # the tiles geometry's blocks hold several tiles
 
 
 def test_a_cnn_trains_to_the_same_losses_compiled_and_on_the_reference(tmp_path):

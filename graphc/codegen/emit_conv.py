@@ -1,22 +1,21 @@
 """CPU emitters of the convolution ops (graphc.ops.conv): Conv2D and its two gradients.
 
-Each works through tiles of images: the patches of a tile (about `TILE_ROWS` output
-positions, a few MiB that stay in the cache) are written to a scratch buffer and
-multiplied with the filters by BLAS (`np.dot` into a view of the output), and the input
+The batch is split into one contiguous block of images per thread (a prange; a program
+that convolves is threaded, graphc.codegen.context), and each block is worked through in
+tiles of images: the patches of a tile (about `TILE_ROWS` output positions, a few MiB
+that stay in the cache) are written to the block's scratch buffer and multiplied with
+the filters by BLAS on that thread (`np.dot` into a view of the output), and the input
 gradient's patches are added back into the image tile by tile. So no patches tensor of
-the whole batch is ever made (for W4's second layer that is 40 MB written and read
-back per use), and each product is one GEMM of a few thousand rows. A 1x1 filter at
-stride 1 needs no patches: the image itself is the matrix.
-
-In a threaded program (graphc.codegen.context: one that convolves) the batch is split
-into one contiguous block of images per thread, each with its own scratch buffer, and
-each block is worked through in tiles by one BLAS thread: the filter gradient keeps one
-partial sum per block (accumulated by BLAS, then added in block order).
+the whole batch is ever made (for W4's second layer that is 40 MB written and read back
+per use), and each product is one GEMM of several hundred rows. The filter gradient keeps
+one sum per block, which BLAS accumulates tile by tile (graphc.blas.gemm), then adds the
+blocks' sums in order. A 1x1 filter at stride 1 needs no patches: the image itself is
+the matrix.
 
 Invariants: every tile writes only its own images' rows of the output; the filter
-gradient adds its tiles' products in order, so its result depends on the number of
-threads only through the blocks' partial sums; scratch buffers are allocated once per
-op, before the tile loop; patches outside the image are zeros, as TF's SAME padding.
+gradient's result depends on the number of threads only through the blocks' partial
+sums; scratch buffers are allocated once per op, before the prange; patches outside the
+image are zeros, as TF's SAME padding.
 """
 
 from __future__ import annotations
@@ -30,12 +29,10 @@ from graphc.codegen.emitters import emitter, zeros_array
 from graphc.ir import Node
 
 # Output positions (rows of the patch matrix) per tile: measured on W4's 14x14x32 -> 64
-# layer, tiles of 1, 2, 4, 8 and 16 images (196 rows each) took 16.4, 15.3, 14.8, 14.4
-# and 16.9 ms for forward and both gradients; the whole batch at once 19.5 ms.
-TILE_ROWS = 2048
-# The same in a threaded program, where each thread works through half the batch: tiles of
-# 2, 4, 8 and 16 images of that layer (forward only) took 3.9, 3.8, 3.9 and 4.5 ms.
-TILE_ROWS_THREADED = 800
+# layer with each of 2 threads working through half the batch, tiles of 2, 4, 8 and 16
+# images (196 rows each) took 3.9, 3.8, 3.9 and 4.5 ms (forward only); 400, 800 and 1600
+# rows for the whole step, 21.9, 21.6 and 22.5 ms.
+TILE_ROWS = 800
 
 
 def _direct(node: Node, ksize: tuple[int, int]) -> bool:
@@ -61,17 +58,16 @@ class _Geometry:
 
 def _tile_size(ctx: Context, node: Node, g: _Geometry) -> str:
     """Images per tile (a literal when the window counts are)."""
-    rows = TILE_ROWS_THREADED if ctx.threaded else TILE_ROWS
     if g.static:
-        return str(max(rows // (int(g.oh) * int(g.ow)), 1))
+        return str(max(TILE_ROWS // (int(g.oh) * int(g.ow)), 1))
     name = ctx.names.fresh(f"{node.op_name}_tile")
-    ctx.src(f"{name} = max({rows} // ({g.oh} * {g.ow}), 1)  # images per tile")
+    ctx.src(f"{name} = max({TILE_ROWS} // ({g.oh} * {g.ow}), 1)  # images per tile")
     return name
 
 
 class _Tile:
-    """One tile of images inside the loops `_tiles` writes: its block (the thread's part,
-    "0" when unsplit), first image and image count."""
+    """One tile of images inside the loops `_tiles` writes: its block (the thread's
+    part), first image and image count."""
 
     def __init__(self, part: str, start: str, count: str) -> None:
         self.part, self.start, self.count = part, start, count
@@ -82,15 +78,9 @@ class _Tile:
 
 
 @contextmanager
-def _tiles(ctx: Context, g: _Geometry, tile: str, parts: str | None) -> Iterator[_Tile]:
-    """The loop over tiles of images: in a threaded program (`parts` given) inside a
-    prange over blocks of the batch, one block per thread."""
+def _tiles(ctx: Context, g: _Geometry, tile: str, parts: str) -> Iterator[_Tile]:
+    """The loop over tiles of images, inside a prange over `parts` blocks of the batch."""
     start, count = ctx.names.fresh("t0"), ctx.names.fresh("m")
-    if parts is None:
-        with ctx.src.indent(f"for {start} in range(0, {g.n}, {tile}):"):
-            ctx.src(f"{count} = min({tile}, {g.n} - {start})")
-            yield _Tile("0", start, count)
-        return
     with (
         ctx.split(parts, g.n) as (part, lo, hi),
         ctx.src.indent(f"for {start} in range({lo}, {hi}, {tile}):"),
@@ -99,19 +89,17 @@ def _tiles(ctx: Context, g: _Geometry, tile: str, parts: str | None) -> Iterator
         yield _Tile(part, start, count)
 
 
-def _parts(ctx: Context, g: _Geometry) -> str | None:
-    """The number of blocks the batch is split into (threaded programs only)."""
-    return ctx.parts(g.n) if ctx.threaded else None
-
-
-def _scratch(ctx: Context, node: Node, stem: str, parts: str | None, dims: list[str]) -> str:
+def _scratch(
+    ctx: Context, node: Node, stem: str, parts: str, dims: list[str], zeros: bool = False
+) -> str:
     """Emits a scratch buffer of `dims` for each block; returns its name."""
     buffer = ctx.names.fresh(f"{node.op_name}_{stem}")
-    ctx.src(f"{buffer} = np.empty(({parts or 1}, {', '.join(dims)}), {np_dtype(node.dtype)})")
+    made = "np.zeros" if zeros else "np.empty"
+    ctx.src(f"{buffer} = {made}(({parts}, {', '.join(dims)}), {np_dtype(node.dtype)})")
     return buffer
 
 
-def _patches_buffer(ctx: Context, node: Node, g: _Geometry, tile: str, parts: str | None) -> str:
+def _patches_buffer(ctx: Context, node: Node, g: _Geometry, tile: str, parts: str) -> str:
     """Emits the scratch buffers of one tile's patches; returns their name."""
     dims = [f"min({tile}, {g.n})", g.oh, g.ow, str(g.ksize[0]), str(g.ksize[1]), g.cin]
     return _scratch(ctx, node, "patches", parts, dims)
@@ -158,7 +146,7 @@ def _conv2d(ctx: Context, node: Node) -> None:
         rows = g.rows(g.n)
         ctx.src(f"np.dot({_matrix(ctx[x], rows, g.cin)}, {filters}, {_matrix(name, rows, g.cout)})")
         return
-    tile, parts = _tile_size(ctx, node, g), _parts(ctx, g)
+    tile, parts = _tile_size(ctx, node, g), ctx.parts(g.n)
     buffer = _patches_buffer(ctx, node, g, tile, parts)
     with _tiles(ctx, g, tile, parts) as t:
         patches = t.scratch(buffer)
@@ -182,7 +170,7 @@ def _conv2d_backprop_input(ctx: Context, node: Node) -> None:
         return
     name = zeros_array(ctx, node, ctx.dims(like))
     ctx.checks.shaped(name, ctx.dims(like))
-    tile, parts = _tile_size(ctx, node, g), _parts(ctx, g)
+    tile, parts = _tile_size(ctx, node, g), ctx.parts(g.n)
     buffer = _patches_buffer(ctx, node, g, tile, parts)
     with _tiles(ctx, g, tile, parts) as t:
         patches = t.scratch(buffer)
@@ -206,18 +194,16 @@ def _conv2d_backprop_filter(ctx: Context, node: Node) -> None:
     g = _Geometry(ctx, node, x, shape)
     _check_windows(ctx, node, dy, g)
     dims = [str(d) for d in shape]
+    name = ctx.empty(node, dims)
     if _direct(node, g.ksize):
-        name = ctx.empty(node, dims)
         rows = g.rows(g.n)
         images = f"{_matrix(ctx[x], rows, g.cin)}.T"
         ctx.src(f"np.dot({images}, {_matrix(ctx[dy], rows, g.cout)}, {_matrix(name, g.k, g.cout)})")
         return
-    name = ctx.empty(node, dims)
-    tile, parts = _tile_size(ctx, node, g), _parts(ctx, g)
+    tile, parts = _tile_size(ctx, node, g), ctx.parts(g.n)
     # each block's sum of its tiles' products, transposed (dy' @ patches: BLAS ran W4's
     # second layer 20% faster so than as patches' @ dy)
-    sums = ctx.names.fresh(f"{node.op_name}_sums")
-    ctx.src(f"{sums} = np.zeros(({parts or 1}, {g.cout}, {g.k}), {np_dtype(node.dtype)})")
+    sums = _scratch(ctx, node, "sums", parts, [g.cout, g.k], zeros=True)
     buffer = _patches_buffer(ctx, node, g, tile, parts)
     with _tiles(ctx, g, tile, parts) as t:
         patches = t.scratch(buffer)
@@ -230,7 +216,6 @@ def _conv2d_backprop_filter(ctx: Context, node: Node) -> None:
     ctx.src(f"{total} = {_matrix(name, g.k, g.cout)}")
     with ctx.loops([g.k, g.cout]) as (k, c):
         ctx.src(f"{total}[{k}, {c}] = {sums}[0, {c}, {k}]")
-        if parts is not None:
-            p = ctx.names.fresh("p")
-            with ctx.src.indent(f"for {p} in range(1, {parts}):"):
-                ctx.src(f"{total}[{k}, {c}] += {sums}[{p}, {c}, {k}]")
+        p = ctx.names.fresh("p")
+        with ctx.src.indent(f"for {p} in range(1, {parts}):"):
+            ctx.src(f"{total}[{k}, {c}] += {sums}[{p}, {c}, {k}]")
