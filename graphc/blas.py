@@ -168,7 +168,10 @@ def threads_settable() -> bool:
 def one_thread() -> Iterator[None]:
     """BLAS runs on the calling thread inside the block: a step whose own threads split
     the products (one product per thread) must not have BLAS start threads of its own,
-    which would spin on the same cores."""
+    which would spin on the same cores. The count is the library's, not the thread's:
+    SciPy calls made meanwhile from other Python threads run on one thread too, and of two
+    threaded steps run at once from two Python threads, the first to finish restores the
+    count while the other runs (which then only runs slower)."""
     if _THREADS is None:
         yield
         return
