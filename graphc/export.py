@@ -71,6 +71,8 @@ import numpy as np
 from . import _step
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+# a step that splits its products between threads runs inside blas.one_thread
+_ONE_THREAD = getattr(_step, "one_thread", contextlib.nullcontext)
 
 
 def load(variables=None):
@@ -107,7 +109,7 @@ class Step:
             raise TypeError(f"expected {{len(feeds)}} feed values, got {{len(values)}}")
         args = [_feed(f, v) for f, v in zip(feeds, values)]
         try:
-            with getattr(_step, "one_thread", contextlib.nullcontext)():
+            with _ONE_THREAD():
                 out = _step.step(*args, *self._tail)
         except ValueError as exc:  # a run-time check: its message template, then values
             site = self.spec["checks"].get(exc.args[0]) if exc.args else None

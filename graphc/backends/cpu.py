@@ -22,7 +22,6 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +120,8 @@ class CpuExecutable(Executable):
             _show(self)
         self._module = modules.load(self.source, self._cache_dir)
         self._fn = self._module.step
+        # graphc.blas.one_thread, which a threaded step runs inside (None: any other step)
+        self._one_thread = getattr(self._module, "one_thread", None)
         self._tail: tuple | None = None
         self._tail_version = -1
         self.compile_seconds: float | None = None
@@ -143,6 +144,16 @@ class CpuExecutable(Executable):
         array = convert_feed(node, value)
         return np.ascontiguousarray(array) if array.ndim else array[()]
 
+    def _call(self, arrays: list[Any]) -> Any:
+        """The compiled step's results for the feed `arrays` and the variables' state."""
+        if self._ran:
+            return self._fn(*arrays, *self._tail)
+        with warnings.catch_warnings():  # Numba compiles a print op's objmode block now
+            warnings.filterwarnings("ignore", _OBJMODE)
+            out = self._fn(*arrays, *self._tail)
+        self._ran = True
+        return out
+
     def run_flat(self, arrays: list[Any]) -> list[Any]:
         if self._fast_start and self.compile_seconds is None:
             interpreted = self._interpreted(arrays)
@@ -156,15 +167,11 @@ class CpuExecutable(Executable):
         try:
             if self.compile_seconds is None:  # compiled for the types of these arguments
                 self._compile(self._signature(arrays))
-            # a threaded step (graphc.codegen.context) keeps BLAS on each of its threads
-            with getattr(self._module, "one_thread", nullcontext)():
-                if self._ran:
-                    out = self._fn(*arrays, *self._tail)
-                else:  # Numba compiles a print op's objmode block when it first runs
-                    with warnings.catch_warnings():
-                        warnings.filterwarnings("ignore", _OBJMODE)
-                        out = self._fn(*arrays, *self._tail)
-                    self._ran = True
+            if self._one_thread is None:
+                out = self._call(arrays)
+            else:  # a threaded step (graphc.codegen.context) keeps BLAS on each of its threads
+                with self._one_thread():
+                    out = self._call(arrays)
         except GraphcError:
             raise
         except Exception as exc:

@@ -153,7 +153,7 @@ class Context:
         self.buffers: dict[int, str] = {}  # variable id -> its buffer argument
         self.slots: dict[int, str] = {}  # scalar constant id -> its element of an argument
         self.kernels: dict[int, list[str]] = {}  # fused node id -> its output values
-        self.parallel = False  # set when a kernel uses prange: the step needs parallel=True
+        self.parallel = False  # set when a loop is a prange: the step needs parallel=True
         # OpenBLAS worker threads keep spinning after each np.dot and fight Numba's workers for
         # the 2 cores: parallel kernels made the W1 MLP step 5x slower (1.6 -> 8.4 ms). So a
         # program that calls BLAS either keeps every loop serial (BLAS threads its products)
@@ -230,7 +230,8 @@ class Context:
     # ---- loops ----------------------------------------------------------------------
     @contextmanager
     def loops(self, dims: list[str], parallel: bool = False) -> Iterator[list[str]]:
-        """Nested loops over `dims` (the outer one a prange when `parallel`); yields indices.
+        """Nested loops over `dims` (the outer one a prange when `parallel`, which makes
+        the step parallel); yields indices.
 
         An axis of static extent 1 (its dim text is "1") gets no loop and the index "0";
         the loops that are written are numbered from the enclosing depth without gaps.
@@ -244,6 +245,7 @@ class Context:
                     continue
                 name = f"i{self._loop_depth}"
                 loop = "prange" if parallel and k == 0 else "range"
+                self.parallel |= loop == "prange"
                 self.src(f"for {name} in {loop}({dim}):")
                 self.src._level += 1
                 self._loop_depth += 1

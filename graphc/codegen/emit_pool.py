@@ -56,17 +56,22 @@ def _start(index: str, stride: int, pad: str) -> str:
 
 @contextmanager
 def _windows(
-    ctx: Context, node: Node, image: Node, per_image: Callable[[str], object] = lambda b: None
+    ctx: Context,
+    node: Node,
+    image: Node,
+    scratch: Callable[[], object] = lambda: None,
+    zeroed: str | None = None,
 ) -> Iterator[tuple[list[str], Span]]:
     """Loops over the windows (batch, out row, out col) of `node` over `image`; yields the
-    output index (batch, row, col) and the window's real part. `per_image(b)` emits what
-    image b's loop needs of its own (scratch arrays, zeroing) before its windows. In a threaded
+    output index (batch, row, col) and the window's real part. Before each image's windows
+    its loop zeroes its image of the array `zeroed` (an image-shaped gradient the windows
+    add into) and emits `scratch()`, the per-channel arrays it reuses. In a threaded
     program (graphc.codegen.context) the images are a prange: each writes only its own."""
     (oh, ow), (ph, pw), (h, w) = _window_geometry(ctx, node, image)
     with ctx.loops([ctx.dims(image)[0]], parallel=ctx.threaded) as (b,):
-        if ctx.threaded:
-            ctx.parallel = True
-        per_image(b)
+        if zeroed is not None:
+            ctx.src(f"{zeroed}[{b}] = 0")
+        scratch()
         with ctx.loops([oh]) as (i,):
             top, bottom = _span(ctx, node, 0, i, ph, h)
             with ctx.loops([ow]) as (j,):
@@ -148,19 +153,16 @@ def _scan_positions(
     ctx: Context, node: Node, x: Node, zeroed: str | None = None
 ) -> Iterator[tuple[list[str], str, str]]:
     """For each window of x: its output index and, per channel, the scratch arrays of its
-    first maximum's row and col (the caller loops over channels). `zeroed`: an array of
-    x's shape each image's loop sets to zero first (in its own thread, while cached)."""
+    first maximum's row and col (the caller loops over channels). `zeroed`: as `_windows`."""
     channels = ctx.dims(x)[3]
     best, rows, cols = (ctx.names.fresh(f"{node.op_name}_{w}") for w in ("best", "rows", "cols"))
 
-    def scratch(b: str) -> None:
-        if zeroed is not None:
-            ctx.src(f"{zeroed}[{b}] = 0")
+    def scratch() -> None:
         _scratch(ctx, best, channels, np_dtype(x.dtype))
         _scratch(ctx, rows, channels, "np.int64")
         _scratch(ctx, cols, channels, "np.int64")
 
-    with _windows(ctx, node, x, scratch) as at:
+    with _windows(ctx, node, x, scratch, zeroed) as at:
         _scan_max(ctx, node, x, at, lambda ch: f"{best}[{ch}]", (rows, cols))
         yield at[0], rows, cols
 
@@ -208,8 +210,8 @@ def _avg_pool(ctx: Context, node: Node) -> None:
     wide = np_dtype(SUM.accumulator(node.dtype))
     total = ctx.names.fresh(f"{node.op_name}_total")
     out = ctx.empty(node, _pooled_dims(ctx, node, x))
-    per_image = lambda b: _scratch(ctx, total, channels[0], wide)  # noqa: E731
-    with _windows(ctx, node, x, per_image) as ((b, i, j), span):
+    scratch = lambda: _scratch(ctx, total, channels[0], wide)  # noqa: E731
+    with _windows(ctx, node, x, scratch) as ((b, i, j), span):
         with ctx.loops(channels) as (ch,):
             ctx.src(f"{total}[{ch}] = 0")
         with _elements(ctx, span) as (row, col), ctx.loops(channels) as (ch,):
@@ -226,8 +228,7 @@ def _avg_pool_grad(ctx: Context, node: Node) -> None:
     g, like = node.inputs
     out = ctx.empty(node, ctx.dims(like))
     channels = [ctx.dims(like)[3]]
-    zero = lambda b: ctx.src(f"{out}[{b}] = 0")  # noqa: E731
-    with _windows(ctx, node, like, zero) as ((b, i, j), span):
+    with _windows(ctx, node, like, zeroed=out) as ((b, i, j), span):
         count = _count(ctx, node, span, np_dtype(node.dtype))
         with _elements(ctx, span) as (row, col), ctx.loops(channels) as (ch,):
             ctx.src(f"{out}[{b}, {row}, {col}, {ch}] += {ctx[g]}[{b}, {i}, {j}, {ch}] / {count}")

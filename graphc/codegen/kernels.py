@@ -83,8 +83,6 @@ def _loop(
     inner = kernel.graph
     outer = {id(p): x for p, x in zip(inner.inputs, node.inputs, strict=True)}
     local: dict[int, str] = {}
-    if parallel:
-        ctx.parallel = True
     with ctx.loops(dims, parallel=parallel) as index:
         if in_place is not None:  # read the product's element before anything overwrites it
             k = kernel.epilogue[0]
