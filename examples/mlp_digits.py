@@ -34,7 +34,7 @@ accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.flo
 with tf.Session() as sess:
     started = time.perf_counter()
     sess.run(tf.global_variables_initializer())
-    step = sess.make_callable([train_op, loss], [x, labels])
+    step = sess.make_callable([train_op, loss], [x, labels], compile=True)  # compiled now
     step(x_train[:BATCH], y_train[:BATCH])
     print("optimization passes on the training step:")
     print(step.report)

@@ -28,6 +28,7 @@ import ctypes
 import ctypes.util
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 import numpy as np
 from numba import njit, types
@@ -133,9 +134,12 @@ class _DlInfo(ctypes.Structure):
     ]
 
 
+@cache
 def _thread_functions() -> tuple[object, object] | None:
     """OpenBLAS's (get, set) thread count of the library behind cython_blas's sgemm, or
-    None where that library is not OpenBLAS or cannot be found."""
+    None where that library is not OpenBLAS or cannot be found. Looked up on first use:
+    it imports SciPy, which a step's interpreted fast start (graphc.backends.cpu) does
+    not need."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         info = _DlInfo()
@@ -156,12 +160,9 @@ def _thread_functions() -> tuple[object, object] | None:
     return None
 
 
-_THREADS = _thread_functions()
-
-
 def threads_settable() -> bool:
     """Whether `one_thread()` can keep BLAS on the calling thread."""
-    return _THREADS is not None
+    return _thread_functions() is not None
 
 
 @contextmanager
@@ -172,10 +173,11 @@ def one_thread() -> Iterator[None]:
     SciPy calls made meanwhile from other Python threads run on one thread too, and of two
     threaded steps run at once from two Python threads, the first to finish restores the
     count while the other runs (which then only runs slower)."""
-    if _THREADS is None:
+    functions = _thread_functions()
+    if functions is None:
         yield
         return
-    get, put = _THREADS
+    get, put = functions
     before = get()  # type: ignore[operator]
     if before == 1:
         yield

@@ -60,7 +60,7 @@ class Options:
 
     cache_dir: str | None = None
     debug: bool = False
-    fast_start: bool = False  # interpret while another process compiles (graphc.backends.cpu)
+    fast_start: bool = False  # interpret until another process compiled (graphc.backends.cpu)
 
 
 class Executable(abc.ABC):

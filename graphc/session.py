@@ -95,10 +95,12 @@ class Session:
       cache_dir: where compiled code is cached (compiled targets only).
       debug: print each compiled program's optimized IR, pass report and source to
         stderr (also on when the environment sets GRAPHC_DEBUG=1).
-      fast_start: on a compiled target, a step whose code is not in the cache yet runs
-        on the reference executor while another process compiles it, then switches to
-        the compiled code (also on when the environment sets GRAPHC_FAST_START=1). The
-        first steps then differ from compiled ones by float rounding.
+      fast_start: on the "cpu" target, a step whose code is not in the cache yet runs
+        on the reference executor, while (from its second run on) another process
+        compiles it; it switches to the compiled code once that is cached. On unless
+        False, or unless the environment sets GRAPHC_FAST_START=0 (None: the
+        environment decides). The interpreted steps differ from compiled ones by float
+        rounding.
     """
 
     def __init__(
@@ -109,7 +111,7 @@ class Session:
         cache_dir: str | None = None,
         config: Any = None,
         debug: bool = False,
-        fast_start: bool = False,
+        fast_start: bool | None = None,
     ) -> None:
         if isinstance(graph, str):  # TF1's positional order: Session(target, graph, config)
             tf1_target, graph = graph, target if isinstance(target, Graph) else None
@@ -123,7 +125,9 @@ class Session:
         self.graph = graph if graph is not None else get_default_graph()
         self.target, self.passes, self.cache_dir = target, passes, cache_dir
         self.debug = debug or os.environ.get("GRAPHC_DEBUG", "") not in ("", "0")
-        self.fast_start = fast_start or os.environ.get("GRAPHC_FAST_START", "") not in ("", "0")
+        if fast_start is None:
+            fast_start = os.environ.get("GRAPHC_FAST_START", "1") not in ("", "0")
+        self.fast_start = bool(fast_start)
         self.store = VariableStore()
         self._executables: dict[tuple, Executable] = {}
         self._entered = False

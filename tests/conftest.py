@@ -13,6 +13,12 @@ from hypothesis import settings
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# The cpu target interprets a step whose code is not cached until another process has
+# compiled it (Session's fast_start). Tests of compiled code must run compiled code from
+# the first step: here sessions compile in-process, unless a test asks for fast_start
+# (tests/test_compile_ahead.py tests that default and its tiers).
+os.environ["GRAPHC_FAST_START"] = "0"
+
 import graphc
 
 if f"{os.sep}mutants{os.sep}" in graphc.__file__:  # under mutmut (make mutation)

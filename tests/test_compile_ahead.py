@@ -177,21 +177,28 @@ def test_a_changed_constant_reuses_the_compiled_program(tmp_path):
     assert (tmp_path / f"{modules.module_name(source)}.py").exists()
 
 
-def test_fast_start_interprets_while_another_process_compiles(tmp_path, caplog):
-    """Session(fast_start=True): with the code not cached, the first steps run on the
-    reference executor while a child process compiles; then the step loads that code
-    (a cache hit) and goes on from the same variables. With the code cached, it starts
-    compiled."""
-    x = tf.placeholder(tf.float32, [None, 7])  # a program no other test compiles
+def _fast_program(columns):
+    """A training step no other test compiles (`columns` makes it unique), the reference
+    executor's first losses of it, and its feeds and initializer."""
+    x = tf.placeholder(tf.float32, [None, columns])
     rate = tf.placeholder(tf.float32, [])
-    w = tf.Variable(np.linspace(-1, 1, 14, dtype=np.float32).reshape(7, 2))
+    w = tf.Variable(np.linspace(-1, 1, 2 * columns, dtype=np.float32).reshape(columns, 2))
     loss = tf.reduce_sum(tf.tanh(tf.matmul(x, w)) * rate)
     train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
-    xs = np.linspace(0, 1, 28, dtype=np.float32).reshape(4, 7)
+    xs = np.linspace(0, 1, 4 * columns, dtype=np.float32).reshape(4, columns)
     init = tf.global_variables_initializer()
     with tf.Session(target="numpy") as reference:
         reference.run(init)
-        want = [reference.run([loss, train], {x: xs, rate: 0.5})[0] for _ in range(3)]
+        want = [reference.run([loss, train], {x: xs, rate: 0.5})[0] for _ in range(4)]
+    return (x, rate, loss, train, init, xs), want
+
+
+def test_fast_start_interprets_while_another_process_compiles(tmp_path, caplog):
+    """Session(fast_start=True): with the code not cached, the first run is interpreted
+    (the reference executor's own result) and starts nothing; the second starts a child
+    process compiling the step; once that is done the step loads its code (a cache hit)
+    and goes on from the same variables. With the code cached, it starts compiled."""
+    (x, rate, loss, train, init, xs), want = _fast_program(7)
     with (
         caplog.at_level(logging.INFO, logger="graphc"),
         tf.Session(cache_dir=tmp_path, fast_start=True) as sess,
@@ -200,14 +207,63 @@ def test_fast_start_interprets_while_another_process_compiles(tmp_path, caplog):
         step = sess.make_callable([loss, train], [x, rate])
         first = step(xs, 0.5)[0]
         assert step.interpreting and first == want[0]  # the reference's own result
+        assert not any("in process" in r.getMessage() for r in caplog.records)
+        assert step(xs, 0.5)[0] == want[1]  # interpreted too; a child compiles now
         step.compile()  # waits for the other process, then loads its code
         assert not step.interpreting
         got = [step(xs, 0.5)[0] for _ in range(2)]
-    np.testing.assert_allclose(got, want[1:], rtol=1e-6)
+    np.testing.assert_allclose(got, want[2:], rtol=1e-6)
     messages = [r.getMessage() for r in caplog.records if r.name == "graphc"]
-    assert any(m.startswith("compiling in process ") for m in messages)
+    assert sum(m.startswith("compiling in process ") for m in messages) == 1  # not the init
     assert "cache hit: loaded from " + str(tmp_path) in messages[-1]
     with tf.Session(cache_dir=tmp_path, fast_start=True) as sess:  # cached now
         sess.run(init)
         step = sess.make_callable([loss, train], [x, rate])
         assert step(xs, 0.5)[0] == pytest.approx(want[0]) and not step.interpreting
+
+
+def test_fast_start_switches_to_compiled_code_once_the_child_is_done(tmp_path):
+    (x, rate, loss, train, init, xs), want = _fast_program(5)
+    with tf.Session(cache_dir=tmp_path, fast_start=True) as sess:
+        sess.run(init)
+        step = sess.make_callable([loss, train], [x, rate])
+        got = [step(xs, 0.5)[0] for _ in range(2)]
+        step._background.wait()  # the child the second run started
+        assert step.interpreting  # until the next run looks
+        got.append(step(xs, 0.5)[0])
+        assert not step.interpreting and step.compile_seconds is not None
+    np.testing.assert_allclose(got, want[:3], rtol=1e-6)
+
+
+def test_fast_start_runs_one_compiling_process_at_a_time(tmp_path):
+    """A second step due to compile keeps interpreting while another step's child runs,
+    and starts its own child once that one is done."""
+    from graphc.codegen import background
+
+    (x, rate, loss, train, init, xs), want = _fast_program(6)
+    with tf.Session(cache_dir=tmp_path, fast_start=True) as sess:
+        sess.run(init)
+        first = sess.make_callable([loss, train], [x, rate])
+        second = sess.make_callable(loss * 2.0, [x, rate])
+        first(xs, 0.5), first(xs, 0.5)
+        assert first._background is not None and background.busy()
+        second(xs, 0.5), second(xs, 0.5)  # first's child still compiles
+        assert second._background is None and second.interpreting
+        first._background.wait()
+        assert second(xs, 0.5) == pytest.approx(2 * want[2], rel=1e-6)
+        assert second._background is not None  # started now
+        second.compile()
+        assert second(xs, 0.5) == pytest.approx(2 * want[2], rel=1e-6)
+        assert not second.interpreting
+
+
+def test_fast_start_is_the_default_unless_the_environment_or_the_session_says_no(
+    monkeypatch,
+):
+    monkeypatch.delenv("GRAPHC_FAST_START", raising=False)
+    assert tf.Session().fast_start and not tf.Session(fast_start=False).fast_start
+    for off in ("0", ""):
+        monkeypatch.setenv("GRAPHC_FAST_START", off)
+        assert not tf.Session().fast_start and tf.Session(fast_start=True).fast_start
+    monkeypatch.setenv("GRAPHC_FAST_START", "1")
+    assert tf.Session().fast_start

@@ -74,7 +74,7 @@ def test_gemm_of_an_empty_product_writes_nothing():
 
 @pytest.mark.skipif(not blas.threads_settable(), reason="SciPy's BLAS is not OpenBLAS here")
 def test_one_thread_holds_blas_on_one_thread_and_restores_it_after_an_error():
-    get, put = blas._THREADS
+    get, put = blas._thread_functions()
     put(2)
     with blas.one_thread():
         assert get() == 1

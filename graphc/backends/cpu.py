@@ -39,6 +39,7 @@ from graphc.export import export
 from graphc.feeds import convert_feed
 from graphc.ir import Node
 from graphc.ops import REGISTRY, Fusion
+from graphc.ops.collective import COLLECTIVES
 from graphc.progress import progress
 from graphc.store import VariableStore, uninitialized
 from graphc.types import is_compatible
@@ -126,8 +127,12 @@ class CpuExecutable(Executable):
         self._tail_version = -1
         self.compile_seconds: float | None = None
         self._ran = False  # whether the compiled step has run once
-        # fast start: a process compiling the step while the reference interprets it
-        self._fast_start = options.fast_start
+        # fast start: a process compiling the step while the reference interprets it;
+        # not for a step that talks to other ranks: every rank must run the same code, or
+        # the tiers' different rounding would drift their replicas apart
+        self._fast_start = options.fast_start and not any(
+            n.opdef.name in COLLECTIVES for n in self.program.order
+        )
         self._background: subprocess.Popen | None = None
         self._interpreter: Executable | None = None
 
@@ -209,13 +214,15 @@ class CpuExecutable(Executable):
         )
         if self._background is not None:  # fast start: its code is about to be cached
             self._background.wait()
+            modules.verify(self._module)
+        self._fast_start = False
         self._compile(self._signature(feeds))
         return self
 
     @property
     def interpreting(self) -> bool:
-        """True while a fast start interprets the step (its compile runs elsewhere)."""
-        return self._background is not None and self.compile_seconds is None
+        """True while a fast start interprets the step (until its code is compiled)."""
+        return self._fast_start and self._interpreter is not None
 
     def _signature(self, feeds: list[Any]) -> list[Any]:
         """Numba's argument types of the step for feed values as `argument` gives them."""
@@ -228,22 +235,24 @@ class CpuExecutable(Executable):
         return [*map(_typeof, feeds), *variables, *consts, *rngs]
 
     def _interpreted(self, arrays: list[Any]) -> list[Any] | None:
-        """Fast start: the step's results from the reference executor while another
-        process compiles it (started on the first call, unless the cache holds the code
-        already); None once the compiled code can be loaded (or cannot be made
-        elsewhere): the caller compiles in-process then, a cache hit if the child
-        succeeded."""
+        """Fast start: the step's results from the reference executor until its compiled
+        code is cached; None once it can be loaded (the caller then compiles in-process,
+        a cache hit) or cannot be made elsewhere (then the caller compiles it).
+
+        The first run only interprets: a step run once (an initializer) is not worth a
+        compile. From the second run on, another process compiles it, once no other
+        compile this process started is running (`background.busy()`)."""
         if self._background is None:
-            if modules.sealed(self._module):  # cached already: loading it is quick
-                self._fast_start = False
+            if modules.sealed(self._module) or not background.possible(self._module):
+                self._fast_start = False  # cached already (loading it is quick), or not
                 return None
-            self._background = background.start(self._module, self._signature(arrays))
-            if self._background is None:
-                self._fast_start = False
-                return None
-            self._interpreter = ReferenceExecutable(self.step, self._store)
-            log.info("compiling in process %d; interpreting meanwhile", self._background.pid)
-        if self._background.poll() is None:
+            if self._interpreter is None:
+                self._interpreter = ReferenceExecutable(self.step, self._store)
+                log.info("interpreting the step until its compiled code is cached")
+            elif not background.busy():
+                self._background = background.start(self._module, self._signature(arrays))
+                log.info("compiling in process %d; interpreting meanwhile", self._background.pid)
+        if self._background is None or self._background.poll() is None:
             return self._interpreter.run_flat(arrays)
         if self._background.returncode != 0:
             log.warning("the background compile failed: compiling in this process")

@@ -8,7 +8,9 @@ caller meanwhile runs its steps some other way, then compiles in-process, which 
 that code from the cache.
 
 Invariants: the child never runs the step; the signature file is deleted by the child
-once read; a child left running when its parent exits goes on filling the cache.
+once read; a child left running when its parent exits goes on filling the cache; a
+process runs one such child at a time (`busy()`): a compile takes both cores' worth
+of work already, and many at once would only add memory.
 """
 
 from __future__ import annotations
@@ -24,19 +26,31 @@ from typing import Any
 
 from graphc.codegen import compile as modules
 
+_child: subprocess.Popen | None = None  # the last child this process started
 
-def start(module: types.ModuleType, signature: list[Any]) -> subprocess.Popen | None:
-    """A process compiling `module`'s step for `signature` into the cache; None when the
-    module is not file-backed (nothing could be cached)."""
-    path = getattr(module, "__file__", None)
-    if path is None:
-        return None
+
+def possible(module: types.ModuleType) -> bool:
+    """Whether `module` can be compiled elsewhere: it is file-backed (so cacheable)."""
+    return getattr(module, "__file__", None) is not None
+
+
+def busy() -> bool:
+    """Whether a child this process started is still compiling."""
+    return _child is not None and _child.poll() is None
+
+
+def start(module: types.ModuleType, signature: list[Any]) -> subprocess.Popen:
+    """A process compiling `module`'s step (`possible`) for `signature` into the cache."""
+    global _child
+    path = module.__file__
+    assert path is not None and not busy()
     folder = Path(path).parent
     fd, sigfile = tempfile.mkstemp(prefix=f"{module.__name__}.", suffix=".sig", dir=folder)
     with os.fdopen(fd, "wb") as f:
         pickle.dump(tuple(signature), f)
     command = [sys.executable, "-m", "graphc.codegen.background", path, sigfile]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return _child
 
 
 def _main(path: str, sigfile: str) -> None:

@@ -43,6 +43,9 @@ _allreduce = defop(
 )
 
 
+COLLECTIVES = ("allreduce",)  # the ops that exchange values with the other ranks
+
+
 def allreduce(tensor: Any, average: bool = True, name: str | None = None) -> Node:
     """`tensor` summed over the ranks, or (`average`) their mean: the same value on every
     rank once each has run the op (graphc.distributed; every rank must run it)."""
