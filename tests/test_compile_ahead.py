@@ -267,3 +267,27 @@ def test_fast_start_is_the_default_unless_the_environment_or_the_session_says_no
         assert not tf.Session().fast_start and tf.Session(fast_start=True).fast_start
     monkeypatch.setenv("GRAPHC_FAST_START", "1")
     assert tf.Session().fast_start
+
+
+def test_fast_start_compiles_in_this_process_when_no_other_can_start(tmp_path, monkeypatch, caplog):
+    """No interpreter to start (a missing executable): the second run compiles here, with
+    a warning; a frozen app (its executable is not Python): the first run does."""
+    (x, rate, loss, train, init, xs), want = _fast_program(3)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
+    with (
+        caplog.at_level(logging.INFO, logger="graphc"),
+        tf.Session(cache_dir=tmp_path / "a", fast_start=True) as sess,
+    ):
+        sess.run(init)
+        step = sess.make_callable([loss, train], [x, rate])
+        got = [step(xs, 0.5)[0] for _ in range(3)]
+        assert step.compile_seconds is not None and not step.interpreting
+    np.testing.assert_allclose(got, want[:3], rtol=1e-6)
+    assert "cannot start a process to compile in" in caplog.text
+    assert not list((tmp_path / "a").glob("*.sig"))  # its signature file is gone too
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with tf.Session(cache_dir=tmp_path / "b", fast_start=True) as sess:
+        sess.run(init)
+        step = sess.make_callable([loss, train], [x, rate])
+        assert step(xs, 0.5)[0] == pytest.approx(want[0], rel=1e-6)
+        assert step.compile_seconds is not None

@@ -251,6 +251,10 @@ class CpuExecutable(Executable):
                 log.info("interpreting the step until its compiled code is cached")
             elif not background.busy():
                 self._background = background.start(self._module, self._signature(arrays))
+                if self._background is None:
+                    log.warning("cannot start a process to compile in: compiling in this one")
+                    self._fast_start = False
+                    return None
                 log.info("compiling in process %d; interpreting meanwhile", self._background.pid)
         if self._background is None or self._background.poll() is None:
             return self._interpreter.run_flat(arrays)

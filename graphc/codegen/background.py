@@ -30,8 +30,10 @@ _child: subprocess.Popen | None = None  # the last child this process started
 
 
 def possible(module: types.ModuleType) -> bool:
-    """Whether `module` can be compiled elsewhere: it is file-backed (so cacheable)."""
-    return getattr(module, "__file__", None) is not None
+    """Whether `module` can be compiled elsewhere: it is file-backed (so cacheable), and
+    this process runs on a Python interpreter it can start again (not a frozen app)."""
+    frozen = getattr(sys, "frozen", False)
+    return getattr(module, "__file__", None) is not None and bool(sys.executable) and not frozen
 
 
 def busy() -> bool:
@@ -39,17 +41,32 @@ def busy() -> bool:
     return _child is not None and _child.poll() is None
 
 
-def start(module: types.ModuleType, signature: list[Any]) -> subprocess.Popen:
-    """A process compiling `module`'s step (`possible`) for `signature` into the cache."""
+def start(module: types.ModuleType, signature: list[Any]) -> subprocess.Popen | None:
+    """A process compiling `module`'s step (`possible`) for `signature` into the cache;
+    None when it cannot be started (the caller compiles in-process then)."""
     global _child
     path = module.__file__
     assert path is not None and not busy()
     folder = Path(path).parent
-    fd, sigfile = tempfile.mkstemp(prefix=f"{module.__name__}.", suffix=".sig", dir=folder)
-    with os.fdopen(fd, "wb") as f:
-        pickle.dump(tuple(signature), f)
-    command = [sys.executable, "-m", "graphc.codegen.background", path, sigfile]
-    _child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # the child imports this graphc, wherever the parent found it
+    here = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])),
+    }
+    sigfile = None
+    try:
+        fd, sigfile = tempfile.mkstemp(prefix=f"{module.__name__}.", suffix=".sig", dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(tuple(signature), f)
+        command = [sys.executable, "-m", "graphc.codegen.background", path, sigfile]
+        _child = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
+    except OSError:  # no interpreter to start, no room for the signature file
+        if sigfile is not None:
+            Path(sigfile).unlink(missing_ok=True)
+        return None
     return _child
 
 
