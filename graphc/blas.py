@@ -17,6 +17,9 @@ Invariants:
   count cannot be set) `threads_settable()` is False and `one_thread()` does nothing: a
   threaded step still computes the same, only slower (BLAS's threads and Numba's then
   share the cores).
+- `every_blas_on_one_thread()` does the same for every OpenBLAS the process loaded
+  (NumPy's too; found through Linux's /proc/self/maps, nothing elsewhere): a fast start
+  interprets a step that way while another process compiles it.
 
 The compiled step imports this module (`from graphc.blas import gemm32`), and an exported
 step ships it as it is: it imports nothing from graphc.
@@ -24,16 +27,16 @@ step ships it as it is: it imports nothing from graphc.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 
 import numpy as np
 from numba import njit, types
 
-__all__ = ["gemm32", "gemm64", "one_thread", "threads_settable"]
+__all__ = ["every_blas_on_one_thread", "gemm32", "gemm64", "one_thread", "threads_settable"]
 
 
 def _capsule_address(name: str) -> int:
@@ -134,8 +137,11 @@ class _DlInfo(ctypes.Structure):
     ]
 
 
+Threads = tuple[object, object]  # an OpenBLAS's (get, set) thread count functions
+
+
 @cache
-def _thread_functions() -> tuple[object, object] | None:
+def _thread_functions() -> Threads | None:
     """OpenBLAS's (get, set) thread count of the library behind cython_blas's sgemm, or
     None where that library is not OpenBLAS or cannot be found. Looked up on first use:
     it imports SciPy, which a step's interpreted fast start (graphc.backends.cpu) does
@@ -145,8 +151,17 @@ def _thread_functions() -> tuple[object, object] | None:
         info = _DlInfo()
         if not libc.dladdr(ctypes.c_void_p(_capsule_address("sgemm")), ctypes.byref(info)):
             return None
-        library = ctypes.CDLL(info.fname.decode())
     except (OSError, AttributeError, ImportError, KeyError):
+        return None
+    return _library_threads(info.fname.decode())
+
+
+@cache
+def _library_threads(path: str) -> Threads | None:
+    """The (get, set) thread count functions of the OpenBLAS at `path`, or None."""
+    try:
+        library = ctypes.CDLL(path)
+    except OSError:
         return None
     for prefix in ("scipy_openblas", "openblas"):
         for suffix in ("", "64_"):
@@ -160,13 +175,24 @@ def _thread_functions() -> tuple[object, object] | None:
     return None
 
 
+def _loaded_openblas() -> list[Threads]:
+    """The thread count functions of every OpenBLAS this process has loaded (NumPy's and
+    SciPy's are two), as Linux's /proc/self/maps lists them; none elsewhere."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split(maxsplit=5)[-1].strip() for line in f if "openblas" in line}
+    except OSError:
+        return []
+    found = (_library_threads(p) for p in sorted(paths) if p.startswith("/"))
+    return [threads for threads in found if threads is not None]
+
+
 def threads_settable() -> bool:
     """Whether `one_thread()` can keep BLAS on the calling thread."""
     return _thread_functions() is not None
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
+def one_thread() -> contextlib.AbstractContextManager[None]:
     """BLAS runs on the calling thread inside the block: a step whose own threads split
     the products (one product per thread) must not have BLAS start threads of its own,
     which would spin on the same cores. The count is the library's, not the thread's:
@@ -174,16 +200,24 @@ def one_thread() -> Iterator[None]:
     threaded steps run at once from two Python threads, the first to finish restores the
     count while the other runs (which then only runs slower)."""
     functions = _thread_functions()
-    if functions is None:
-        yield
-        return
-    get, put = functions
-    before = get()  # type: ignore[operator]
-    if before == 1:
-        yield
-        return
-    put(1)  # type: ignore[operator]
+    return _on_one_thread([] if functions is None else [functions])
+
+
+def every_blas_on_one_thread() -> contextlib.AbstractContextManager[None]:
+    """`one_thread` for every OpenBLAS loaded in the process, NumPy's included: NumPy
+    code run meanwhile leaves the other cores to other processes."""
+    return _on_one_thread(_loaded_openblas())
+
+
+@contextlib.contextmanager
+def _on_one_thread(libraries: list[Threads]) -> Iterator[None]:
+    """Each library's count set to 1 for the block, and restored after (also on errors)."""
+    before = [get() for get, _ in libraries]  # type: ignore[operator]
+    changed = [(put, n) for (_, put), n in zip(libraries, before, strict=True) if n != 1]
+    for put, _ in changed:
+        put(1)  # type: ignore[operator]
     try:
         yield
     finally:
-        put(before)  # type: ignore[operator]
+        for put, n in changed:
+            put(n)  # type: ignore[operator]

@@ -222,12 +222,26 @@ def test_fast_start_interprets_while_another_process_compiles(tmp_path, caplog):
         assert step(xs, 0.5)[0] == pytest.approx(want[0]) and not step.interpreting
 
 
-def test_fast_start_switches_to_compiled_code_once_the_child_is_done(tmp_path):
+def test_fast_start_switches_to_compiled_code_once_the_child_is_done(tmp_path, monkeypatch):
+    """...and interprets with NumPy's BLAS on one thread while the child compiles."""
+    import contextlib
+
+    from graphc import blas
+
+    held = []
+
+    @contextlib.contextmanager
+    def one_thread():
+        held.append(step._background is not None and step._background.poll() is None)
+        yield
+
+    monkeypatch.setattr(blas, "every_blas_on_one_thread", one_thread)
     (x, rate, loss, train, init, xs), want = _fast_program(5)
     with tf.Session(cache_dir=tmp_path, fast_start=True) as sess:
         sess.run(init)
         step = sess.make_callable([loss, train], [x, rate])
         got = [step(xs, 0.5)[0] for _ in range(2)]
+        assert held == [True]  # the second run, the child compiling; not the first
         step._background.wait()  # the child the second run started
         assert step.interpreting  # until the next run looks
         got.append(step(xs, 0.5)[0])

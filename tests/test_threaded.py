@@ -7,6 +7,7 @@ holds every split (rows and columns, each transpose, pools of several geometries
 sizes that do not divide evenly); OpenBLAS's own thread count for `one_thread`.
 """
 
+import sys
 import warnings
 
 import numpy as np
@@ -83,6 +84,20 @@ def test_one_thread_holds_blas_on_one_thread_and_restores_it_after_an_error():
         assert get() == 1
         _ = 1 / 0
     assert get() == 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="found through /proc")
+def test_every_blas_on_one_thread_holds_numpys_openblas_too_and_restores_it():
+    name = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    libraries = blas._loaded_openblas()
+    assert len(libraries) >= ("openblas" in name.lower()), name  # NumPy's, when it has one
+    for _, put in libraries:
+        put(2)
+    with blas.every_blas_on_one_thread():
+        assert [get() for get, _ in libraries] == [1] * len(libraries)
+    with pytest.raises(ZeroDivisionError), blas.every_blas_on_one_thread():
+        _ = 1 / 0
+    assert [get() for get, _ in libraries] == [2] * len(libraries)
 
 
 def test_threads_are_settable_where_scipy_links_openblas():

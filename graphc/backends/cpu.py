@@ -256,8 +256,15 @@ class CpuExecutable(Executable):
                     self._fast_start = False
                     return None
                 log.info("compiling in process %d; interpreting meanwhile", self._background.pid)
-        if self._background is None or self._background.poll() is None:
+        if self._background is None:
             return self._interpreter.run_flat(arrays)
+        if self._background.poll() is None:
+            # NumPy's BLAS on one thread: the compiling process keeps a core to itself
+            # (W4 on 2 cores: it compiled in 30 s instead of 19 s beside NumPy's two threads)
+            from graphc.blas import every_blas_on_one_thread
+
+            with every_blas_on_one_thread():
+                return self._interpreter.run_flat(arrays)
         if self._background.returncode != 0:
             log.warning("the background compile failed: compiling in this process")
         modules.verify(self._module)  # its Numba files against the manifest it wrote
