@@ -99,8 +99,9 @@ class Session:
         on the reference executor, while (from its second run on) another process
         compiles it; it switches to the compiled code once that is cached. On unless
         False, or unless the environment sets GRAPHC_FAST_START=0 (None: the
-        environment decides). The interpreted steps differ from compiled ones by float
-        rounding.
+        environment decides). Not for steps that exchange values with other ranks. The
+        interpreted steps differ from compiled ones by float rounding, so a run with an
+        empty cache and one with a warm cache may differ in their last bits.
     """
 
     def __init__(

@@ -9,8 +9,8 @@ that code from the cache.
 
 Invariants: the child never runs the step; the signature file is deleted by the child
 once read; a child left running when its parent exits goes on filling the cache; a
-process runs one such child at a time (`busy()`): a compile takes both cores' worth
-of work already, and many at once would only add memory.
+process runs one such child at a time (`busy()`): a compile keeps a core busy, and
+several at once would only share the cores and add memory.
 """
 
 from __future__ import annotations
