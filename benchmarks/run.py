@@ -121,9 +121,10 @@ print("first step done", flush=True)
 def first_step_seconds(
     system: str, cache_dir: str | None, workload: str = "W1", fast_start: bool = True
 ) -> float:
-    """Wall time from starting a fresh process until it has imported, built, compiled and
-    run one step (it says so on stdout; its exit, the interpreter's teardown, is not
-    counted: 0.3 s of garbage collection for every system that imports numba)."""
+    """Wall time from starting a fresh process until it has imported, built, compiled
+    (unless `fast_start` interprets it) and run one step (it says so on stdout; its exit,
+    the interpreter's teardown, is not counted: 0.3 s of garbage collection for every
+    system that imports numba)."""
     args = f"cache_dir={cache_dir!r}" if system == "graphc" else ""
     code = FIRST_STEP.format(here=HERE, system=system, args=args, workload=workload.lower())
     env = {**os.environ, "GRAPHC_FAST_START": "1" if fast_start else "0"}

@@ -116,9 +116,10 @@ def _both(nodes, inputs, feeds):
     return got, want, (graph, optimized, report)
 
 
-def _check_optimized(nodes, inputs, feeds, scale, skip, values):
-    """The optimized graph gives every output of the graph as written (except `skip`)."""
-    got, want, (graph, optimized, report) = _both(nodes, inputs, feeds)
+def _check_optimized(nodes, both, scale, skip, values):
+    """The optimized graph gives every output of the graph as written (except `skip`);
+    `both` is `_both(nodes, ...)`."""
+    got, want, (graph, optimized, report) = both
     for node, g, w in zip(nodes, got, want, strict=True):
         if id(node) not in skip:
             what = f"optimized {_label(node)} differs ({values} values)"
@@ -138,10 +139,11 @@ def test_optimized_graph_matches_unoptimized(data, steps, values):
     scale, overflowed = _as_written(graph.nodes, feeds)
     # huge values overflow naive forms that passes compute stably (log of a softmax)
     skip = overflowed if values in OVERFLOWING else set()
-    got, want, _ = _both(graph.nodes, graph.inputs, feeds)
-    skip = skip | _flipped(graph.nodes, got, want)
-    for fetch in (graph.nodes, _finals(graph.nodes)):
-        _check_optimized(fetch, graph.inputs, feeds, scale, skip, values)
+    every = _both(graph.nodes, graph.inputs, feeds)
+    skip = skip | _flipped(graph.nodes, *every[:2])
+    _check_optimized(graph.nodes, every, scale, skip, values)
+    finals = _finals(graph.nodes)
+    _check_optimized(finals, _both(finals, graph.inputs, feeds), scale, skip, values)
 
 
 @pytest.fixture(scope="module")
